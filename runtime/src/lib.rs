@@ -1,0 +1,21 @@
+//! Make an [axum] MCP server an OAuth 2.0 protected resource backed by Microsoft Entra ID.
+//!
+//! - [`AzureOAuthConfig`]: the one configuration model, checked by the `const fn` [`rules`].
+//! - `emulator` (feature `emulator`): an in-process Entra ID + Microsoft Graph for tests and local runs.
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod config;
+
+pub use config::{
+    AzureOAuthConfig, AzureOAuthConfigBuilder, ClientSecret, ConfigError, DEFAULT_API_SCOPE,
+    DEFAULT_AUTHORITY_HOST, DEFAULT_CALLBACK_PATH, DEFAULT_CLOCK_SKEW, DEFAULT_GRAPH_ENDPOINT,
+    DEFAULT_HTTP_TIMEOUT, DEFAULT_KEY_CACHE_TENANTS, DEFAULT_KEY_REFRESH_INTERVAL, DEFAULT_RESOURCE_PATH,
+    DEFAULT_TOKEN_CACHE_CAPACITY, HttpsPlatform, Mode, TenantPolicy, rules,
+};
+
+#[cfg(feature = "emulator")]
+pub mod emulator;
+
+/// Not public API: what the macros' expansions call.
+#[doc(hidden)]
+pub mod __private {}
