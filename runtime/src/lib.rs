@@ -4,7 +4,14 @@
 //! - `emulator` (feature `emulator`): an in-process Entra ID + Microsoft Graph for tests and local runs.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod challenge;
 mod config;
+mod discovery;
+mod facade;
+mod graph;
+mod http;
+mod register;
+mod validate;
 
 pub use config::{
     AzureOAuthConfig, AzureOAuthConfigBuilder, ClientSecret, ConfigError, DEFAULT_API_SCOPE,

@@ -1,0 +1,17 @@
+//! The one outgoing HTTP client (metadata, keys, the token bridge, Graph).
+
+use crate::AzureOAuthConfig;
+
+/// A client with the configured timeout on every request, that follows no redirects (an Entra
+/// answer is taken as it is) and sends a recognisable user agent.
+#[allow(dead_code)] // used by the validator, the bridge and Graph
+pub(crate) fn client(config: &AzureOAuthConfig) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(config.http_timeout())
+        .connect_timeout(config.http_timeout())
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("axum-mcp-azure-oauth/", env!("CARGO_PKG_VERSION")))
+        .build()
+        // Building fails only when the TLS backend cannot initialise, which no request could survive.
+        .unwrap_or_else(|e| panic!("axum-mcp-azure-oauth: cannot build the HTTP client: {e}"))
+}
