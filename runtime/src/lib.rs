@@ -4,6 +4,7 @@
 //! - `emulator` (feature `emulator`): an in-process Entra ID + Microsoft Graph for tests and local runs.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod base;
 mod challenge;
 mod config;
 mod discovery;
