@@ -1,1 +1,237 @@
-//! See the crate's Cargo.toml description.
+//! The weather MCP server of `cargo run -p examples --example weather_server`, as a library so
+//! that the end-to-end tests and the benchmark build exactly the router the example serves.
+//!
+//! - [`tools::WeatherServer`]: an rmcp 3 server with four tools (`whoami`, `get_forecast`,
+//!   `get_alerts`, `heat_index`).
+//! - [`app`]: the axum router: the OAuth routes of `axum-mcp-azure-oauth` (discovery,
+//!   registration, the authorize/token bridge) and the MCP endpoint behind the crate's `AuthLayer`.
+//! - [`unprotected_app`]: the same MCP endpoint without authentication (the benchmark's baseline).
+
+pub mod tools;
+pub mod weather;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::Request;
+use axum::middleware::Next;
+use axum::response::Response;
+use axum_mcp_azure_oauth::AzureOAuthConfig; use tools::AzureClaims;
+use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use tokio_util::sync::CancellationToken;
+use tower_http::trace::TraceLayer;
+
+pub use tools::WeatherServer;
+pub use weather::NwsClient;
+
+/// Where the server listens unless `BIND_ADDR` says otherwise.
+pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8000";
+
+/// Options of the example server besides the OAuth configuration.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    /// The National Weather Service API (`NWS_API_BASE`, default `https://api.weather.gov`).
+    pub nws_api_base: String,
+    /// `Host` header values the MCP endpoint answers (rmcp's DNS-rebinding guard): loopback
+    /// names plus the host of the public base URL.
+    pub allowed_hosts: Vec<String>,
+    /// Cancelled on shutdown: ends the MCP service's open streams.
+    pub shutdown: CancellationToken,
+}
+
+impl ServerOptions {
+    /// Options for a server whose public base URL is `base_url` (if any), reading
+    /// `NWS_API_BASE` from the environment.
+    pub fn new(base_url: Option<&str>) -> Self {
+        let mut allowed_hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"].map(String::from).into();
+        if let Some(host) = base_url.and_then(|b| url_host(b)) {
+            if !allowed_hosts.contains(&host) {
+                allowed_hosts.push(host);
+            }
+        }
+        let nws_api_base = std::env::var("NWS_API_BASE")
+            .ok()
+            .filter(|v| !v.trim().is_empty())
+            .unwrap_or_else(|| weather::DEFAULT_NWS_API_BASE.to_owned());
+        Self { nws_api_base, allowed_hosts, shutdown: CancellationToken::new() }
+    }
+
+    /// The same options with another NWS API base (tests point it at an unreachable address).
+    pub fn with_nws_api_base(mut self, base: impl Into<String>) -> Self {
+        self.nws_api_base = base.into();
+        self
+    }
+}
+
+/// The host of an `http(s)://host[:port][/…]` URL, without the port.
+fn url_host(base: &str) -> Option<String> {
+    let rest = base.split_once("://")?.1;
+    let authority = rest.split('/').next()?;
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next()?,
+        None => authority.split(':').next()?,
+    };
+    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+}
+
+/// The rmcp streamable-HTTP service of [`WeatherServer`], stateless with JSON responses: every
+/// POST is answered on its own, so a single `tools/call` works without `initialize` first (and
+/// any instance behind a load balancer can answer any request).
+pub fn mcp_service(options: &ServerOptions) -> StreamableHttpService<WeatherServer, NeverSessionManager> {
+    let nws = NwsClient::new(options.nws_api_base.clone());
+    let config = StreamableHttpServerConfig::default()
+        .with_legacy_session_mode(false)
+        .with_json_response(true)
+        .with_sse_keep_alive(None)
+        .with_allowed_hosts(options.allowed_hosts.clone())
+        .with_cancellation_token(options.shutdown.child_token());
+    StreamableHttpService::new(move || Ok(WeatherServer::new(nws.clone())), Arc::default(), config)
+}
+
+/// The example's whole router: the OAuth routes (protected resource metadata, authorization
+/// server metadata, `/register`, the `/authorize` + `/token` bridge to Entra ID, `/oauth/callback`)
+/// and the MCP endpoint at the configured resource path (`/mcp`) behind the `AuthLayer`, which
+/// answers 401/403 with an RFC 6750 challenge and hands the caller's [`AzureClaims`] to the tools.
+pub fn app(_c: AzureOAuthConfig, options: &ServerOptions) -> Router { unprotected_app(options).layer(axum::middleware::from_fn(log_authenticated)).layer(axum::middleware::from_fn(log_refused)) }
+
+/// The same MCP endpoint at `/mcp` without any authentication: the benchmark's baseline. Never
+/// serve this beyond loopback.
+pub fn unprotected_app(options: &ServerOptions) -> Router {
+    with_tracing(Router::new().nest_service(axum_mcp_azure_oauth::DEFAULT_RESOURCE_PATH, mcp_service(options)))
+}
+
+/// A span per request with the method and the path only: no headers (the `Authorization`
+/// header) and no query string (an authorization `code` on `/oauth/callback`).
+fn with_tracing(router: Router) -> Router {
+    router.layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
+        tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+    }))
+}
+
+/// Logs each authenticated request (inside the `AuthLayer`): who, never the token.
+async fn log_authenticated(request: Request, next: Next) -> Response {
+    if let Some(claims) = request.extensions().get::<AzureClaims>() {
+        tracing::info!(oid = ?claims.oid(), tid = ?claims.tid(), app_id = ?claims.app_id(), "authenticated");
+    }
+    next.run(request).await
+}
+
+/// Logs each request the `AuthLayer` refused (outside it): the status and the challenge's
+/// `error`/`error_description` — which name the reason, never the token.
+async fn log_refused(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    if status == http::StatusCode::UNAUTHORIZED || status == http::StatusCode::FORBIDDEN {
+        let challenge = response
+            .headers()
+            .get(http::header::WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let error = challenge_param(challenge, "error").unwrap_or("missing_token");
+        let description = challenge_param(challenge, "error_description").unwrap_or("no bearer token sent");
+        tracing::warn!(status = status.as_u16(), error, description, "authentication refused");
+    }
+    response
+}
+
+/// The value of `name="…"` in a `WWW-Authenticate` challenge.
+fn challenge_param<'a>(challenge: &'a str, name: &str) -> Option<&'a str> {
+    let mut rest = challenge;
+    while let Some(i) = rest.find(name) {
+        let before_ok = i == 0 || matches!(rest.as_bytes()[i - 1], b' ' | b',');
+        let after = &rest[i + name.len()..];
+        if before_ok && let Some(value) = after.strip_prefix("=\"") {
+            return value.split('"').next();
+        }
+        rest = after;
+    }
+    None
+}
+
+/// Serves `router` on `listener` until Ctrl-C (or SIGTERM on Unix), then lets open requests
+/// finish.
+pub async fn serve(listener: tokio::net::TcpListener, router: Router, shutdown: CancellationToken) -> std::io::Result<()> {
+    axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown_signal().await;
+            tracing::info!("shutting down");
+            shutdown.cancel();
+        })
+        .await
+}
+
+/// Resolves on Ctrl-C, or SIGTERM on Unix.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn challenge_params_are_read_without_confusing_names() {
+        let c = r#"Bearer resource_metadata="http://h/.well-known/oauth-protected-resource/mcp", error="invalid_token", error_description="the token expired""#;
+        assert_eq!(challenge_param(c, "error"), Some("invalid_token"));
+        assert_eq!(challenge_param(c, "error_description"), Some("the token expired"));
+        assert_eq!(challenge_param("Bearer scope=\"a\"", "error"), None);
+    }
+
+    #[test]
+    fn hosts_of_base_urls() {
+        assert_eq!(url_host("https://MCP.example.com:8443/x").as_deref(), Some("mcp.example.com"));
+        assert_eq!(url_host("http://[::1]:8000").as_deref(), Some("::1"));
+        assert_eq!(url_host("nonsense"), None);
+    }
+}
+
+#[cfg(test)]
+mod http_tests {
+    use super::*;
+
+    /// One `tools/call` POST, without `initialize` first, is answered with JSON (what the example
+    /// prints as its curl line).
+    #[tokio::test]
+    async fn a_single_tools_call_is_answered_without_initialize() {
+        let options = ServerOptions::new(None).with_nws_api_base("http://127.0.0.1:9");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let shutdown = options.shutdown.clone();
+        tokio::spawn(axum::serve(listener, unprotected_app(&options)).with_graceful_shutdown(shutdown.cancelled_owned()).into_future());
+        let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"heat_index","arguments":{"temperature_f":90,"relative_humidity":60}}}"#;
+        let response = reqwest::Client::new()
+            .post(format!("http://{addr}/mcp"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), 200);
+        let json: serde_json::Value = response.json().await.expect("json");
+        assert_eq!(json["result"]["structuredContent"]["heat_index_f"], 99.7, "{json}");
+        assert_eq!(json["result"]["structuredContent"]["category"], "extreme caution", "{json}");
+        options.shutdown.cancel();
+    }
+}
