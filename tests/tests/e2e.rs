@@ -1,0 +1,302 @@
+//! End to end with a real MCP client: rmcp's own client and its OAuth support (`AuthorizationManager`,
+//! `AuthorizationSession`, `AuthClient`) against the weather example's router (`examples::app`,
+//! served on 127.0.0.1) and the Entra ID emulator.
+//!
+//! Every test walks what a spec MCP client does: an unauthenticated `initialize` → 401 with a
+//! `WWW-Authenticate` challenge → protected resource metadata → authorization server metadata →
+//! dynamic registration → `/authorize` (followed here as a browser would: each 302 read, not
+//! followed automatically, until the redirect URI) → `/token` → `initialize` → `tools/list` →
+//! `tools/call`. The OAuth steps are rmcp's; only the browser hops are plain HTTP GETs.
+
+use std::time::Duration;
+
+use axum_mcp_azure_oauth::AzureOAuthConfigBuilder;
+use axum_mcp_azure_oauth::emulator::{Emulator, Endpoint, Platform};
+use base64::Engine as _;
+use examples::ServerOptions;
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::{RoleClient, RunningService};
+use rmcp::transport::auth::{AuthorizationMetadataSource, AuthorizationRequest};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+use rmcp::transport::{
+    AuthClient, AuthorizationManager, AuthorizationSession, CredentialStore, InMemoryCredentialStore,
+    StreamableHttpClientTransport,
+};
+use rmcp::ServiceExt as _;
+use serde_json::{Value, json};
+
+/// The example server on an ephemeral loopback port, configured against `emu`.
+struct Server {
+    emu: Emulator,
+    base: String,
+    mcp_url: String,
+    options: ServerOptions,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.options.shutdown.cancel();
+    }
+}
+
+async fn serve(emu: Emulator, configure: impl FnOnce(AzureOAuthConfigBuilder) -> AzureOAuthConfigBuilder) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+    let base = format!("http://{}", listener.local_addr().expect("local address"));
+    let config = configure(emu.config().base_url(&base)).build().expect("valid test configuration");
+    // Nothing listens on the discard port: the NWS tools must answer with a clear tool error.
+    let options = ServerOptions::new(config.base_url()).with_nws_api_base("http://127.0.0.1:9");
+    let mcp_url = config.resource_url().expect("base URL configured");
+    let router = examples::app(config, &options);
+    let shutdown = options.shutdown.clone();
+    tokio::spawn(axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).into_future());
+    Server { emu, base, mcp_url, options }
+}
+
+/// Step 1: an MCP `initialize` without a token; returns the 401's `WWW-Authenticate` challenge.
+async fn unauthenticated_challenge(mcp_url: &str) -> String {
+    let error = ().serve(StreamableHttpClientTransport::from_uri(mcp_url)).await.expect_err("no token: 401");
+    assert!(error.is_authorization_required(), "expected a 401 challenge, got {error:?}");
+    error.auth_challenge().expect("the 401 carries WWW-Authenticate").to_owned()
+}
+
+/// The browser: GETs `url` and each `Location` in turn, never following a redirect by itself,
+/// until a `Location` leads to `redirect_uri`; returns that URL (with `code` and `state`) and the
+/// hosts passed through.
+async fn browse_to_redirect(url: &str, redirect_uri: &str) -> (String, Vec<String>) {
+    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let mut current = url::Url::parse(url).expect("authorization URL");
+    let mut hops = vec![current.origin().ascii_serialization()];
+    for _ in 0..6 {
+        let response = http.get(current.clone()).send().await.expect("GET in the browser");
+        let status = response.status();
+        let location = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok()).map(str::to_owned);
+        let Some(location) = location.filter(|_| status.is_redirection()) else {
+            let body = response.text().await.unwrap_or_default();
+            panic!("{current} answered {status} instead of a redirect: {body}");
+        };
+        let next = current.join(&location).expect("Location is a URL");
+        if next.as_str().starts_with(redirect_uri) {
+            return (next.into(), hops);
+        }
+        hops.push(next.origin().ascii_serialization());
+        current = next;
+    }
+    panic!("no redirect to {redirect_uri} after six hops: {hops:?}");
+}
+
+/// Steps 2–6: discovery from the challenge, registration, authorization in the browser, and the
+/// code exchange. Returns the signed-in manager; its credentials live in `store`.
+async fn sign_in(server: &Server, challenge: &str, redirect_uri: &str, store: &InMemoryCredentialStore) -> AuthorizationManager {
+    let mut manager = AuthorizationManager::new(server.mcp_url.as_str()).await.expect("manager");
+    manager.set_credential_store(store.clone());
+    let resolution = manager.resolve_metadata_from_challenge(Some(challenge)).await.expect("discovery");
+    assert_eq!(resolution.source, AuthorizationMetadataSource::ProtectedResourceMetadata);
+    let metadata = &resolution.metadata;
+    assert_eq!(metadata.authorization_endpoint, format!("{}/authorize", server.base), "{metadata:?}");
+    assert_eq!(metadata.token_endpoint, format!("{}/token", server.base), "{metadata:?}");
+    assert_eq!(metadata.registration_endpoint.as_deref(), Some(format!("{}/register", server.base).as_str()));
+    assert!(
+        metadata.code_challenge_methods_supported.iter().flatten().any(|m| m == "S256"),
+        "S256 must be advertised: {metadata:?}"
+    );
+    manager.set_metadata(resolution.metadata);
+
+    let request = AuthorizationRequest::new(redirect_uri).with_client_name("rmcp end-to-end test").with_challenge(challenge);
+    let session = AuthorizationSession::new(manager, request).await.map_err(|(_, e)| e).expect("registration and authorization URL");
+    let auth_url = session.get_authorization_url().to_owned();
+    assert!(auth_url.starts_with(&format!("{}/authorize?", server.base)), "the bridge's /authorize: {auth_url}");
+
+    let (callback, hops) = browse_to_redirect(&auth_url, redirect_uri).await;
+    assert!(hops.contains(&server.emu.authority_host()), "the bridge sends the browser to Entra: {hops:?}");
+    session.handle_callback_url(&callback).await.expect("code exchange at the bridge's /token");
+    session.auth_manager
+}
+
+/// Steps 7–9: an MCP client whose transport carries the manager's token.
+async fn connect(server: &Server, manager: AuthorizationManager) -> RunningService<RoleClient, ()> {
+    let transport = StreamableHttpClientTransport::with_client(
+        AuthClient::new(reqwest::Client::default(), manager),
+        StreamableHttpClientTransportConfig::with_uri(server.mcp_url.as_str()),
+    );
+    ().serve(transport).await.expect("initialize with the token")
+}
+
+async fn call(client: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> CallToolResult {
+    let Value::Object(args) = args else { panic!("arguments are an object") };
+    let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(args);
+    client.call_tool(params).await.expect("tools/call").into_call_tool_result().expect("a complete result")
+}
+
+/// The caller's identity as `whoami` reports it.
+async fn whoami(client: &RunningService<RoleClient, ()>) -> Value {
+    let result = call(client, "whoami", json!({})).await;
+    assert_eq!(result.is_error, Some(false), "{result:?}");
+    result.structured_content.expect("whoami returns structured content")
+}
+
+/// The payload of a JWT, decoded (no verification: the server did that).
+fn jwt_payload(token: &str) -> Value {
+    let payload = token.split('.').nth(1).expect("a JWT");
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64url"))
+        .expect("JSON payload")
+}
+
+fn token_requests(emu: &Emulator, grant_type: &str) -> Vec<axum_mcp_azure_oauth::emulator::RecordedRequest> {
+    emu.requests()
+        .into_iter()
+        .filter(|r| r.endpoint == Endpoint::Token && r.form.iter().any(|(k, v)| k == "grant_type" && v == grant_type))
+        .collect()
+}
+
+/// The whole flow with a loopback redirect URI (a native client such as Claude Code or VS Code):
+/// enrolled on the `publicClient` platform, redeemed without a secret; then every tool.
+#[tokio::test]
+async fn loopback_public_client_signs_in_and_calls_tools() {
+    let redirect = "http://127.0.0.1:33418/callback";
+    let server = serve(Emulator::start().await.expect("emulator"), |c| c.allowed_redirect_uris([redirect])).await;
+
+    let challenge = unauthenticated_challenge(&server.mcp_url).await;
+    assert!(challenge.starts_with("Bearer "), "{challenge}");
+    assert!(
+        challenge.contains(&format!("resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"", server.base)),
+        "{challenge}"
+    );
+
+    let store = InMemoryCredentialStore::new();
+    let manager = sign_in(&server, &challenge, redirect, &store).await;
+    assert!(server.emu.redirect_uris(Platform::PublicClient).iter().any(|u| u == redirect), "enrolled as publicClient");
+    let redeem = token_requests(&server.emu, "authorization_code");
+    assert_eq!(redeem.len(), 1, "one code redeemed at Entra");
+    assert!(!redeem[0].client_secret_sent, "a publicClient redirect is redeemed without the secret");
+    assert!(redeem[0].query_param("resource").is_none() && !redeem[0].form.iter().any(|(k, _)| k == "resource"), "Entra refuses `resource`");
+
+    let client = connect(&server, manager).await;
+    let tools = client.list_all_tools().await.expect("tools/list");
+    let mut names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
+    names.sort();
+    assert_eq!(names, ["get_alerts", "get_forecast", "heat_index", "whoami"]);
+
+    let me = whoami(&client).await;
+    let user = server.emu.user();
+    assert_eq!(me["oid"], user.oid.as_str(), "{me}");
+    assert_eq!(me["tid"], server.emu.home_tenant().as_str(), "{me}");
+    assert_eq!(me["upn"], user.preferred_username.as_str(), "{me}");
+    assert_eq!(me["app_id"], server.emu.app_id().as_str(), "{me}");
+    assert!(me["scopes"].as_array().expect("scopes").iter().any(|s| s == "access_as_user"), "{me}");
+
+    let hi = call(&client, "heat_index", json!({"temperature_f": 90, "relative_humidity": 60})).await;
+    assert_eq!(hi.structured_content.expect("structured")["heat_index_f"], 99.7);
+
+    let forecast = call(&client, "get_forecast", json!({"latitude": 38.8894, "longitude": -77.0352})).await;
+    assert_eq!(forecast.is_error, Some(true), "the NWS API is unreachable in this test: {forecast:?}");
+    assert!(format!("{:?}", forecast.content).contains("could not be reached"), "{forecast:?}");
+    client.cancel().await.expect("close");
+}
+
+/// An `https` redirect URI (a hosted client such as claude.ai or Copilot Studio): enrolled on the
+/// `web` platform, so Entra demands the client secret, which the bridge adds server-side — the
+/// client registered with `token_endpoint_auth_method: none` and never sees it.
+#[tokio::test]
+async fn https_redirect_is_redeemed_with_the_secret_added_by_the_bridge() {
+    let redirect = "https://client.example.com/oauth/callback";
+    let server = serve(Emulator::start().await.expect("emulator"), |c| c.allowed_redirect_uris([redirect])).await;
+
+    let challenge = unauthenticated_challenge(&server.mcp_url).await;
+    let store = InMemoryCredentialStore::new();
+    let manager = sign_in(&server, &challenge, redirect, &store).await;
+    assert!(server.emu.redirect_uris(Platform::Web).iter().any(|u| u == redirect), "enrolled as web");
+    let redeem = token_requests(&server.emu, "authorization_code");
+    assert_eq!(redeem.len(), 1);
+    assert!(redeem[0].client_secret_sent, "the bridge adds the secret for a web redirect");
+
+    let stored = store.load().await.expect("store").expect("credentials");
+    let secret = server.emu.client_secret();
+    assert_ne!(stored.client_id, server.emu.app_id(), "the client got its own registration id");
+    assert!(!format!("{:?}", stored.token_response.as_ref().map(|t| serde_json::to_string(t).ok())).contains(secret.expose()));
+
+    let client = connect(&server, manager).await;
+    let me = whoami(&client).await;
+    assert_eq!(me["oid"], server.emu.user().oid.as_str(), "{me}");
+    client.cancel().await.expect("close");
+}
+
+/// An app whose manifest asks for v1 access tokens (`requestedAccessTokenVersion` unset: Entra's
+/// default): the same flow yields a v1 token (`sts.windows.net` issuer, `api://` audience) that
+/// the server accepts.
+#[tokio::test]
+async fn v1_token_app_signs_in() {
+    let redirect = "http://127.0.0.1:33418/callback";
+    let emu = Emulator::builder().access_token_version(1).start().await.expect("emulator");
+    let server = serve(emu, |c| c.allowed_redirect_uris([redirect])).await;
+
+    let challenge = unauthenticated_challenge(&server.mcp_url).await;
+    let store = InMemoryCredentialStore::new();
+    let manager = sign_in(&server, &challenge, redirect, &store).await;
+    let token = manager.get_access_token().await.expect("token");
+    let claims = jwt_payload(&token);
+    assert_eq!(claims["ver"], "1.0", "{claims}");
+
+    let client = connect(&server, manager).await;
+    let me = whoami(&client).await;
+    assert_eq!(me["oid"], server.emu.user().oid.as_str(), "{me}");
+    assert_eq!(me["tid"], server.emu.home_tenant().as_str(), "{me}");
+    client.cancel().await.expect("close");
+}
+
+/// A valid token without the API's scope gets 403 with an RFC 6750 `insufficient_scope` challenge
+/// naming the scope; rmcp's client steps up from that challenge and then succeeds.
+#[tokio::test]
+async fn token_without_the_scope_gets_a_step_up_challenge() {
+    let redirect = "http://127.0.0.1:33418/callback";
+    let server = serve(Emulator::start().await.expect("emulator"), |c| c.allowed_redirect_uris([redirect])).await;
+
+    let narrow = server.emu.token().scopes("User.Read").sign();
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(server.mcp_url.as_str()).auth_header(narrow),
+    );
+    let error = ().serve(transport).await.expect_err("403 for a token without access_as_user");
+    let challenge = error.auth_challenge().expect("the 403 carries WWW-Authenticate").to_owned();
+    assert!(challenge.contains("error=\"insufficient_scope\""), "{challenge}");
+    let scope = format!("api://{}/access_as_user", server.emu.app_id());
+    assert!(challenge.contains(&scope), "the challenge names the scope to ask for: {challenge}");
+
+    let store = InMemoryCredentialStore::new();
+    let manager = sign_in(&server, &challenge, redirect, &store).await;
+    let granted = jwt_payload(&manager.get_access_token().await.expect("token"));
+    assert!(granted["scp"].as_str().expect("scp").split(' ').any(|s| s == "access_as_user"), "{granted}");
+    let client = connect(&server, manager).await;
+    whoami(&client).await;
+    client.cancel().await.expect("close");
+}
+
+/// After expiry: the server refuses the expired access token with 401 `invalid_token`, and rmcp's
+/// client refreshes through the bridge's `/token` (Entra's refresh token) and retries.
+#[tokio::test]
+async fn expired_token_is_refreshed_through_the_bridge() {
+    let redirect = "http://127.0.0.1:33418/callback";
+    let server = serve(Emulator::start().await.expect("emulator"), |c| c.allowed_redirect_uris([redirect])).await;
+    let challenge = unauthenticated_challenge(&server.mcp_url).await;
+    let store = InMemoryCredentialStore::new();
+    let manager = sign_in(&server, &challenge, redirect, &store).await;
+
+    // The access token expires: an expired token of the same user, app and scope takes its place.
+    let mut stored = store.load().await.expect("store").expect("credentials");
+    let tokens = stored.token_response.as_mut().expect("token response");
+    assert!(tokens.refresh_token().is_some(), "the bridge passes Entra's refresh token on");
+    let expired = server.emu.token().scopes("access_as_user").expired().sign();
+    tokens.set_access_token(oauth2::AccessToken::new(expired.clone()));
+    store.save(stored).await.expect("save");
+    assert!(token_requests(&server.emu, "refresh_token").is_empty());
+
+    let client = connect(&server, manager).await;
+    let me = whoami(&client).await;
+    assert_eq!(me["oid"], server.emu.user().oid.as_str(), "{me}");
+    assert_eq!(token_requests(&server.emu, "refresh_token").len(), 1, "one refresh at Entra");
+    let fresh = store.load().await.expect("store").expect("credentials");
+    let fresh = fresh.token_response.expect("tokens");
+    assert_ne!(fresh.access_token().secret(), &expired, "a new access token");
+    let exp = jwt_payload(fresh.access_token().secret())["exp"].as_u64().expect("exp");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    assert!(exp > now + Duration::from_secs(60).as_secs(), "the refreshed token is current");
+    client.cancel().await.expect("close");
+}
