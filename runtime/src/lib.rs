@@ -8,6 +8,7 @@ mod base;
 mod challenge;
 mod config;
 mod discovery;
+mod endpoints;
 mod facade;
 mod graph;
 mod http;
@@ -19,6 +20,12 @@ pub use config::{
     DEFAULT_AUTHORITY_HOST, DEFAULT_CALLBACK_PATH, DEFAULT_CLOCK_SKEW, DEFAULT_GRAPH_ENDPOINT,
     DEFAULT_HTTP_TIMEOUT, DEFAULT_KEY_CACHE_TENANTS, DEFAULT_KEY_REFRESH_INTERVAL, DEFAULT_RESOURCE_PATH,
     DEFAULT_TOKEN_CACHE_CAPACITY, HttpsPlatform, Mode, TenantPolicy, rules,
+};
+
+pub use endpoints::{MAX_BODY_BYTES, OAuthEndpoints};
+pub use graph::{
+    AppRedirectUris, EnrolError, EnrolReport, GRAPH_RETRY_BUDGET, GraphClient, REDIRECT_URI_LIMIT,
+    RedirectPlatform,
 };
 
 #[cfg(feature = "emulator")]
