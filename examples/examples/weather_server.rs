@@ -61,10 +61,13 @@ fn env(name: &str) -> Option<String> {
 
 async fn run() -> Result<(), String> {
     let bind = env("BIND_ADDR").unwrap_or_else(|| DEFAULT_BIND_ADDR.to_owned());
-    let bind: SocketAddr =
-        bind.parse().map_err(|e| format!("BIND_ADDR={bind:?} is not an address such as 127.0.0.1:8000 ({e})"))?;
+    let bind: SocketAddr = bind
+        .parse()
+        .map_err(|e| format!("BIND_ADDR={bind:?} is not an address such as 127.0.0.1:8000 ({e})"))?;
     let listener = tokio::net::TcpListener::bind(bind).await.map_err(|e| {
-        format!("cannot listen on {bind} ({e}); set BIND_ADDR to a free address, e.g. BIND_ADDR=127.0.0.1:8001")
+        format!(
+            "cannot listen on {bind} ({e}); set BIND_ADDR to a free address, e.g. BIND_ADDR=127.0.0.1:8001"
+        )
     })?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
 
@@ -93,7 +96,10 @@ async fn run() -> Result<(), String> {
 async fn emulated(local: SocketAddr) -> Result<(AzureOAuthConfig, Emulator), String> {
     for name in REAL_APP_VARIABLES {
         if env(name).is_some() {
-            tracing::warn!(variable = name, "ignored: AZURE_CLIENT_ID is not set, so the built-in emulator stands in for Entra ID");
+            tracing::warn!(
+                variable = name,
+                "ignored: AZURE_CLIENT_ID is not set, so the built-in emulator stands in for Entra ID"
+            );
         }
     }
     let emulator = Emulator::start().await.map_err(|e| format!("cannot start the Entra ID emulator: {e}"))?;
@@ -102,7 +108,8 @@ async fn emulated(local: SocketAddr) -> Result<(AzureOAuthConfig, Emulator), Str
         vec![LOOPBACK_REDIRECT_URI.to_owned(), INSPECTOR_REDIRECT_URI.to_owned()],
     );
     // An unspecified bind address (0.0.0.0) is reached through loopback on this machine.
-    let host = if local.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], local.port())) } else { local };
+    let host =
+        if local.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], local.port())) } else { local };
     let base_url = format!("http://{host}");
     let config = emulator
         .config()

@@ -16,10 +16,11 @@ use axum::Router;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
-use axum_mcp_azure_oauth::AzureOAuthConfig; use tools::AzureClaims;
+use axum_mcp_azure_oauth::AzureOAuthConfig;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
+use tools::AzureClaims;
 use tower_http::trace::TraceLayer;
 
 pub use tools::WeatherServer;
@@ -93,12 +94,21 @@ pub fn mcp_service(options: &ServerOptions) -> StreamableHttpService<WeatherServ
 /// server metadata, `/register`, the `/authorize` + `/token` bridge to Entra ID, `/oauth/callback`)
 /// and the MCP endpoint at the configured resource path (`/mcp`) behind the `AuthLayer`, which
 /// answers 401/403 with an RFC 6750 challenge and hands the caller's [`AzureClaims`] to the tools.
-pub fn app(_c: AzureOAuthConfig, options: &ServerOptions) -> Router { unprotected_app(options).layer(axum::middleware::from_fn(log_authenticated)).layer(axum::middleware::from_fn(log_refused)) }
+pub fn app(config: AzureOAuthConfig, options: &ServerOptions) -> Router {
+    let config = Arc::new(config);
+    let mcp = Router::new()
+        .nest_service(config.resource_path(), mcp_service(options))
+        .layer(axum::middleware::from_fn(log_authenticated))
+        .layer(axum::middleware::from_fn(log_refused));
+    with_tracing(axum_mcp_azure_oauth::OAuthEndpoints::new(config).router().merge(mcp))
+}
 
 /// The same MCP endpoint at `/mcp` without any authentication: the benchmark's baseline. Never
 /// serve this beyond loopback.
 pub fn unprotected_app(options: &ServerOptions) -> Router {
-    with_tracing(Router::new().nest_service(axum_mcp_azure_oauth::DEFAULT_RESOURCE_PATH, mcp_service(options)))
+    with_tracing(
+        Router::new().nest_service(axum_mcp_azure_oauth::DEFAULT_RESOURCE_PATH, mcp_service(options)),
+    )
 }
 
 /// A span per request with the method and the path only: no headers (the `Authorization`
@@ -151,7 +161,11 @@ fn challenge_param<'a>(challenge: &'a str, name: &str) -> Option<&'a str> {
 
 /// Serves `router` on `listener` until Ctrl-C (or SIGTERM on Unix), then lets open requests
 /// finish.
-pub async fn serve(listener: tokio::net::TcpListener, router: Router, shutdown: CancellationToken) -> std::io::Result<()> {
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
     axum::serve(listener, router)
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
@@ -218,7 +232,11 @@ mod http_tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let shutdown = options.shutdown.clone();
-        tokio::spawn(axum::serve(listener, unprotected_app(&options)).with_graceful_shutdown(shutdown.cancelled_owned()).into_future());
+        tokio::spawn(
+            axum::serve(listener, unprotected_app(&options))
+                .with_graceful_shutdown(shutdown.cancelled_owned())
+                .into_future(),
+        );
         let body = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"heat_index","arguments":{"temperature_f":90,"relative_humidity":60}}}"#;
         let response = reqwest::Client::new()
             .post(format!("http://{addr}/mcp"))

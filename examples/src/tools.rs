@@ -1,7 +1,30 @@
 //! The weather MCP server: its tools and how they read the caller's identity.
 
-#[derive(Clone,Debug)] pub struct AzureClaims;
-impl AzureClaims { pub fn oid(&self)->Option<&str>{None} pub fn tid(&self)->&str{""} pub fn user_id(&self)->&str{""} pub fn user_principal_name(&self)->Option<&str>{None} pub fn scopes(&self)->Vec<&str>{vec![]} pub fn roles(&self)->&[String]{&[]} pub fn app_id(&self)->Option<&str>{None} }
+#[derive(Clone, Debug)]
+pub struct AzureClaims;
+impl AzureClaims {
+    pub fn oid(&self) -> Option<&str> {
+        None
+    }
+    pub fn tid(&self) -> &str {
+        ""
+    }
+    pub fn user_id(&self) -> &str {
+        ""
+    }
+    pub fn user_principal_name(&self) -> Option<&str> {
+        None
+    }
+    pub fn scopes(&self) -> Vec<&str> {
+        vec![]
+    }
+    pub fn roles(&self) -> &[String] {
+        &[]
+    }
+    pub fn app_id(&self) -> Option<&str> {
+        None
+    }
+}
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::service::RequestContext;
@@ -116,10 +139,14 @@ impl WeatherServer {
     pub async fn heat_index(&self, Parameters(args): Parameters<HeatIndexArgs>) -> CallToolResult {
         let HeatIndexArgs { temperature_f: t, relative_humidity: rh } = args;
         if !(-100.0..=200.0).contains(&t) {
-            return tool_error(format!("temperature_f {t} is out of range: give degrees Fahrenheit from -100 to 200"));
+            return tool_error(format!(
+                "temperature_f {t} is out of range: give degrees Fahrenheit from -100 to 200"
+            ));
         }
         if !(0.0..=100.0).contains(&rh) {
-            return tool_error(format!("relative_humidity {rh} is out of range: give a percentage from 0 to 100"));
+            return tool_error(format!(
+                "relative_humidity {rh} is out of range: give a percentage from 0 to 100"
+            ));
         }
         let hi = (heat_index_f(t, rh) * 10.0).round() / 10.0;
         CallToolResult::structured(json!({

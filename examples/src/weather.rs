@@ -46,7 +46,9 @@ pub enum WeatherError {
         what: String,
     },
     /// The API answered with a document this client does not understand.
-    #[error("the National Weather Service API sent an unexpected {what} document ({reason}); try again later")]
+    #[error(
+        "the National Weather Service API sent an unexpected {what} document ({reason}); try again later"
+    )]
     Malformed {
         /// Which document.
         what: &'static str,
@@ -138,13 +140,13 @@ impl NwsClient {
         what: &'static str,
         not_found: impl FnOnce() -> WeatherError,
     ) -> Result<T, WeatherError> {
-        let response = self
-            .http
-            .get(url)
-            .header(http::header::ACCEPT, "application/geo+json")
-            .send()
-            .await
-            .map_err(|e| WeatherError::Unreachable { base: self.base.clone(), reason: describe(&e) })?;
+        let response =
+            self.http
+                .get(url)
+                .header(http::header::ACCEPT, "application/geo+json")
+                .send()
+                .await
+                .map_err(|e| WeatherError::Unreachable { base: self.base.clone(), reason: describe(&e) })?;
         let status = response.status();
         if status == reqwest::StatusCode::NOT_FOUND {
             return Err(not_found());
@@ -198,7 +200,9 @@ impl NwsClient {
         let url = format!("{}/alerts/active?area={state}", self.base);
         let alerts: Alerts = self
             .get_json(&url, "alerts", || {
-                WeatherError::InvalidInput(format!("the National Weather Service does not know the area {state}"))
+                WeatherError::InvalidInput(format!(
+                    "the National Weather Service does not know the area {state}"
+                ))
             })
             .await?;
         if alerts.features.is_empty() {
@@ -285,7 +289,9 @@ mod tests {
     /// Values from the NWS heat index chart.
     #[test]
     fn heat_index_matches_the_nws_chart() {
-        for (t, rh, chart) in [(90.0, 60.0, 100.0), (100.0, 40.0, 109.0), (86.0, 90.0, 105.0), (80.0, 40.0, 80.0)] {
+        for (t, rh, chart) in
+            [(90.0, 60.0, 100.0), (100.0, 40.0, 109.0), (86.0, 90.0, 105.0), (80.0, 40.0, 80.0)]
+        {
             assert_eq!(heat_index_f(t, rh).round(), chart, "T={t} RH={rh}");
         }
         assert_eq!(heat_index_category(heat_index_f(100.0, 40.0)), "danger");

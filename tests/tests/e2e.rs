@@ -14,6 +14,8 @@ use axum_mcp_azure_oauth::AzureOAuthConfigBuilder;
 use axum_mcp_azure_oauth::emulator::{Emulator, Endpoint, Platform};
 use base64::Engine as _;
 use examples::ServerOptions;
+use oauth2::TokenResponse as _;
+use rmcp::ServiceExt as _;
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::auth::{AuthorizationMetadataSource, AuthorizationRequest};
@@ -22,7 +24,6 @@ use rmcp::transport::{
     AuthClient, AuthorizationManager, AuthorizationSession, CredentialStore, InMemoryCredentialStore,
     StreamableHttpClientTransport,
 };
-use rmcp::ServiceExt as _;
 use serde_json::{Value, json};
 
 /// The example server on an ephemeral loopback port, configured against `emu`.
@@ -39,7 +40,10 @@ impl Drop for Server {
     }
 }
 
-async fn serve(emu: Emulator, configure: impl FnOnce(AzureOAuthConfigBuilder) -> AzureOAuthConfigBuilder) -> Server {
+async fn serve(
+    emu: Emulator,
+    configure: impl FnOnce(AzureOAuthConfigBuilder) -> AzureOAuthConfigBuilder,
+) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
     let base = format!("http://{}", listener.local_addr().expect("local address"));
     let config = configure(emu.config().base_url(&base)).build().expect("valid test configuration");
@@ -48,7 +52,9 @@ async fn serve(emu: Emulator, configure: impl FnOnce(AzureOAuthConfigBuilder) ->
     let mcp_url = config.resource_url().expect("base URL configured");
     let router = examples::app(config, &options);
     let shutdown = options.shutdown.clone();
-    tokio::spawn(axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).into_future());
+    tokio::spawn(
+        axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).into_future(),
+    );
     Server { emu, base, mcp_url, options }
 }
 
@@ -63,13 +69,18 @@ async fn unauthenticated_challenge(mcp_url: &str) -> String {
 /// until a `Location` leads to `redirect_uri`; returns that URL (with `code` and `state`) and the
 /// hosts passed through.
 async fn browse_to_redirect(url: &str, redirect_uri: &str) -> (String, Vec<String>) {
-    let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
+    let http =
+        reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().expect("client");
     let mut current = url::Url::parse(url).expect("authorization URL");
     let mut hops = vec![current.origin().ascii_serialization()];
     for _ in 0..6 {
         let response = http.get(current.clone()).send().await.expect("GET in the browser");
         let status = response.status();
-        let location = response.headers().get(reqwest::header::LOCATION).and_then(|l| l.to_str().ok()).map(str::to_owned);
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_owned);
         let Some(location) = location.filter(|_| status.is_redirection()) else {
             let body = response.text().await.unwrap_or_default();
             panic!("{current} answered {status} instead of a redirect: {body}");
@@ -86,7 +97,12 @@ async fn browse_to_redirect(url: &str, redirect_uri: &str) -> (String, Vec<Strin
 
 /// Steps 2–6: discovery from the challenge, registration, authorization in the browser, and the
 /// code exchange. Returns the signed-in manager; its credentials live in `store`.
-async fn sign_in(server: &Server, challenge: &str, redirect_uri: &str, store: &InMemoryCredentialStore) -> AuthorizationManager {
+async fn sign_in(
+    server: &Server,
+    challenge: &str,
+    redirect_uri: &str,
+    store: &InMemoryCredentialStore,
+) -> AuthorizationManager {
     let mut manager = AuthorizationManager::new(server.mcp_url.as_str()).await.expect("manager");
     manager.set_credential_store(store.clone());
     let resolution = manager.resolve_metadata_from_challenge(Some(challenge)).await.expect("discovery");
@@ -101,10 +117,18 @@ async fn sign_in(server: &Server, challenge: &str, redirect_uri: &str, store: &I
     );
     manager.set_metadata(resolution.metadata);
 
-    let request = AuthorizationRequest::new(redirect_uri).with_client_name("rmcp end-to-end test").with_challenge(challenge);
-    let session = AuthorizationSession::new(manager, request).await.map_err(|(_, e)| e).expect("registration and authorization URL");
+    let request = AuthorizationRequest::new(redirect_uri)
+        .with_client_name("rmcp end-to-end test")
+        .with_challenge(challenge);
+    let session = AuthorizationSession::new(manager, request)
+        .await
+        .map_err(|(_, e)| e)
+        .expect("registration and authorization URL");
     let auth_url = session.get_authorization_url().to_owned();
-    assert!(auth_url.starts_with(&format!("{}/authorize?", server.base)), "the bridge's /authorize: {auth_url}");
+    assert!(
+        auth_url.starts_with(&format!("{}/authorize?", server.base)),
+        "the bridge's /authorize: {auth_url}"
+    );
 
     let (callback, hops) = browse_to_redirect(&auth_url, redirect_uri).await;
     assert!(hops.contains(&server.emu.authority_host()), "the bridge sends the browser to Entra: {hops:?}");
@@ -124,7 +148,7 @@ async fn connect(server: &Server, manager: AuthorizationManager) -> RunningServi
 async fn call(client: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> CallToolResult {
     let Value::Object(args) = args else { panic!("arguments are an object") };
     let params = CallToolRequestParams::new(tool.to_owned()).with_arguments(args);
-    client.call_tool(params).await.expect("tools/call").into_call_tool_result().expect("a complete result")
+    client.call_tool(params).await.expect("tools/call")
 }
 
 /// The caller's identity as `whoami` reports it.
@@ -137,14 +161,18 @@ async fn whoami(client: &RunningService<RoleClient, ()>) -> Value {
 /// The payload of a JWT, decoded (no verification: the server did that).
 fn jwt_payload(token: &str) -> Value {
     let payload = token.split('.').nth(1).expect("a JWT");
-    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64url"))
-        .expect("JSON payload")
+    serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64url"),
+    )
+    .expect("JSON payload")
 }
 
 fn token_requests(emu: &Emulator, grant_type: &str) -> Vec<axum_mcp_azure_oauth::emulator::RecordedRequest> {
     emu.requests()
         .into_iter()
-        .filter(|r| r.endpoint == Endpoint::Token && r.form.iter().any(|(k, v)| k == "grant_type" && v == grant_type))
+        .filter(|r| {
+            r.endpoint == Endpoint::Token && r.form.iter().any(|(k, v)| k == "grant_type" && v == grant_type)
+        })
         .collect()
 }
 
@@ -153,22 +181,32 @@ fn token_requests(emu: &Emulator, grant_type: &str) -> Vec<axum_mcp_azure_oauth:
 #[tokio::test]
 async fn loopback_public_client_signs_in_and_calls_tools() {
     let redirect = "http://127.0.0.1:33418/callback";
-    let server = serve(Emulator::start().await.expect("emulator"), |c| c.allowed_redirect_uris([redirect])).await;
+    let server =
+        serve(Emulator::start().await.expect("emulator"), |c| c.allowed_redirect_uris([redirect])).await;
 
     let challenge = unauthenticated_challenge(&server.mcp_url).await;
     assert!(challenge.starts_with("Bearer "), "{challenge}");
     assert!(
-        challenge.contains(&format!("resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"", server.base)),
+        challenge.contains(&format!(
+            "resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"",
+            server.base
+        )),
         "{challenge}"
     );
 
     let store = InMemoryCredentialStore::new();
     let manager = sign_in(&server, &challenge, redirect, &store).await;
-    assert!(server.emu.redirect_uris(Platform::PublicClient).iter().any(|u| u == redirect), "enrolled as publicClient");
+    assert!(
+        server.emu.redirect_uris(Platform::PublicClient).iter().any(|u| u == redirect),
+        "enrolled as publicClient"
+    );
     let redeem = token_requests(&server.emu, "authorization_code");
     assert_eq!(redeem.len(), 1, "one code redeemed at Entra");
     assert!(!redeem[0].client_secret_sent, "a publicClient redirect is redeemed without the secret");
-    assert!(redeem[0].query_param("resource").is_none() && !redeem[0].form.iter().any(|(k, _)| k == "resource"), "Entra refuses `resource`");
+    assert!(
+        redeem[0].query_param("resource").is_none() && !redeem[0].form.iter().any(|(k, _)| k == "resource"),
+        "Entra refuses `resource`"
+    );
 
     let client = connect(&server, manager).await;
     let tools = client.list_all_tools().await.expect("tools/list");
@@ -199,7 +237,8 @@ async fn loopback_public_client_signs_in_and_calls_tools() {
 #[tokio::test]
 async fn https_redirect_is_redeemed_with_the_secret_added_by_the_bridge() {
     let redirect = "https://client.example.com/oauth/callback";
-    let server = serve(Emulator::start().await.expect("emulator"), |c| c.allowed_redirect_uris([redirect])).await;
+    let server =
+        serve(Emulator::start().await.expect("emulator"), |c| c.allowed_redirect_uris([redirect])).await;
 
     let challenge = unauthenticated_challenge(&server.mcp_url).await;
     let store = InMemoryCredentialStore::new();
@@ -212,7 +251,10 @@ async fn https_redirect_is_redeemed_with_the_secret_added_by_the_bridge() {
     let stored = store.load().await.expect("store").expect("credentials");
     let secret = server.emu.client_secret();
     assert_ne!(stored.client_id, server.emu.app_id(), "the client got its own registration id");
-    assert!(!format!("{:?}", stored.token_response.as_ref().map(|t| serde_json::to_string(t).ok())).contains(secret.expose()));
+    assert!(
+        !format!("{:?}", stored.token_response.as_ref().map(|t| serde_json::to_string(t).ok()))
+            .contains(secret.expose())
+    );
 
     let client = connect(&server, manager).await;
     let me = whoami(&client).await;
@@ -248,7 +290,8 @@ async fn v1_token_app_signs_in() {
 #[tokio::test]
 async fn token_without_the_scope_gets_a_step_up_challenge() {
     let redirect = "http://127.0.0.1:33418/callback";
-    let server = serve(Emulator::start().await.expect("emulator"), |c| c.allowed_redirect_uris([redirect])).await;
+    let server =
+        serve(Emulator::start().await.expect("emulator"), |c| c.allowed_redirect_uris([redirect])).await;
 
     let narrow = server.emu.token().scopes("User.Read").sign();
     let transport = StreamableHttpClientTransport::from_config(
@@ -274,7 +317,8 @@ async fn token_without_the_scope_gets_a_step_up_challenge() {
 #[tokio::test]
 async fn expired_token_is_refreshed_through_the_bridge() {
     let redirect = "http://127.0.0.1:33418/callback";
-    let server = serve(Emulator::start().await.expect("emulator"), |c| c.allowed_redirect_uris([redirect])).await;
+    let server =
+        serve(Emulator::start().await.expect("emulator"), |c| c.allowed_redirect_uris([redirect])).await;
     let challenge = unauthenticated_challenge(&server.mcp_url).await;
     let store = InMemoryCredentialStore::new();
     let manager = sign_in(&server, &challenge, redirect, &store).await;

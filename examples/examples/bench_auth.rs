@@ -1,0 +1,237 @@
+//! What authentication costs: `tools/call` on the weather server over loopback, with a
+//! keep-alive load generator, in three configurations of the same router:
+//!
+//! 1. authenticated, verified-token cache warm (the default configuration);
+//! 2. authenticated, verified-token cache off (`token_cache_capacity(0)`: every request pays the
+//!    RS256 signature check);
+//! 3. unauthenticated (`examples::unprotected_app`: the same MCP service, no `AuthLayer`).
+//!
+//! ```text
+//! cargo run --release -p examples --example bench_auth -- [--connections 16] [--seconds 5] [--rounds 3]
+//! ```
+//!
+//! Tokens come from the in-process Entra ID emulator (its JWKS is fetched once, before timing).
+//! Client and servers share the machine: the figures compare configurations, they are not a
+//! capacity statement. Not a test: nothing here runs in `cargo test`.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum_mcp_azure_oauth::emulator::Emulator;
+use examples::{ServerOptions, app, unprotected_app};
+
+const BODY: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"heat_index","arguments":{"temperature_f":90,"relative_humidity":60}}}"#;
+
+struct Args {
+    connections: usize,
+    seconds: u64,
+    rounds: usize,
+}
+
+fn args() -> Result<Args, String> {
+    let mut a = Args { connections: 16, seconds: 5, rounds: 3 };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = |name: &str| -> Result<u64, String> {
+            it.next()
+                .and_then(|v| v.parse().ok())
+                .filter(|v| *v > 0)
+                .ok_or_else(|| format!("{name} needs a positive whole number"))
+        };
+        match flag.as_str() {
+            "--connections" => a.connections = value("--connections")? as usize,
+            "--seconds" => a.seconds = value("--seconds")?,
+            "--rounds" => a.rounds = value("--rounds")? as usize,
+            "-h" | "--help" => {
+                return Err("usage: bench_auth [--connections N] [--seconds S] [--rounds R]".into());
+            }
+            other => return Err(format!("unknown argument {other:?}; see --help")),
+        }
+    }
+    Ok(a)
+}
+
+/// One scenario's measurements, over all rounds.
+#[derive(Default)]
+struct Sample {
+    requests: u64,
+    failures: u64,
+    elapsed: Duration,
+    latencies_us: Vec<u32>,
+}
+
+impl Sample {
+    fn rps(&self) -> f64 {
+        self.requests as f64 / self.elapsed.as_secs_f64()
+    }
+    fn percentile(&mut self, p: f64) -> f64 {
+        self.latencies_us.sort_unstable();
+        if self.latencies_us.is_empty() {
+            return f64::NAN;
+        }
+        let i = ((self.latencies_us.len() as f64 - 1.0) * p).round() as usize;
+        f64::from(self.latencies_us[i]) / 1000.0
+    }
+}
+
+async fn start(router: Router) -> (SocketAddr, tokio_util::sync::CancellationToken) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+    let addr = listener.local_addr().expect("local address");
+    let stop = tokio_util::sync::CancellationToken::new();
+    let s = stop.clone();
+    tokio::spawn(
+        async move { axum::serve(listener, router).with_graceful_shutdown(s.cancelled_owned()).await },
+    );
+    (addr, stop)
+}
+
+/// `connections` workers, each with its own keep-alive connection, POST `tools/call` in a loop
+/// for `duration`.
+async fn load(url: &str, token: Option<&str>, connections: usize, duration: Duration) -> Sample {
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..connections {
+        let client = reqwest::Client::builder().pool_max_idle_per_host(1).build().expect("client");
+        let url = url.to_owned();
+        let auth = token.map(|t| format!("Bearer {t}"));
+        workers.push(tokio::spawn(async move {
+            let mut s = Sample::default();
+            while Instant::now() < deadline {
+                let mut request = client
+                    .post(&url)
+                    .header("content-type", "application/json")
+                    .header("accept", "application/json, text/event-stream")
+                    .body(BODY);
+                if let Some(auth) = &auth {
+                    request = request.header("authorization", auth);
+                }
+                let t0 = Instant::now();
+                let ok = match request.send().await {
+                    Ok(r) if r.status().is_success() => r.bytes().await.is_ok(),
+                    _ => false,
+                };
+                let us = u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX);
+                if ok {
+                    s.requests += 1;
+                    s.latencies_us.push(us);
+                } else {
+                    s.failures += 1;
+                }
+            }
+            s
+        }));
+    }
+    let mut total = Sample::default();
+    for w in workers {
+        let s = w.await.expect("worker");
+        total.requests += s.requests;
+        total.failures += s.failures;
+        total.latencies_us.extend(s.latencies_us);
+    }
+    total.elapsed = started.elapsed();
+    total
+}
+
+fn machine() -> String {
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let model = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    format!("{cpus} CPUs (nproc), {model}")
+}
+
+#[tokio::main]
+async fn main() {
+    let args = match args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
+    let emu = Emulator::start().await.expect("start the Entra ID emulator");
+    let token = emu.token().scopes("access_as_user").expires_in(Duration::from_secs(3600)).sign();
+
+    let mut servers = Vec::new();
+    for (name, cache) in
+        [("authenticated, token cache warm", true), ("authenticated, token cache off", false)]
+    {
+        let mut builder = emu.config();
+        if !cache {
+            builder = builder.token_cache_capacity(0);
+        }
+        // The base URL must name the port, so bind first and configure after.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let config = builder.base_url(format!("http://{addr}")).build().expect("valid configuration");
+        let options = ServerOptions::new(config.base_url());
+        let router = app(config, &options);
+        let stop = options.shutdown.clone();
+        tokio::spawn(
+            axum::serve(listener, router)
+                .with_graceful_shutdown(stop.clone().cancelled_owned())
+                .into_future(),
+        );
+        servers.push((name, addr, Some(token.as_str()), stop));
+    }
+    let options = ServerOptions::new(None);
+    let (addr, stop) = start(unprotected_app(&options)).await;
+    servers.push(("unauthenticated (no AuthLayer)", addr, None, stop));
+
+    // Warm-up: metadata and keys fetched, the token verified once, connections open.
+    for (name, addr, token, _) in &servers {
+        let s =
+            load(&format!("http://{addr}/mcp"), *token, args.connections, Duration::from_millis(500)).await;
+        assert!(s.failures == 0 && s.requests > 0, "{name}: warm-up failed ({} failures)", s.failures);
+    }
+
+    let mut samples: Vec<Sample> = servers.iter().map(|_| Sample::default()).collect();
+    for round in 1..=args.rounds {
+        // Rounds interleave the configurations so that background load spreads over all of them.
+        for (i, (name, addr, token, _)) in servers.iter().enumerate() {
+            let s = load(
+                &format!("http://{addr}/mcp"),
+                *token,
+                args.connections,
+                Duration::from_secs(args.seconds),
+            )
+            .await;
+            eprintln!("round {round}: {name}: {:.0} req/s, {} failures", s.rps(), s.failures);
+            let total = &mut samples[i];
+            total.requests += s.requests;
+            total.failures += s.failures;
+            total.elapsed += s.elapsed;
+            total.latencies_us.extend(s.latencies_us);
+        }
+    }
+
+    println!("machine: {}", machine());
+    println!(
+        "load: {} keep-alive connections, {} rounds of {} s per configuration, tools/call heat_index over loopback\n",
+        args.connections, args.rounds, args.seconds
+    );
+    println!("| configuration | requests/s | p50 ms | p99 ms | failures | vs unauthenticated |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: |");
+    let baseline = samples.last().map(Sample::rps).unwrap_or(f64::NAN);
+    for ((name, ..), s) in servers.iter().zip(samples.iter_mut()) {
+        let rps = s.rps();
+        println!(
+            "| {name} | {rps:.0} | {:.2} | {:.2} | {} | {:.1} % |",
+            s.percentile(0.50),
+            s.percentile(0.99),
+            s.failures,
+            100.0 * rps / baseline
+        );
+    }
+    for (_, _, _, stop) in &servers {
+        stop.cancel();
+    }
+}
