@@ -16,11 +16,10 @@ use axum::Router;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
-use axum_mcp_azure_oauth::AzureOAuthConfig;
+use axum_mcp_azure_oauth::{AuthLayer, AzureClaims, AzureOAuthConfig, OAuthEndpoints, TokenValidator};
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
-use tools::AzureClaims;
 use tower_http::trace::TraceLayer;
 
 pub use tools::WeatherServer;
@@ -96,11 +95,13 @@ pub fn mcp_service(options: &ServerOptions) -> StreamableHttpService<WeatherServ
 /// answers 401/403 with an RFC 6750 challenge and hands the caller's [`AzureClaims`] to the tools.
 pub fn app(config: AzureOAuthConfig, options: &ServerOptions) -> Router {
     let config = Arc::new(config);
+    let validator = TokenValidator::new(config.clone());
     let mcp = Router::new()
         .nest_service(config.resource_path(), mcp_service(options))
         .layer(axum::middleware::from_fn(log_authenticated))
+        .layer(AuthLayer::new(validator))
         .layer(axum::middleware::from_fn(log_refused));
-    with_tracing(axum_mcp_azure_oauth::OAuthEndpoints::new(config).router().merge(mcp))
+    with_tracing(OAuthEndpoints::new(config).router().merge(mcp))
 }
 
 /// The same MCP endpoint at `/mcp` without any authentication: the benchmark's baseline. Never

@@ -1,30 +1,6 @@
 //! The weather MCP server: its tools and how they read the caller's identity.
 
-#[derive(Clone, Debug)]
-pub struct AzureClaims;
-impl AzureClaims {
-    pub fn oid(&self) -> Option<&str> {
-        None
-    }
-    pub fn tid(&self) -> &str {
-        ""
-    }
-    pub fn user_id(&self) -> &str {
-        ""
-    }
-    pub fn user_principal_name(&self) -> Option<&str> {
-        None
-    }
-    pub fn scopes(&self) -> Vec<&str> {
-        vec![]
-    }
-    pub fn roles(&self) -> &[String] {
-        &[]
-    }
-    pub fn app_id(&self) -> Option<&str> {
-        None
-    }
-}
+use axum_mcp_azure_oauth::AzureClaims;
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::service::RequestContext;
@@ -110,8 +86,8 @@ impl WeatherServer {
             "tid": claims.tid(),
             "user_id": claims.user_id(),
             "upn": claims.user_principal_name(),
-            "scopes": claims.scopes(),
-            "roles": claims.roles(),
+            "scopes": claims.scopes().collect::<Vec<_>>(),
+            "roles": claims.roles().collect::<Vec<_>>(),
             "app_id": claims.app_id(),
         }))
     }

@@ -28,6 +28,11 @@ pub use graph::{
     RedirectPlatform,
 };
 
+pub use validate::{
+    AuthError, AuthLayer, AuthService, AzureClaims, Clock, InsufficientScope, InvalidRequest, InvalidToken,
+    Requirements, TokenKind, TokenValidator, TokenVersion, ValidatorStats,
+};
+
 #[cfg(feature = "emulator")]
 pub mod emulator;
 
