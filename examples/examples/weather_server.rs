@@ -22,7 +22,7 @@
 //! | `AZURE_OAUTH_MODE` | `bridge` (default: spec MCP clients) or `direct` (clients with their own Microsoft sign-in) |
 //! | `BIND_ADDR` | listen address, default `127.0.0.1:8000` |
 //! | `NWS_API_BASE` | the National Weather Service API, default `https://api.weather.gov` |
-//! | `RUST_LOG` | log filter, default `info` |
+//! | `RUST_LOG` | log filter, default `info,rmcp=warn` |
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -33,6 +33,8 @@ use axum_mcp_azure_oauth::emulator::{Emulator, Platform};
 use examples::{DEFAULT_BIND_ADDR, ServerOptions, app, serve};
 use tracing_subscriber::EnvFilter;
 
+/// The log filter unless `RUST_LOG` says otherwise (rmcp logs every stateless request at info).
+const DEFAULT_LOG_FILTER: &str = "info,rmcp=warn";
 /// MCP Inspector's OAuth callback (`npx @modelcontextprotocol/inspector`).
 const INSPECTOR_REDIRECT_URI: &str = "http://localhost:6274/oauth/callback";
 /// A loopback redirect URI for native clients; Entra ignores the port of loopback URIs.
@@ -44,7 +46,10 @@ const REAL_APP_VARIABLES: [&str; 4] =
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER)),
+        )
         .init();
     match run().await {
         Ok(()) => ExitCode::SUCCESS,

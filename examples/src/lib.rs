@@ -20,7 +20,7 @@ use axum_mcp_azure_oauth::{AuthLayer, AzureClaims, AzureOAuthConfig, OAuthEndpoi
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 pub use tools::WeatherServer;
 pub use weather::NwsClient;
@@ -115,15 +115,24 @@ pub fn unprotected_app(options: &ServerOptions) -> Router {
 /// A span per request with the method and the path only: no headers (the `Authorization`
 /// header) and no query string (an authorization `code` on `/oauth/callback`).
 fn with_tracing(router: Router) -> Router {
-    router.layer(TraceLayer::new_for_http().make_span_with(|request: &Request| {
-        tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
-    }))
+    router.layer(
+        TraceLayer::new_for_http()
+            .make_span_with(|request: &Request| {
+                tracing::info_span!("request", method = %request.method(), path = %request.uri().path())
+            })
+            .on_response(DefaultOnResponse::new().level(tracing::Level::INFO)),
+    )
 }
 
 /// Logs each authenticated request (inside the `AuthLayer`): who, never the token.
 async fn log_authenticated(request: Request, next: Next) -> Response {
     if let Some(claims) = request.extensions().get::<AzureClaims>() {
-        tracing::info!(oid = ?claims.oid(), tid = ?claims.tid(), app_id = ?claims.app_id(), "authenticated");
+        tracing::info!(
+            oid = claims.oid().unwrap_or("-"),
+            tid = claims.tid(),
+            app_id = claims.app_id().unwrap_or("-"),
+            "authenticated"
+        );
     }
     next.run(request).await
 }
