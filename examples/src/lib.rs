@@ -45,10 +45,10 @@ impl ServerOptions {
     /// `NWS_API_BASE` from the environment.
     pub fn new(base_url: Option<&str>) -> Self {
         let mut allowed_hosts: Vec<String> = ["localhost", "127.0.0.1", "::1"].map(String::from).into();
-        if let Some(host) = base_url.and_then(|b| url_host(b)) {
-            if !allowed_hosts.contains(&host) {
-                allowed_hosts.push(host);
-            }
+        if let Some(host) = base_url.and_then(url_host)
+            && !allowed_hosts.contains(&host)
+        {
+            allowed_hosts.push(host);
         }
         let nws_api_base = std::env::var("NWS_API_BASE")
             .ok()
