@@ -26,23 +26,15 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use axum_mcp_azure_oauth::AzureOAuthConfig;
-use axum_mcp_azure_oauth::emulator::{Emulator, Platform};
+use axum_mcp_azure_oauth::emulator::Emulator;
+use examples::demo::{Demo, REAL_APP_VARIABLES};
 use examples::{DEFAULT_BIND_ADDR, ServerOptions, app, serve};
 use tracing_subscriber::EnvFilter;
 
 /// The log filter unless `RUST_LOG` says otherwise (rmcp logs every stateless request at info).
 const DEFAULT_LOG_FILTER: &str = "info,rmcp=warn";
-/// MCP Inspector's OAuth callback (`npx @modelcontextprotocol/inspector`).
-const INSPECTOR_REDIRECT_URI: &str = "http://localhost:6274/oauth/callback";
-/// A loopback redirect URI for native clients; Entra ignores the port of loopback URIs.
-const LOOPBACK_REDIRECT_URI: &str = "http://127.0.0.1/callback";
-/// Variables that name a real Entra app or cloud, ignored when the emulator stands in.
-const REAL_APP_VARIABLES: [&str; 4] =
-    ["AZURE_TENANT_ID", "AZURE_CLIENT_SECRET", "AZURE_AUTHORITY_HOST", "MICROSOFT_GRAPH_ENDPOINT"];
-
 #[tokio::main]
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
@@ -107,57 +99,7 @@ async fn emulated(local: SocketAddr) -> Result<(AzureOAuthConfig, Emulator), Str
             );
         }
     }
-    let emulator = Emulator::start().await.map_err(|e| format!("cannot start the Entra ID emulator: {e}"))?;
-    emulator.set_redirect_uris(
-        Platform::PublicClient,
-        vec![LOOPBACK_REDIRECT_URI.to_owned(), INSPECTOR_REDIRECT_URI.to_owned()],
-    );
-    // An unspecified bind address (0.0.0.0) is reached through loopback on this machine.
-    let host =
-        if local.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], local.port())) } else { local };
-    let base_url = format!("http://{host}");
-    let config = emulator
-        .config()
-        .base_url(&base_url)
-        .allowed_redirect_uris([LOOPBACK_REDIRECT_URI, INSPECTOR_REDIRECT_URI])
-        .env(|name| if REAL_APP_VARIABLES.contains(&name) { None } else { env(name) })
-        .and_then(|b| b.build())
-        .map_err(|e| e.to_string())?;
-    let token = emulator.token().scopes(config.api_scope()).expires_in(Duration::from_secs(3600)).sign();
-    let mcp_url = config.resource_url().unwrap_or_else(|| format!("{base_url}/mcp"));
-    let base = config.base_url().unwrap_or(&base_url).to_owned();
-    println!(
-        r#"
-Weather MCP server — running against the built-in Entra ID emulator (no AZURE_CLIENT_ID set).
-
-  MCP endpoint:   {mcp_url}
-  Entra emulator: {authority}  (tenant {tenant}, app {app})
-
-A bearer token for user {user} with scope {scope}, valid for one hour:
-
-  export TOKEN='{token}'
-
-Call a tool (the server is stateless, so no initialize is needed first):
-
-  curl -s {mcp_url} -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -H 'Accept: application/json, text/event-stream' -d '{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{{"name":"whoami","arguments":{{}}}}}}'
-
-Without the token you get 401 and the challenge MCP clients start from:
-
-  curl -si {mcp_url} -X POST
-
-MCP Inspector (npx @modelcontextprotocol/inspector): choose transport "Streamable HTTP", URL {mcp_url}, then
-either paste the token under Authentication → Bearer Token, or use "Open Auth Settings" → "Quick OAuth Flow":
-Inspector discovers {base}/.well-known/oauth-protected-resource/mcp, registers at {base}/register and
-signs in through this server's /authorize bridge (the emulator consents automatically).
-
-For a real Entra ID app, set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET (see the README).
-Ctrl-C stops the server.
-"#,
-        authority = emulator.authority_host(),
-        tenant = emulator.home_tenant(),
-        app = emulator.app_id(),
-        user = emulator.user().preferred_username,
-        scope = config.qualified_scope(),
-    );
-    Ok((config, emulator))
+    let demo = Demo::start(local, env).await?;
+    println!("{}", demo.banner());
+    Ok((demo.config, demo.emulator))
 }

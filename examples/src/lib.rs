@@ -5,8 +5,10 @@
 //!   `get_alerts`, `heat_index`).
 //! - [`app`]: the axum router: the OAuth routes of `axum-mcp-azure-oauth` (discovery,
 //!   registration, the authorize/token bridge) and the MCP endpoint behind the crate's `AuthLayer`.
+//! - [`demo::Demo`]: the zero-configuration run against the built-in Entra ID emulator.
 //! - [`unprotected_app`]: the same MCP endpoint without authentication (the benchmark's baseline).
 
+pub mod demo;
 pub mod tools;
 pub mod weather;
 
@@ -260,6 +262,56 @@ mod http_tests {
         let json: serde_json::Value = response.json().await.expect("json");
         assert_eq!(json["result"]["structuredContent"]["heat_index_f"], 99.7, "{json}");
         assert_eq!(json["result"]["structuredContent"]["category"], "extreme caution", "{json}");
+        options.shutdown.cancel();
+    }
+}
+
+#[cfg(test)]
+mod demo_tests {
+    use super::*;
+    use demo::{Demo, MCP_ACCEPT, WHOAMI_CALL};
+
+    /// What the zero-configuration run prints works: the token, with the curl line's headers and
+    /// body, calls `whoami` on the served router; without it, 401 with the challenge.
+    #[tokio::test]
+    async fn the_printed_token_and_curl_request_call_whoami() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let local = listener.local_addr().expect("addr");
+        let demo = Demo::start(local, |_| None).await.expect("demo configuration");
+        let banner = demo.banner();
+        assert!(banner.contains(&format!("export TOKEN='{}'", demo.token)), "{banner}");
+        let curl = demo.curl_line();
+        assert!(banner.contains(&curl), "{banner}");
+        assert!(curl.contains(WHOAMI_CALL) && curl.contains(MCP_ACCEPT) && curl.contains(&demo.mcp_url()));
+        assert_eq!(demo.mcp_url(), format!("http://{local}/mcp"));
+
+        let options = ServerOptions::new(demo.config.base_url());
+        let shutdown = options.shutdown.clone();
+        let router = app(demo.config.clone(), &options);
+        tokio::spawn(
+            axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).into_future(),
+        );
+        let post = || {
+            reqwest::Client::new()
+                .post(demo.mcp_url())
+                .header("content-type", "application/json")
+                .header("accept", MCP_ACCEPT)
+                .body(WHOAMI_CALL)
+        };
+        let response = post().bearer_auth(&demo.token).send().await.expect("send");
+        assert_eq!(response.status(), 200);
+        let json: serde_json::Value = response.json().await.expect("json");
+        let me = &json["result"]["structuredContent"];
+        assert_eq!(me["oid"], demo.emulator.user().oid.as_str(), "{json}");
+        assert_eq!(me["upn"], demo.emulator.user().preferred_username.as_str(), "{json}");
+
+        let response = post().send().await.expect("send");
+        assert_eq!(response.status(), 401);
+        let challenge = response.headers()[http::header::WWW_AUTHENTICATE].to_str().expect("ascii");
+        assert!(
+            challenge.contains(&format!("http://{local}/.well-known/oauth-protected-resource/mcp")),
+            "{challenge}"
+        );
         options.shutdown.cancel();
     }
 }
