@@ -26,6 +26,7 @@
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use axum_mcp_azure_oauth::AzureOAuthConfig;
 use axum_mcp_azure_oauth::emulator::Emulator;
@@ -35,15 +36,24 @@ use tracing_subscriber::EnvFilter;
 
 /// The log filter unless `RUST_LOG` says otherwise (rmcp logs every stateless request at info).
 const DEFAULT_LOG_FILTER: &str = "info,rmcp=warn";
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(
             EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_LOG_FILTER)),
         )
         .init();
-    match run().await {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("weather_server: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(run());
+    // Requests have finished (graceful shutdown); background work is not waited for.
+    runtime.shutdown_timeout(Duration::from_millis(200));
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("weather_server: {e}");

@@ -184,7 +184,9 @@ pub async fn serve(
             tracing::info!("shutting down");
             shutdown.cancel();
         })
-        .await
+        .await?;
+    tracing::info!("stopped");
+    Ok(())
 }
 
 /// Resolves on Ctrl-C, or SIGTERM on Unix.
