@@ -237,6 +237,12 @@ async fn expired_token_is_refreshed_through_the_bridge() {
     let tokens = stored.token_response.as_mut().expect("token response");
     assert!(tokens.refresh_token().is_some(), "the bridge passes Entra's refresh token on");
     let expired = server.emu.token().scopes("access_as_user").expired().sign();
+    let refused = ().serve(StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(server.mcp_url.as_str()).auth_header(expired.clone()),
+    ));
+    let challenge = refused.await.expect_err("an expired token gets 401").auth_challenge().map(str::to_owned);
+    let challenge = challenge.expect("the 401 carries WWW-Authenticate");
+    assert!(challenge.contains("error=\"invalid_token\""), "{challenge}");
     tokens.set_access_token(oauth2::AccessToken::new(expired.clone()));
     store.save(stored).await.expect("save");
     assert!(token_requests(&server.emu, "refresh_token").is_empty());
