@@ -134,6 +134,13 @@ pub(crate) fn fresh_key() -> Arc<SigningKey> {
     Arc::new(pooled.unwrap_or_else(SigningKey::generate))
 }
 
+/// The key every emulator of the process starts with, as every real tenant shares Microsoft's
+/// keys. Generated once.
+pub(crate) fn common_key() -> Arc<SigningKey> {
+    static COMMON: LazyLock<Arc<SigningKey>> = LazyLock::new(fresh_key);
+    Arc::clone(&COMMON)
+}
+
 /// A key that no emulator's JWKS ever lists, for tokens "signed by someone else".
 pub(crate) fn stranger_key() -> Arc<SigningKey> {
     static STRANGER: LazyLock<Arc<SigningKey>> = LazyLock::new(fresh_key);

@@ -325,6 +325,7 @@ pub struct EmulatorBuilder {
     v1_issuer_host: String,
     multi_tenant: bool,
     custom_signing_keys: bool,
+    unique_keys: bool,
     display_name: String,
     exposed_scopes: Vec<String>,
     app_roles: Vec<String>,
@@ -343,6 +344,7 @@ impl Default for EmulatorBuilder {
             v1_issuer_host: DEFAULT_V1_ISSUER_HOST.into(),
             multi_tenant: false,
             custom_signing_keys: false,
+            unique_keys: false,
             display_name: "MCP server (emulated)".into(),
             exposed_scopes: vec![crate::DEFAULT_API_SCOPE.into()],
             app_roles: Vec::new(),
@@ -393,6 +395,15 @@ impl EmulatorBuilder {
         self.custom_signing_keys = on;
         self
     }
+    /// Start with a signing key no other emulator in the process has. By default every emulator
+    /// starts with the same process-wide key (as every real tenant shares Microsoft's keys; issuers
+    /// still differ by port), which makes starting one take microseconds; this option costs one
+    /// key generation (tens of milliseconds) unless the background pool has one ready.
+    /// [`Emulator::rotate_keys`] always gives the emulator a fresh key.
+    pub fn unique_keys(mut self, on: bool) -> Self {
+        self.unique_keys = on;
+        self
+    }
     /// The app's `displayName`.
     pub fn display_name(mut self, name: impl Into<String>) -> Self {
         self.display_name = name.into();
@@ -431,11 +442,13 @@ impl EmulatorBuilder {
         let graph = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let authority = format!("http://{}", login.local_addr()?);
         let graph_endpoint = format!("http://{}", graph.local_addr()?);
-        let custom = self.custom_signing_keys;
-        let (shared, app_key) =
-            tokio::task::spawn_blocking(move || (keys::fresh_key(), custom.then(keys::fresh_key)))
-                .await
-                .map_err(std::io::Error::other)?;
+        let (custom, unique) = (self.custom_signing_keys, self.unique_keys);
+        let (shared, app_key) = tokio::task::spawn_blocking(move || {
+            let shared = if unique { keys::fresh_key() } else { keys::common_key() };
+            (shared, custom.then(keys::fresh_key))
+        })
+        .await
+        .map_err(std::io::Error::other)?;
         let home = self.home_tenant.unwrap_or_else(new_guid);
         let mut redirect_uris: HashMap<Platform, Vec<String>> =
             Platform::ALL.into_iter().map(|p| (p, Vec::new())).collect();

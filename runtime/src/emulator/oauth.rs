@@ -676,7 +676,7 @@ fn authorization_code(
     let Some(grant) = grant else {
         return Err(bad("invalid_grant", 9_002_313, "Invalid request. Request is malformed or invalid."));
     };
-    if tokio::time::Instant::now() > grant.expires {
+    if tokio::time::Instant::now() >= grant.expires {
         state.lock().codes.remove(code);
         return Err(bad(
             "invalid_grant",
