@@ -1206,3 +1206,30 @@ async fn emulators_share_the_common_key_unless_asked_for_their_own() -> R {
     assert_ne!(a.current_kid(None), b.current_kid(None), "b's rotation leaves a alone");
     Ok(())
 }
+
+#[tokio::test]
+async fn token_and_key_endpoints_answer_cross_origin_requests() -> R {
+    let emu = Emulator::start().await?;
+    let (a, t) = (emu.authority_host(), emu.home_tenant());
+    let token_url = format!("{a}/{t}/oauth2/v2.0/token");
+    let preflight = http()
+        .request(reqwest::Method::OPTIONS, &token_url)
+        .header("origin", "https://spa.example.com")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await?;
+    assert_eq!(preflight.status(), 200);
+    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
+    let keys = http()
+        .get(format!("{a}/{t}/discovery/v2.0/keys"))
+        .header("origin", "https://spa.example.com")
+        .send()
+        .await?;
+    assert_eq!(keys.headers()["access-control-allow-origin"], "*");
+    // Without an Origin (a server-side request) there is no CORS header, and OPTIONS is refused.
+    let plain = http().get(format!("{a}/{t}/discovery/v2.0/keys")).send().await?;
+    assert!(plain.headers().get("access-control-allow-origin").is_none());
+    let options = http().request(reqwest::Method::OPTIONS, &token_url).send().await?;
+    assert_eq!(options.status(), 405);
+    Ok(())
+}

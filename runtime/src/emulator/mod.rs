@@ -32,9 +32,24 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Differences from the real service, on purpose: redirect URIs patched through Graph are usable
-//! at once (Entra takes seconds to propagate them); every user consents automatically; the
-//! emulator keeps everything in memory and forgets it when the last handle drops.
+//! ## Keys
+//! Every emulator in a process starts with the same RSA key, as every real tenant shares
+//! Microsoft's keys (issuers still differ, by port): starting one takes microseconds. Keys for
+//! [`rotate_keys`](Emulator::rotate_keys), tenants with their own keys, custom signing keys and
+//! [`EmulatorBuilder::unique_keys`] come from a pool a background thread keeps filled, so they
+//! are usually ready; otherwise one is generated on the spot (tens of milliseconds).
+//!
+//! ## Differences from the real service
+//! - Redirect URIs patched through Graph are usable at once (Entra takes seconds to propagate
+//!   them, with no documented figure).
+//! - The configured [`User`] is signed in and consents automatically; there is no login UI.
+//! - The sign-in error page (unknown client, redirect URI not enrolled, user not in the tenant)
+//!   is served with status 400; the status of Entra's page is unverified.
+//! - Where Entra's exact `AADSTS` code for a case is not documented, the closest documented code
+//!   is used (marked *unverified* in the source).
+//! - Graph serves only the application object, and a `PATCH` of any other property than
+//!   `displayName` and the three `redirectUris` arrays is refused with 400 rather than ignored.
+//! - Everything lives in memory and is forgotten when the last handle drops.
 
 mod entra;
 mod faults;
