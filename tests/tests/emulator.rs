@@ -1151,6 +1151,10 @@ async fn graph_patch_replaces_the_whole_array_and_is_usable_at_once() -> R {
     .await?;
     assert_eq!(status, 204);
     assert_eq!(emu.redirect_uris(Platform::Web), vec![new.to_owned()], "the old URI is gone: PATCH replaces");
+    let logged =
+        emu.requests().into_iter().find(|r| r.endpoint == Endpoint::GraphPatchApplication).ok_or("logged")?;
+    assert_eq!(logged.json, Some(json!({"web": {"redirectUris": [new]}})));
+    assert!(logged.authorization_sent);
     let (status, _) = patch(
         &emu,
         &format!("{g}/v1.0/applications/{oid}"),

@@ -100,7 +100,7 @@ struct Pool {
 }
 
 /// How many keys the background thread keeps ready.
-const POOL_TARGET: usize = 6;
+const POOL_TARGET: usize = 4;
 
 static POOL: LazyLock<Arc<Pool>> = LazyLock::new(|| {
     let pool = Arc::new(Pool { keys: Mutex::new(Vec::new()), wanted: Condvar::new() });

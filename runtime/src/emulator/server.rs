@@ -208,6 +208,11 @@ fn record(state: &State, req: &Req) {
         path: req.path.clone(),
         query: req.query.clone(),
         form: req.form.clone(),
+        json: req
+            .header("content-type")
+            .is_some_and(|c| c.trim_start().to_ascii_lowercase().starts_with("application/json"))
+            .then(|| serde_json::from_slice(&req.body).ok())
+            .flatten(),
         origin: req.header("origin").map(str::to_owned),
         client_secret_sent: basic || req.form("client_secret").is_some(),
         authorization_sent: req.headers.contains_key(header::AUTHORIZATION),
