@@ -1237,3 +1237,118 @@ async fn token_and_key_endpoints_answer_cross_origin_requests() -> R {
     assert_eq!(options.status(), 405);
     Ok(())
 }
+
+#[tokio::test]
+async fn authorize_supports_fragment_and_form_post_response_modes() -> R {
+    let emu = emulator_with_redirects().await?;
+    let app = emu.app_id();
+    let scope = format!("api://{app}/access_as_user");
+    let base = [
+        ("client_id", app.as_str()),
+        ("response_type", "code"),
+        ("redirect_uri", WEB),
+        ("scope", &scope),
+        ("state", "s1"),
+    ];
+    let mut fragment = base.to_vec();
+    fragment.push(("response_mode", "fragment"));
+    let resp = http().get(authorize_url(&emu, &emu.home_tenant(), &fragment)).send().await?;
+    assert_eq!(resp.status(), 302);
+    let location = resp.headers()["location"].to_str()?.to_owned();
+    assert!(location.starts_with(&format!("{WEB}#code=")), "{location}");
+    assert!(location.contains("state=s1"));
+
+    let mut form_post = base.to_vec();
+    form_post.push(("response_mode", "form_post"));
+    let resp = http().get(authorize_url(&emu, &emu.home_tenant(), &form_post)).send().await?;
+    assert_eq!(resp.status(), 200);
+    let page = resp.text().await?;
+    assert!(page.contains(&format!("action=\"{WEB}\"")) && page.contains("name=\"code\""), "{page}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn authorize_refuses_users_outside_the_tenant_and_consumers() -> R {
+    let emu = emulator_with_redirects().await?;
+    let app = emu.app_id();
+    let scope = format!("api://{app}/access_as_user");
+    let params =
+        [("client_id", app.as_str()), ("response_type", "code"), ("redirect_uri", WEB), ("scope", &scope)];
+    let resp = http().get(authorize_url(&emu, "consumers", &params)).send().await?;
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await?.contains("AADSTS700016"));
+
+    let elsewhere = emu.add_tenant();
+    emu.set_user(User { tenant: elsewhere, name: "Guest".into(), ..User::default() });
+    let resp = http().get(authorize_url(&emu, &emu.home_tenant(), &params)).send().await?;
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await?.contains("AADSTS50020"));
+    Ok(())
+}
+
+#[tokio::test]
+async fn token_endpoint_accepts_basic_auth_and_refuses_get() -> R {
+    let emu = Emulator::start().await?;
+    let (a, t, app) = (emu.authority_host(), emu.home_tenant(), emu.app_id());
+    let url = format!("{a}/{t}/oauth2/v2.0/token");
+    let resp = http()
+        .post(&url)
+        .basic_auth(&app, Some(emu.client_secret().expose()))
+        .form(&[("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")])
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 200);
+    assert!(emu.requests()[0].client_secret_sent, "Basic credentials count as a secret");
+    let resp = http()
+        .post(&url)
+        .basic_auth(&app, Some("wrong"))
+        .form(&[("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")])
+        .send()
+        .await?;
+    assert_eq!(resp.status(), 401);
+    assert_entra_error(&resp.json().await?, "invalid_client", 7000215);
+    let (status, body) = get_json(&url).await?;
+    assert_eq!(status, 405);
+    assert_entra_error(&body, "invalid_request", 900561);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_signed_in_user_appears_in_issued_tokens() -> R {
+    let emu = emulator_with_redirects().await?;
+    let ada = User {
+        oid: "0a0a0a0a-0000-4000-8000-000000000001".into(),
+        name: "Ada Lovelace".into(),
+        preferred_username: "ada@contoso.com".into(),
+        roles: vec!["Tasks.Admin".into()],
+        ..User::default()
+    };
+    emu.set_user(ada.clone());
+    let scope = format!("openid api://{}/access_as_user", emu.app_id());
+    let code = code_for(&emu, WEB, &scope, None).await?;
+    let (_, body) = redeem(&emu, &code, WEB, &scope, Some(emu.client_secret().expose()), None, None).await?;
+    let access = claims(s(&body["access_token"]));
+    assert_eq!(access["oid"], ada.oid.as_str());
+    assert_eq!(access["name"], "Ada Lovelace");
+    assert_eq!(access["preferred_username"], "ada@contoso.com");
+    assert_eq!(access["roles"], json!(["Tasks.Admin"]));
+    assert_eq!(access["tid"], emu.home_tenant());
+    assert_eq!(claims(s(&body["id_token"]))["oid"], ada.oid.as_str());
+    Ok(())
+}
+
+#[tokio::test]
+async fn graph_patch_sets_the_display_name_and_refuses_unknown_paths() -> R {
+    let emu = Emulator::start().await?;
+    let (g, app) = (emu.graph_endpoint(), emu.app_id());
+    let url = format!("{g}/v1.0/applications(appId='{app}')");
+    assert_eq!(patch(&emu, &url, &json!({"displayName": "Renamed"})).await?.0, 204);
+    let token = graph_token(&emu).await?;
+    assert_eq!(graph_get(&url, Some(&token)).await?.1["displayName"], "Renamed");
+    let (status, body) = graph_get(&format!("{g}/v1.0/servicePrincipals"), Some(&token)).await?;
+    assert_eq!(status, 400);
+    assert_eq!(body["error"]["code"], "BadRequest");
+    let resp = http().patch(&url).bearer_auth(&token).body("{}").send().await?;
+    assert_eq!(resp.status(), 415, "a PATCH needs application/json");
+    Ok(())
+}
