@@ -1352,3 +1352,43 @@ async fn graph_patch_sets_the_display_name_and_refuses_unknown_paths() -> R {
     assert_eq!(resp.status(), 415, "a PATCH needs application/json");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_redemptions_of_one_code_succeed_once() -> R {
+    let emu = emulator_with_redirects().await?;
+    let scope = format!("api://{}/access_as_user", emu.app_id().to_uppercase());
+    let code = code_for(&emu, WEB, &scope, None).await?;
+    let secret = emu.client_secret().expose().to_owned();
+    let attempts: Vec<_> = (0..8)
+        .map(|_| {
+            let (emu, code, scope, secret) = (emu.clone(), code.clone(), scope.clone(), secret.clone());
+            tokio::spawn(async move {
+                redeem(&emu, &code, WEB, &scope, Some(&secret), None, None).await.map(|r| r.0).ok()
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    for a in attempts {
+        match a.await? {
+            Some(200) => ok += 1,
+            Some(400) => {}
+            other => return Err(format!("unexpected {other:?}").into()),
+        }
+    }
+    assert_eq!(ok, 1);
+    Ok(())
+}
+
+#[tokio::test]
+async fn authorize_on_an_unknown_tenant_shows_the_error_page() -> R {
+    let emu = emulator_with_redirects().await?;
+    let app = emu.app_id();
+    let params =
+        [("client_id", app.as_str()), ("response_type", "code"), ("redirect_uri", WEB), ("scope", "openid")];
+    let resp =
+        http().get(authorize_url(&emu, "11111111-2222-3333-4444-000000000000", &params)).send().await?;
+    assert_eq!(resp.status(), 400);
+    assert!(resp.headers()["content-type"].to_str()?.starts_with("text/html"));
+    assert!(resp.text().await?.contains("AADSTS90002"));
+    Ok(())
+}
