@@ -23,7 +23,9 @@ use rmcp::transport::{
 use serde_json::json;
 
 mod e2e_support;
-use e2e_support::{Server, browse_to_redirect, call, jwt_payload, serve, unauthenticated_challenge, whoami};
+use e2e_support::{
+    Server, browse_to_redirect, call, jwt_payload, serve, serve_config, unauthenticated_challenge, whoami,
+};
 
 /// Steps 2–6: discovery from the challenge, registration, authorization in the browser, and the
 /// code exchange. Returns the signed-in manager; its credentials live in `store`.
@@ -258,4 +260,57 @@ async fn expired_token_is_refreshed_through_the_bridge() {
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
     assert!(exp > now + Duration::from_secs(60).as_secs(), "the refreshed token is current");
     client.cancel().await.expect("close");
+}
+
+/// Configured as the example's `main` configures itself, from environment variables (the same
+/// `AzureOAuthConfigBuilder::env` that `AzureOAuthConfig::from_env` reads), with the authority
+/// and Graph at `http://127.0.0.1:…` and two allowed tenants; then a token of the second tenant is
+/// accepted and one of a third refused.
+#[tokio::test]
+async fn configured_from_environment_variables() {
+    // Two tenants need a multi-tenant app: Entra refuses `/organizations` for a single-tenant one.
+    let emu = Emulator::builder().multi_tenant(true).start().await.expect("emulator");
+    let other = emu.add_tenant();
+    let redirect = "http://127.0.0.1:33418/callback";
+    let vars = emu.clone();
+    let tenants = format!("{},{other}", emu.home_tenant());
+    let server = serve_config(emu, move |base| {
+        let env = [
+            ("AZURE_CLIENT_ID", vars.app_id()),
+            ("AZURE_TENANT_ID", vars.home_tenant()),
+            ("AZURE_CLIENT_SECRET", vars.client_secret().expose().to_owned()),
+            ("AZURE_AUTHORITY_HOST", vars.authority_host()),
+            ("MICROSOFT_GRAPH_ENDPOINT", vars.graph_endpoint()),
+            ("PUBLIC_BASE_URL", base.to_owned()),
+            ("ALLOWED_REDIRECT_URIS", redirect.to_owned()),
+            ("AZURE_ALLOWED_TENANT_IDS", tenants),
+        ];
+        let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+        axum_mcp_azure_oauth::AzureOAuthConfig::builder()
+            .env(lookup)
+            .and_then(|b| b.build())
+            .expect("valid environment")
+    })
+    .await;
+    assert!(server.emu.authority_host().starts_with("http://127.0.0.1:"));
+
+    let challenge = unauthenticated_challenge(&server.mcp_url).await;
+    let store = InMemoryCredentialStore::new();
+    let manager = sign_in(&server, &challenge, redirect, &store).await;
+    let client = connect(&server, manager).await;
+    assert_eq!(whoami(&client).await["tid"], server.emu.home_tenant().as_str());
+    client.cancel().await.expect("close");
+
+    let of_tenant = |tenant: &str| {
+        let token = server.emu.token().scopes("access_as_user").tenant(tenant).sign();
+        StreamableHttpClientTransport::from_config(
+            StreamableHttpClientTransportConfig::with_uri(server.mcp_url.as_str()).auth_header(token),
+        )
+    };
+    let client = ().serve(of_tenant(&other)).await.expect("the second allowed tenant");
+    assert_eq!(whoami(&client).await["tid"], other.as_str());
+    client.cancel().await.expect("close");
+    let third = server.emu.add_tenant();
+    let error = ().serve(of_tenant(&third)).await.expect_err("a tenant that is not allowed");
+    assert!(error.auth_challenge().is_some(), "refused with a challenge: {error:?}");
 }

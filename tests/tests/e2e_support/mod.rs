@@ -2,8 +2,8 @@
 //! probe, the browser that walks the authorization redirects, and tool calls.
 #![allow(dead_code)] // each test file uses a different part
 
-use axum_mcp_azure_oauth::AzureOAuthConfigBuilder;
 use axum_mcp_azure_oauth::emulator::Emulator;
+use axum_mcp_azure_oauth::{AzureOAuthConfig, AzureOAuthConfigBuilder};
 use base64::Engine as _;
 use examples::ServerOptions;
 use rmcp::ServiceExt as _;
@@ -26,13 +26,25 @@ impl Drop for Server {
     }
 }
 
+/// The example server against `emu`, with the emulator's preset configuration (`base_url` set)
+/// changed by `configure`.
 pub async fn serve(
     emu: Emulator,
     configure: impl FnOnce(AzureOAuthConfigBuilder) -> AzureOAuthConfigBuilder,
 ) -> Server {
+    let preset = emu.clone();
+    serve_config(emu, move |base| {
+        configure(preset.config().base_url(base)).build().expect("valid test configuration")
+    })
+    .await
+}
+
+/// The example server with the configuration `configure` makes for its base URL
+/// (`http://127.0.0.1:{port}`).
+pub async fn serve_config(emu: Emulator, configure: impl FnOnce(&str) -> AzureOAuthConfig) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
     let base = format!("http://{}", listener.local_addr().expect("local address"));
-    let config = configure(emu.config().base_url(&base)).build().expect("valid test configuration");
+    let config = configure(&base);
     // Nothing listens on the discard port: the NWS tools must answer with a clear tool error.
     let options = ServerOptions::new(config.base_url()).with_nws_api_base("http://127.0.0.1:9");
     let mcp_url = config.resource_url().expect("base URL configured");
