@@ -100,9 +100,10 @@ pub fn app(config: AzureOAuthConfig, options: &ServerOptions) -> Router {
     let validator = TokenValidator::new(config.clone());
     let mcp = Router::new()
         .nest_service(config.resource_path(), mcp_service(options))
-        .layer(axum::middleware::from_fn(log_authenticated))
-        .layer(AuthLayer::new(validator))
-        .layer(axum::middleware::from_fn(log_refused));
+        // `route_layer`: only the MCP route is protected; unknown paths still get 404.
+        .route_layer(axum::middleware::from_fn(log_authenticated))
+        .route_layer(AuthLayer::new(validator))
+        .route_layer(axum::middleware::from_fn(log_refused));
     with_tracing(OAuthEndpoints::new(config).router().merge(mcp))
 }
 
@@ -306,6 +307,9 @@ mod demo_tests {
         let me = &json["result"]["structuredContent"];
         assert_eq!(me["oid"], demo.emulator.user().oid.as_str(), "{json}");
         assert_eq!(me["upn"], demo.emulator.user().preferred_username.as_str(), "{json}");
+
+        let unknown = reqwest::get(format!("http://{local}/nonexistent")).await.expect("send");
+        assert_eq!(unknown.status(), 404, "only the MCP endpoint is protected");
 
         let response = post().send().await.expect("send");
         assert_eq!(response.status(), 401);
