@@ -4,7 +4,7 @@
 //! 1. authenticated, verified-token cache warm (the default configuration);
 //! 2. authenticated, verified-token cache off (`token_cache_capacity(0)`: every request pays the
 //!    RS256 signature check);
-//! 3. unauthenticated (`examples::unprotected_app`: the same MCP service, no `AuthLayer`).
+//! 3. unauthenticated (`examples::unprotected_app`: the same MCP route and layers, no `AuthLayer`).
 //!
 //! ```text
 //! cargo run --release -p examples --example bench_auth -- [--connections 16] [--seconds 5] [--rounds 3]

@@ -97,22 +97,28 @@ pub fn mcp_service(options: &ServerOptions) -> StreamableHttpService<WeatherServ
 /// answers 401/403 with an RFC 6750 challenge and hands the caller's [`AzureClaims`] to the tools.
 pub fn app(config: AzureOAuthConfig, options: &ServerOptions) -> Router {
     let config = Arc::new(config);
-    let validator = TokenValidator::new(config.clone());
-    let mcp = Router::new()
-        .nest_service(config.resource_path(), mcp_service(options))
-        // `route_layer`: only the MCP route is protected; unknown paths still get 404.
-        .route_layer(axum::middleware::from_fn(log_authenticated))
-        .route_layer(AuthLayer::new(validator))
-        .route_layer(axum::middleware::from_fn(log_refused));
+    let auth = AuthLayer::new(TokenValidator::new(config.clone()));
+    let mcp = mcp_router(config.resource_path(), options, Some(auth));
     with_tracing(OAuthEndpoints::new(config).router().merge(mcp))
 }
 
-/// The same MCP endpoint at `/mcp` without any authentication: the benchmark's baseline. Never
-/// serve this beyond loopback.
+/// The same MCP endpoint at `/mcp`, with the same layers but the `AuthLayer`: the benchmark's
+/// baseline. Never serve this beyond loopback.
 pub fn unprotected_app(options: &ServerOptions) -> Router {
-    with_tracing(
-        Router::new().nest_service(axum_mcp_azure_oauth::DEFAULT_RESOURCE_PATH, mcp_service(options)),
-    )
+    with_tracing(mcp_router(axum_mcp_azure_oauth::DEFAULT_RESOURCE_PATH, options, None))
+}
+
+/// The MCP service at `path`, behind `auth` if given, with the authentication logs.
+fn mcp_router(path: &str, options: &ServerOptions, auth: Option<AuthLayer>) -> Router {
+    let router = Router::new()
+        .nest_service(path, mcp_service(options))
+        // `route_layer`: only the MCP route is protected; unknown paths still get 404.
+        .route_layer(axum::middleware::from_fn(log_authenticated));
+    let router = match auth {
+        Some(auth) => router.route_layer(auth),
+        None => router,
+    };
+    router.route_layer(axum::middleware::from_fn(log_refused))
 }
 
 /// A span per request with the method and the path only: no headers (the `Authorization`
