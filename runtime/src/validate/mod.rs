@@ -602,3 +602,67 @@ impl Inner {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Arc<AzureOAuthConfig> {
+        Arc::new(
+            AzureOAuthConfig::builder()
+                .app_id("11111111-2222-3333-4444-555555555555")
+                .tenant_id("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
+                .authority_host("http://127.0.0.1:9")
+                .build()
+                .expect("valid"),
+        )
+    }
+
+    #[tokio::test]
+    async fn the_refresher_starts_on_first_use_and_ends_with_the_validator() {
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let validator = TokenValidator::new(config());
+        assert_eq!(metrics.num_alive_tasks(), 0, "nothing is spawned by new()");
+        let clone = validator.clone();
+        assert!(validator.validate("not.a.token").await.is_err());
+        assert!(clone.validate("not.a.token").await.is_err());
+        assert_eq!(metrics.num_alive_tasks(), 1, "one refresher");
+        drop(validator);
+        assert_eq!(metrics.num_alive_tasks(), 1, "a clone still holds the validator");
+        drop(clone);
+        for _ in 0..100 {
+            if metrics.num_alive_tasks() == 0 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(metrics.num_alive_tasks(), 0, "the refresher ended");
+    }
+
+    #[test]
+    fn audiences() {
+        let v = TokenValidator::new(config());
+        let i = &v.inner;
+        let app = "11111111-2222-3333-4444-555555555555";
+        for (aud, version, ok) in [
+            (app, TokenVersion::V2, true),
+            ("api://11111111-2222-3333-4444-555555555555", TokenVersion::V2, true),
+            ("api://11111111-2222-3333-4444-555555555555/", TokenVersion::V1, true),
+            ("api://11111111-2222-3333-4444-555555555555/", TokenVersion::V2, false),
+            ("api://11111111-2222-3333-4444-555555555555/.default", TokenVersion::V1, false),
+            ("api://11111111-2222-3333-4444-555555555555//", TokenVersion::V1, false),
+            ("https://graph.microsoft.com", TokenVersion::V1, false),
+            ("", TokenVersion::V2, false),
+        ] {
+            assert_eq!(i.audience_accepted(aud, version), ok, "{aud} {version:?}");
+        }
+    }
+
+    #[test]
+    fn issuer_tenant_is_the_guid_segment() {
+        let t = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+        assert_eq!(issuer_tenant(&format!("https://sts.windows.net/{t}/")).as_deref(), Some(t));
+        assert_eq!(issuer_tenant(&format!("https://login.microsoftonline.com/{t}/v2.0")).as_deref(), Some(t));
+        assert_eq!(issuer_tenant("https://login.microsoftonline.com/{tenantid}/v2.0"), None);
+    }
+}
