@@ -649,3 +649,30 @@ async fn per_route_tenants_replace_the_policy() {
     assert_eq!(err.status(), 401);
     assert!(s.validator.validate(&s.emu.token().tenant(&other).sign()).await.is_ok());
 }
+
+/// Around a plain tower service nested with `nest_service` (as rmcp's `StreamableHttpService` is),
+/// whatever its body type.
+#[tokio::test]
+async fn the_layer_wraps_a_nested_service() {
+    let emu = Emulator::start().await.expect("the emulator starts");
+    let config = Arc::new(emu.config().build().expect("valid"));
+    let validator = TokenValidator::new(config);
+    let service = tower::service_fn(|req: http::Request<axum::body::Body>| async move {
+        let tid = req.extensions().get::<AzureClaims>().map(|c| c.tid().to_owned()).unwrap_or_default();
+        Ok::<_, std::convert::Infallible>(http::Response::new(format!("hello {tid}")))
+    });
+    let service = tower::ServiceBuilder::new().layer(AuthLayer::new(validator)).service(service);
+    let app = Router::new().nest_service("/mcp", service);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
+    let url = format!("http://{}/mcp", listener.local_addr().expect("an address"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let http = reqwest::Client::new();
+    let r = http.post(&url).bearer_auth(emu.token().sign()).send().await.expect("an answer");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.expect("text"), format!("hello {}", emu.home_tenant()));
+    let r = http.post(&url).bearer_auth(emu.token().expired().sign()).send().await.expect("an answer");
+    assert_eq!(r.status(), 401);
+    let r = http.post(&url).send().await.expect("an answer");
+    assert_eq!(r.status(), 401);
+    assert!(r.headers().contains_key("www-authenticate"));
+}

@@ -487,7 +487,9 @@ impl Inner {
             self.authorize(&claims, req)?;
             return Ok(claims);
         }
-        let claims = self.verify(token, req).await?;
+        // The slow path's future (key fetches, HTTP) is large: boxed, so that the cached path
+        // neither builds nor moves it.
+        let claims = Box::pin(self.verify(token, req)).await?;
         if let (Some(cache), Some(digest)) = (&self.tokens, digest) {
             cache.insert(digest, claims.exp(), claims.clone(), self.clock.unix());
         }
