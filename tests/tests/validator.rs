@@ -676,3 +676,14 @@ async fn the_layer_wraps_a_nested_service() {
     assert_eq!(r.status(), 401);
     assert!(r.headers().contains_key("www-authenticate"));
 }
+
+#[tokio::test]
+async fn a_hanging_authority_times_out_into_a_503() {
+    let emu = Emulator::start().await.expect("the emulator starts");
+    emu.set_fault(Endpoint::JwksV2, Fault::delay(Duration::from_secs(3600)));
+    let config = emu.config().http_timeout(Duration::from_millis(200));
+    let s = start(emu, config).await;
+    let a = s.call(&s.emu.token().sign()).await;
+    assert_eq!(a.status, 503, "{:?}", a.body);
+    assert_eq!(a.body["error"], "temporarily_unavailable");
+}

@@ -8,6 +8,8 @@
 //!   [`KeyError::Unavailable`] (503) and, for [`FAILURE_BACKOFF`], no new fetch is tried
 //!   (a tenant Entra does not know is remembered for [`REFRESH_MIN_INTERVAL`]).
 //! - Issuers come from the metadata documents, never from a hard-coded host.
+//! - At most [`MAX_CONCURRENT_FETCHES`] fetches are in flight at once; each has the HTTP client's
+//!   timeouts and a size cap.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +34,9 @@ pub(crate) const FAILURE_BACKOFF: Duration = Duration::from_secs(10);
 const MAX_DOCUMENT: usize = 512 * 1024;
 /// Keys beyond this many in one JWKS are ignored (Entra publishes a handful).
 const MAX_KEYS: usize = 64;
+/// Fetches in flight at once, over all tenants: a flood of new tenants (with
+/// [`TenantPolicy::Any`](crate::TenantPolicy::Any)) queues here instead of opening a connection each.
+const MAX_CONCURRENT_FETCHES: usize = 8;
 
 /// A signing key from the JWKS.
 pub(crate) struct Key {
@@ -112,6 +117,7 @@ pub(crate) struct KeyCache {
     client: reqwest::Client,
     clock: Clock,
     tenants: Mutex<Tenants>,
+    fetch_permits: tokio::sync::Semaphore,
     pub(crate) metadata_fetches: AtomicU64,
     pub(crate) jwks_fetches: AtomicU64,
 }
@@ -147,6 +153,7 @@ impl KeyCache {
             client,
             clock,
             tenants: Mutex::default(),
+            fetch_permits: tokio::sync::Semaphore::new(MAX_CONCURRENT_FETCHES),
             metadata_fetches: AtomicU64::new(0),
             jwks_fetches: AtomicU64::new(0),
         }
@@ -277,6 +284,8 @@ impl KeyCache {
     }
 
     async fn fetch(&self, tenant: &str, version: TokenVersion) -> Result<KeySet, Failure> {
+        // Never closed, so acquiring fails only in theory.
+        let _permit = self.fetch_permits.acquire().await.map_err(|_| Failure::Transient)?;
         let url = self.metadata_url(tenant, version);
         self.metadata_fetches.fetch_add(1, Ordering::Relaxed);
         let metadata: Metadata = self.get_json(&url, tenant, "metadata").await?;
