@@ -1,25 +1,7 @@
 //! Entra ID access token validation: [`TokenValidator`], [`Requirements`], [`AuthError`], the
 //! [`AzureClaims`] extractor and the [`AuthLayer`].
 //!
-//! What a token must be to pass (each rule is checked in this order; nothing is fetched for a
-//! token refused before step 4):
-//! 1. At most 16 KiB; three base64url parts; header `alg` = `RS256` (the allow-list, never the
-//!    token's choice), a `kid`, no `crit`; `jku`, `x5u`, `jwk` and `x5c` are ignored.
-//! 2. `tid` is a GUID and the tenant is allowed (the [`Requirements`]' tenants, else the
-//!    configuration's [`TenantPolicy`](crate::TenantPolicy)); `ver` is `1.0` or `2.0`.
-//! 3. The verified-token cache: a token seen before and not expired skips to step 8.
-//! 4. The signing key: the tenant's JWKS named by its OpenID metadata for that version, from the
-//!    configured authority host; an unknown `kid` refetches at most once per 5 minutes.
-//! 5. The RS256 signature.
-//! 6. `iss` equals the metadata's issuer with `{tenantid}` replaced by `tid`; the tenant in `iss`
-//!    equals `tid`; the key's own `issuer` (when present) agrees.
-//! 7. `exp` is required; `exp` and `nbf` are honoured with the configured clock skew (default
-//!    5 minutes); `aud` is the app id, `api://{app_id}` (v1: also with a trailing `/`) or one of the
-//!    configured App ID URIs (never `…/.default`); ID tokens (`nonce`, or neither `scp` nor
-//!    `roles`) are refused.
-//! 8. Permissions: a delegated token's `scp` holds one of the required scopes (whole words); an
-//!    app-only token (`roles` without `scp`, or `idtyp` = `app`) holds one of the required roles,
-//!    and is refused when no roles are required.
+//! The rules are listed on [`TokenValidator`].
 
 mod cache;
 pub(crate) mod claims;
@@ -299,8 +281,35 @@ pub struct ValidatorStats {
     pub cached_tokens: usize,
 }
 
-/// Validates Entra ID access tokens (see the [module documentation](self) for the rules). Cheap to
-/// clone (an `Arc` inside); share one per application.
+/// Validates Entra ID access tokens. Cheap to clone (an `Arc` inside); share one per application.
+///
+/// What a token must be to pass (each rule is checked in this order; nothing is fetched for a
+/// token refused before step 4):
+/// 1. At most 16 KiB; three base64url parts; header `alg` = `RS256` (the allow-list, never the
+///    token's choice), a `kid`, no `crit`; `jku`, `x5u`, `jwk` and `x5c` are ignored.
+/// 2. `tid` is a GUID and the tenant is allowed (the [`Requirements`]' tenants, else the
+///    configuration's [`TenantPolicy`](crate::TenantPolicy)); `ver` is `1.0` or `2.0`.
+/// 3. The verified-token cache: a token seen before and not expired skips to step 8.
+/// 4. The signing key: the tenant's JWKS named by its OpenID metadata for that version, from the
+///    configured authority host; an unknown `kid` refetches at most once per 5 minutes.
+/// 5. The RS256 signature.
+/// 6. `iss` equals the metadata's issuer with `{tenantid}` replaced by `tid`; the tenant in `iss`
+///    equals `tid`; the key's own `issuer` (when present) agrees.
+/// 7. `exp` is required; `exp` and `nbf` are honoured with the configured clock skew (default
+///    5 minutes); `aud` is the app id, `api://{app_id}` (v1: also with a trailing `/`) or one of the
+///    configured App ID URIs (never `…/.default`); ID tokens (`nonce`, or neither `scp` nor
+///    `roles`) are refused.
+/// 8. Permissions: a delegated token's `scp` holds one of the required scopes (whole words); an
+///    app-only token (`roles` without `scp`, or `idtyp` = `app`) holds one of the required roles,
+///    and is refused when no roles are required.
+///
+/// Keys and availability: metadata and keys are cached per tenant and version
+/// (`key_cache_tenants`, FIFO), fetched once however many requests wait for them, refreshed in the
+/// background every `key_refresh_interval` (±10%), and kept when a refresh fails. With no keys at
+/// all (Entra unreachable), requests get 503 `temporarily_unavailable`, not 401; new fetches are
+/// then tried at most every 10 seconds. Verified tokens are remembered by their SHA-256 digest
+/// (`token_cache_capacity`) until their `exp`, so repeated requests skip the RSA check; the
+/// permissions of step 8 are checked on every request.
 ///
 /// ```no_run
 /// use std::sync::Arc;
