@@ -53,9 +53,16 @@ async fn start(emu: Emulator, config: AzureOAuthConfigBuilder) -> Server {
         .route_layer(AuthLayer::new(validator.clone()).requirements(ADMIN));
     // No layer: the extractor validates with the validator found in the extensions.
     let extracted = Router::new().route("/extract", get(whoami)).layer(Extension(validator.clone()));
+    // Optional authentication: anonymous requests pass with None, bad tokens are still refused.
+    let optional = Router::new()
+        .route(
+            "/maybe",
+            get(|c: Option<AzureClaims>| async move { Json(json!({"tid": c.map(|c| c.tid().to_owned())})) }),
+        )
+        .layer(Extension(validator.clone()));
     // Neither a layer nor a validator: a server bug, answered with 500.
     let misconfigured = Router::new().route("/misconfigured", get(whoami));
-    let app = protected.merge(admin).merge(extracted).merge(misconfigured);
+    let app = protected.merge(admin).merge(extracted).merge(optional).merge(misconfigured);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port on 127.0.0.1");
     let url = format!("http://{}", listener.local_addr().expect("an address"));
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -413,6 +420,12 @@ async fn the_extractor_validates_or_says_how_to_install_a_validator() {
     assert_eq!(bad.body["error"], "invalid_token");
     let none = s.send(s.http.get(format!("{}/extract", s.url))).await;
     assert_eq!(none.status, 401);
+    let maybe = format!("{}/maybe", s.url);
+    assert_eq!(s.send(s.http.get(&maybe)).await.body, json!({"tid": null}));
+    let a = s.send(s.http.get(&maybe).bearer_auth(s.emu.token().sign())).await;
+    assert_eq!(a.body["tid"], s.emu.home_tenant());
+    assert_eq!(s.send(s.http.get(&maybe).bearer_auth(s.emu.token().expired().sign())).await.status, 401);
+    assert_eq!(s.send(s.http.get(&maybe).header("authorization", "Basic x")).await.status, 400);
     let a = s.send(s.http.get(format!("{}/misconfigured", s.url)).bearer_auth(s.emu.token().sign())).await;
     assert_eq!(a.status, 500);
     assert_eq!(a.body["error"], "server_error");
