@@ -409,6 +409,26 @@ impl TokenValidator {
         result
     }
 
+    /// Authenticates a request: reads its bearer token strictly (exactly one
+    /// `Authorization: Bearer <token>` header, none in the query) and validates it against
+    /// `requirements`. On failure, the answer to send: the challenge of [`TokenValidator::challenge`].
+    /// [`AuthLayer`] and the [`AzureClaims`] extractor call this; so can a handler or a macro.
+    pub async fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+        uri: &http::Uri,
+        requirements: &Requirements,
+    ) -> Result<AzureClaims, axum::response::Response> {
+        let result = match crate::challenge::bearer_token(headers, uri) {
+            Ok(token) => self.validate_for(token, requirements).await,
+            Err(e) => {
+                tracing::debug!(reason = e.reason(), "request without a usable bearer token");
+                Err(e)
+            }
+        };
+        result.map_err(|e| self.challenge(&e, headers, requirements))
+    }
+
     /// The answer for a failed authentication: the status, `WWW-Authenticate` challenge and JSON
     /// body `{error, error_description}` (RFC 6750), with the protected resource metadata URL
     /// derived from the configuration (or the request's `Host`).
