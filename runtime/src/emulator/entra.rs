@@ -1,6 +1,8 @@
 //! The login authority: tenants, OpenID metadata (v1 and v2), JWKS, and Entra's error format.
 //! The authorize and token endpoints are in `oauth.rs`.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::{Method, StatusCode, header};
@@ -48,6 +50,7 @@ impl TenantRef {
 /// Resolves a tenant segment as Entra does: `common`/`organizations`/`consumers`, or a known
 /// tenant GUID; anything else is Entra's 400 (`AADSTS90002` unknown tenant, `AADSTS900023`
 /// not a tenant identifier at all).
+#[allow(clippy::result_large_err)] // cold error path; the response is sent at once
 pub(crate) fn resolve_tenant(state: &State, segment: &str) -> Result<TenantRef, Response> {
     let lower = segment.to_ascii_lowercase();
     match lower.as_str() {
@@ -117,7 +120,7 @@ pub(crate) fn error_body(state: &State, error: &str, code: u32, message: &str) -
 }
 
 /// Dispatches a login request.
-pub(crate) fn handle(state: &State, req: &Req) -> Response {
+pub(crate) fn handle(state: &Arc<State>, req: &Req) -> Response {
     let tenant_segment = req.tenant.clone().unwrap_or_default();
     match req.endpoint {
         Endpoint::OpenIdConfigurationV2

@@ -74,6 +74,7 @@ pub struct TokenBuilder {
     kid: Option<String>,
     key: KeyChoice,
     algorithm: String,
+    client_acr: &'static str,
 }
 
 impl fmt::Debug for TokenBuilder {
@@ -117,6 +118,7 @@ impl TokenBuilder {
             kid: None,
             key: KeyChoice::Default,
             algorithm: "RS256".into(),
+            client_acr: "1",
         }
     }
 
@@ -254,6 +256,12 @@ impl TokenBuilder {
         self
     }
 
+    /// How the client authenticated: `"1"` secret (default), `"0"` public client.
+    pub(crate) fn client_acr(mut self, acr: &'static str) -> Self {
+        self.client_acr = acr;
+        self
+    }
+
     fn resolved_user(&self) -> User {
         self.user.clone().unwrap_or_else(|| self.state.lock().signed_in_user(&self.state.home))
     }
@@ -351,12 +359,12 @@ impl TokenBuilder {
                 }
                 if version == 1 {
                     c.insert("appid".into(), json!(client));
-                    c.insert("appidacr".into(), json!("1"));
+                    c.insert("appidacr".into(), json!(self.client_acr));
                     c.insert("acr".into(), json!("1"));
                     c.insert("amr".into(), json!(["pwd"]));
                 } else {
                     c.insert("azp".into(), json!(client));
-                    c.insert("azpacr".into(), json!("1"));
+                    c.insert("azpacr".into(), json!(self.client_acr));
                 }
             }
             if version == 1 {

@@ -247,7 +247,6 @@ pub(crate) struct State {
     pub(crate) graph: String,
     pub(crate) home: String,
     pub(crate) v1_issuer_host: String,
-    pub(crate) custom_keys: bool,
     pub(crate) code_lifetime: Duration,
     pub(crate) token_lifetime: Duration,
     pub(crate) app: App,
@@ -274,6 +273,7 @@ impl State {
 struct Handle {
     state: Arc<State>,
     shutdown: watch::Sender<bool>,
+    stopped: watch::Receiver<u8>,
 }
 
 impl Drop for Handle {
@@ -461,7 +461,6 @@ impl EmulatorBuilder {
             graph: graph_endpoint,
             home,
             v1_issuer_host: self.v1_issuer_host,
-            custom_keys: custom,
             code_lifetime: self.code_lifetime,
             token_lifetime: self.token_lifetime,
             app: App {
@@ -478,10 +477,18 @@ impl EmulatorBuilder {
             notify: Notify::new(),
         });
         let (shutdown, rx) = watch::channel(false);
-        tokio::spawn(server::serve(login, Arc::clone(&state), server::Side::Login, rx.clone()));
-        tokio::spawn(server::serve(graph, Arc::clone(&state), server::Side::Graph, rx));
+        let (stopped_tx, stopped) = watch::channel(0u8);
+        let stopped_tx = Arc::new(stopped_tx);
+        tokio::spawn(server::serve(
+            login,
+            Arc::clone(&state),
+            server::Side::Login,
+            rx.clone(),
+            Arc::clone(&stopped_tx),
+        ));
+        tokio::spawn(server::serve(graph, Arc::clone(&state), server::Side::Graph, rx, stopped_tx));
         tracing::debug!(authority = %state.authority, graph = %state.graph, "entra emulator started");
-        Ok(Emulator { handle: Arc::new(Handle { state, shutdown }) })
+        Ok(Emulator { handle: Arc::new(Handle { state, shutdown, stopped }) })
     }
 }
 
@@ -504,6 +511,24 @@ impl Emulator {
     /// are refused.
     pub fn shutdown(&self) {
         self.handle.shutdown.send_replace(true);
+    }
+
+    /// Resolves once both servers have stopped listening (after [`shutdown`](Self::shutdown) or
+    /// the drop of the last handle). The future holds no handle, so it can outlive them:
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emu = axum_mcp_azure_oauth::emulator::Emulator::start().await?;
+    /// let stopped = emu.stopped();
+    /// drop(emu);
+    /// stopped.await; // the ports are closed now
+    /// # Ok(()) }
+    /// ```
+    pub fn stopped(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut rx = self.handle.stopped.clone();
+        async move {
+            let _ = rx.wait_for(|n| *n >= 2).await;
+        }
     }
 
     /// `http://127.0.0.1:PORT` of the login authority, no trailing slash.

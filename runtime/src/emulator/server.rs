@@ -60,11 +60,14 @@ pub(crate) async fn serve(
     state: Arc<State>,
     side: Side,
     mut shutdown: watch::Receiver<bool>,
+    stopped: Arc<watch::Sender<u8>>,
 ) {
     loop {
         tokio::select! {
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() {
+                    drop(listener);
+                    stopped.send_modify(|n| *n += 1);
                     return;
                 }
             }
