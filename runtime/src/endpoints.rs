@@ -13,24 +13,24 @@ use axum::routing::get;
 use http::{HeaderValue, Method, StatusCode, header};
 use tower_http::cors::{Any, CorsLayer};
 
-use crate::graph::DigestSet;
+use crate::facade::RefreshPlatforms;
 use crate::{AzureOAuthConfig, GraphClient, discovery, facade, register};
 
 /// The largest request body the registration and token endpoints read (64 KiB); larger bodies get
 /// 413 with an OAuth JSON error.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// How many refresh tokens from confidential (`web`) redemptions are remembered (as SHA-256
-/// digests) so that their refresh is sent with the client secret.
-const WEB_REFRESH_TOKENS: usize = 10_000;
+/// How many refresh tokens of `web` and `spa` redemptions are remembered (as SHA-256 digests) so
+/// that their refresh is sent as their platform needs.
+const REMEMBERED_REFRESH_TOKENS: usize = 10_000;
 
 /// What every handler shares.
 pub(crate) struct Shared {
     pub(crate) config: Arc<AzureOAuthConfig>,
     pub(crate) graph: GraphClient,
     pub(crate) http: reqwest::Client,
-    /// Digests of refresh tokens issued to `web` redemptions (their refresh needs the secret).
-    pub(crate) web_refresh_tokens: StdMutex<DigestSet>,
+    /// The platform of refresh tokens from `web` and `spa` redemptions, by digest.
+    pub(crate) refresh_platforms: StdMutex<RefreshPlatforms>,
 }
 
 pub(crate) type AppState = Arc<Shared>;
@@ -93,7 +93,7 @@ impl OAuthEndpoints {
                 http: crate::http::client(&config),
                 config,
                 graph,
-                web_refresh_tokens: StdMutex::new(DigestSet::new(WEB_REFRESH_TOKENS)),
+                refresh_platforms: StdMutex::new(RefreshPlatforms::new(REMEMBERED_REFRESH_TOKENS)),
             }),
         }
     }

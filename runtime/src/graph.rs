@@ -6,7 +6,7 @@
 //! through one writer at a time: registrations that arrive together are merged into one batch,
 //! written with one `PATCH` per batch and confirmed by reading the application back.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use std::time::Duration;
@@ -556,28 +556,32 @@ impl Inner {
     /// `GET /v1.0/applications(appId='…')`: the object id and the redirect URIs.
     async fn read_app(&self, backoff: &mut Backoff) -> Result<(String, AppRedirectUris), EnrolError> {
         let url = self.app_url();
-        let body = self.graph_request(backoff, |http, token| http.get(&url).bearer_auth(token)).await?;
-        let app: Value = serde_json::from_slice(&body)
-            .map_err(|e| EnrolError::InvalidResponse(format!("the application is not JSON: {e}")))?;
-        AppRedirectUris::from_application(&app).ok_or_else(|| {
-            EnrolError::InvalidResponse("the application has no `id` or malformed `redirectUris`".into())
-        })
+        let parse = |body: &[u8]| {
+            let app: Value = serde_json::from_slice(body)
+                .map_err(|e| EnrolError::InvalidResponse(format!("the application is not JSON: {e}")))?;
+            AppRedirectUris::from_application(&app).ok_or_else(|| {
+                EnrolError::InvalidResponse("the application has no `id` or malformed `redirectUris`".into())
+            })
+        };
+        self.graph_request(backoff, |http, token| http.get(&url).bearer_auth(token), parse).await
     }
 
     /// `PATCH /v1.0/applications/{id}` with the whole arrays of the changed platforms.
     async fn patch_app(&self, id: &str, body: &Value, backoff: &mut Backoff) -> Result<(), EnrolError> {
         let url = format!("{}/v1.0/applications/{id}", self.config.graph_endpoint());
-        self.graph_request(backoff, |http, token| http.patch(&url).bearer_auth(token).json(body)).await?;
-        Ok(())
+        self.graph_request(backoff, |http, token| http.patch(&url).bearer_auth(token).json(body), |_| Ok(()))
+            .await
     }
 
-    /// Sends a Graph request with the app token; retries 429, 5xx, timeouts and unreadable
-    /// bodies within the budget, and a 401 once with a fresh token.
-    async fn graph_request(
+    /// Sends a Graph request with the app token and parses a success; retries 429, 5xx,
+    /// timeouts and unparsable answers (a proxy's HTML page) within the budget, and a 401 once
+    /// with a fresh token.
+    async fn graph_request<T>(
         &self,
         backoff: &mut Backoff,
         make: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
-    ) -> Result<axum::body::Bytes, EnrolError> {
+        parse: impl Fn(&[u8]) -> Result<T, EnrolError>,
+    ) -> Result<T, EnrolError> {
         let mut renewed = false;
         loop {
             let token = self.token(backoff).await?;
@@ -588,7 +592,10 @@ impl Inner {
                     let wait = retry_after(resp.headers());
                     match resp.bytes().await {
                         Err(e) => Attempt::Retry(EnrolError::Unavailable(describe(&e)), None),
-                        Ok(body) if status.is_success() => Attempt::Done(body),
+                        Ok(body) if status.is_success() => match parse(&body) {
+                            Ok(value) => Attempt::Done(value),
+                            Err(e) => Attempt::Retry(e, None),
+                        },
                         Ok(_) if status == StatusCode::UNAUTHORIZED && !renewed => {
                             renewed = true;
                             *self.token.lock().await = None;
@@ -752,44 +759,6 @@ fn excerpt(body: &[u8]) -> String {
     format!("unexpected body {short:?}")
 }
 
-/// A bounded set of SHA-256 digests (oldest forgotten first), for remembering which refresh
-/// tokens came from confidential (`web`) redemptions without keeping the tokens.
-#[derive(Debug)]
-pub(crate) struct DigestSet {
-    capacity: usize,
-    set: HashSet<[u8; 32]>,
-    order: VecDeque<[u8; 32]>,
-}
-
-impl DigestSet {
-    pub(crate) fn new(capacity: usize) -> Self {
-        Self { capacity: capacity.max(1), set: HashSet::new(), order: VecDeque::new() }
-    }
-
-    fn digest(value: &str) -> [u8; 32] {
-        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, value.as_bytes());
-        let mut out = [0u8; 32];
-        out.copy_from_slice(d.as_ref());
-        out
-    }
-
-    pub(crate) fn insert(&mut self, value: &str) {
-        let d = Self::digest(value);
-        if self.set.insert(d) {
-            self.order.push_back(d);
-            while self.order.len() > self.capacity {
-                if let Some(old) = self.order.pop_front() {
-                    self.set.remove(&old);
-                }
-            }
-        }
-    }
-
-    pub(crate) fn contains(&self, value: &str) -> bool {
-        self.set.contains(&Self::digest(value))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -830,17 +799,6 @@ mod tests {
         assert_eq!(AppRedirectUris::from_application(&sparse).map(|x| x.1), Some(AppRedirectUris::default()));
         let bad = serde_json::json!({ "id": "obj", "web": { "redirectUris": "x" } });
         assert_eq!(AppRedirectUris::from_application(&bad), None);
-    }
-
-    #[test]
-    fn digest_set_forgets_the_oldest_beyond_capacity() {
-        let mut set = DigestSet::new(2);
-        set.insert("a");
-        set.insert("b");
-        set.insert("a");
-        set.insert("c");
-        assert!(!set.contains("a"));
-        assert!(set.contains("b") && set.contains("c"));
     }
 
     #[test]

@@ -232,9 +232,9 @@ async fn entra_errors_come_back_with_their_status_and_body() {
 }
 
 #[tokio::test]
-async fn a_code_for_a_web_redirect_is_never_redeemed_by_a_public_client_with_the_secret() {
-    // A loopback redirect allowed by configuration but enrolled (by hand) nowhere: no secret is
-    // added (Entra decides; the bridge never offers the secret to a redirect it cannot place on web).
+async fn a_redemption_for_an_allowed_loopback_redirect_never_carries_the_secret() {
+    // A loopback redirect allowed by configuration but not enrolled: it would be a publicClient
+    // URI, so no secret is added whatever Entra answers.
     let emu = emulator().await;
     let s = serve(emu.config().allowed_redirect_uris(["http://localhost:8080/cb"])).await;
     let _ = Answer::read(
@@ -257,4 +257,73 @@ async fn a_code_for_a_web_redirect_is_never_redeemed_by_a_public_client_with_the
         .find(|r| r.endpoint == Endpoint::Token && r.form_param("grant_type") == Some("authorization_code"))
         .expect("forwarded");
     assert!(!sent.client_secret_sent);
+}
+
+#[tokio::test]
+async fn a_browser_origin_is_not_passed_on_for_web_or_public_redemptions() {
+    // The MCP Inspector redeems from the browser: Entra refuses Origin on web and publicClient
+    // (AADSTS9002326), and the bridge redeems those server to server.
+    let emu = emulator().await;
+    let s = serve(
+        emu.config()
+            .allowed_redirect_uri_prefixes([COPILOT])
+            .allowed_redirect_uris(["http://localhost:6274/oauth/callback"]),
+    )
+    .await;
+    let web = run_flow(&emu, &s.base, &format!("{COPILOT}inspector"), Some("http://localhost:6274")).await;
+    assert!(web.redemption.client_secret_sent);
+    assert_eq!(web.redemption.origin, None);
+    let public =
+        run_flow(&emu, &s.base, "http://localhost:6274/oauth/callback", Some("http://localhost:6274")).await;
+    assert!(!public.redemption.client_secret_sent);
+    assert_eq!(public.redemption.origin, None);
+}
+
+#[tokio::test]
+async fn a_web_refresh_token_from_before_a_restart_is_sent_again_with_the_secret_when_entra_asks() {
+    let emu = emulator().await;
+    let config = || emu.config().allowed_redirect_uri_prefixes([COPILOT]);
+    let first = serve(config()).await;
+    let flow = run_flow(&emu, &first.base, &format!("{COPILOT}connector"), None).await;
+    let refresh_token = flow.tokens["refresh_token"].as_str().expect("refresh_token").to_owned();
+    // A new server process: it has not seen this refresh token.
+    let restarted = serve(config()).await;
+    let before = emu.request_count(Endpoint::Token);
+    let (refreshed, sent) = refresh(&emu, &restarted.base, &refresh_token).await;
+    check_access_token(&emu, refreshed["access_token"].as_str().expect("access_token")).await;
+    let refreshes: Vec<RecordedRequest> = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.endpoint == Endpoint::Token && r.form_param("grant_type") == Some("refresh_token"))
+        .collect();
+    assert_eq!(emu.request_count(Endpoint::Token) - before, 2, "one refusal (AADSTS7000218), one retry");
+    assert!(!refreshes[0].client_secret_sent);
+    assert!(sent.client_secret_sent);
+    // From now on the new refresh token is known: one request, with the secret.
+    let before = emu.request_count(Endpoint::Token);
+    let (_, sent) =
+        refresh(&emu, &restarted.base, refreshed["refresh_token"].as_str().expect("refresh_token")).await;
+    assert_eq!(emu.request_count(Endpoint::Token) - before, 1);
+    assert!(sent.client_secret_sent);
+}
+
+#[tokio::test]
+async fn a_public_refresh_token_is_never_sent_with_the_secret() {
+    let emu = emulator().await;
+    let config = || emu.config().allowed_redirect_uris(["http://127.0.0.1:33418/"]);
+    let first = serve(config()).await;
+    let flow = run_flow(&emu, &first.base, "http://127.0.0.1:40000/", None).await;
+    let restarted = serve(config()).await;
+    let before = emu.request_count(Endpoint::Token);
+    let (_, sent) =
+        refresh(&emu, &restarted.base, flow.tokens["refresh_token"].as_str().expect("refresh_token")).await;
+    assert_eq!(emu.request_count(Endpoint::Token) - before, 1);
+    assert!(!sent.client_secret_sent);
+    for r in emu
+        .requests()
+        .iter()
+        .filter(|r| r.endpoint == Endpoint::Token && r.form_param("grant_type") != Some("client_credentials"))
+    {
+        assert!(!r.client_secret_sent, "a public grant carried the secret: {r:?}");
+    }
 }
