@@ -489,48 +489,63 @@ impl Inner {
         }
     }
 
-    /// Read, merge, write, read back. One result per job, in order.
+    /// Read, merge, write, read back. One result per job, in order. When Graph refuses a write
+    /// of several URIs as a bad request, each URI is written alone, so that one URI Graph refuses
+    /// cannot sink the others.
     async fn write_batch(&self, jobs: &[Job]) -> Vec<Result<(), EnrolError>> {
         let mut backoff = Backoff::new(self.retry_budget);
-        let (id, current) = match self.read_app(&mut backoff).await {
+        let (id, mut current) = match self.read_app(&mut backoff).await {
             Ok(app) => app,
             Err(e) => return vec![Err(e); jobs.len()],
         };
-        let mut desired = current.clone();
-        let mut changed = Vec::new();
+        let mut total = current.total();
+        let mut additions = Vec::new();
         let mut results: Vec<Option<Result<(), EnrolError>>> = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            if desired.platform_of(&job.uri).is_some() {
-                // Already there, on this or another platform (the bridge redeems by the platform Graph reports).
-                results.push(Some(Ok(())));
-            } else if desired.total() >= REDIRECT_URI_LIMIT {
+        for (i, job) in jobs.iter().enumerate() {
+            let queued = additions.iter().any(|&j: &usize| jobs[j].uri == job.uri);
+            if queued || current.platform_of(&job.uri).is_some() {
+                // Already there, on this or another platform (the bridge redeems by the platform
+                // Graph reports), or already in this batch.
+                results.push(if queued { None } else { Some(Ok(())) });
+            } else if total >= REDIRECT_URI_LIMIT {
                 results.push(Some(Err(EnrolError::LimitReached { limit: REDIRECT_URI_LIMIT })));
             } else {
-                desired.on_mut(job.platform).push(job.uri.clone());
-                if !changed.contains(&job.platform) {
-                    changed.push(job.platform);
-                }
+                total += 1;
+                additions.push(i);
                 results.push(None);
             }
         }
-        if !changed.is_empty() {
-            let mut body = Map::new();
-            for platform in &changed {
-                body.insert(
-                    platform.graph_name().to_owned(),
-                    serde_json::json!({ "redirectUris": desired.on(*platform) }),
-                );
-            }
-            let after = match self.patch_app(&id, &Value::Object(body), &mut backoff).await {
-                Ok(()) => self.read_app(&mut backoff).await,
-                Err(e) => Err(e),
+        if !additions.is_empty() {
+            let all: Vec<&Job> = additions.iter().map(|&i| &jobs[i]).collect();
+            let mut refused: Vec<(String, EnrolError)> = Vec::new();
+            let outcome = match self.write(&id, &current, &all, &mut backoff).await {
+                Err(EnrolError::Graph { status: 400, .. }) if all.len() > 1 => {
+                    let mut last = Err(EnrolError::Interrupted);
+                    for job in all {
+                        match self.write(&id, &current, &[job], &mut backoff).await {
+                            Ok(after) => {
+                                current = after.clone();
+                                last = Ok(after);
+                            }
+                            Err(e) => refused.push((job.uri.clone(), e)),
+                        }
+                    }
+                    // What is on the app registration now decides each URI below.
+                    match last {
+                        Ok(after) => Ok(after),
+                        Err(_) => self.read_app(&mut backoff).await.map(|(_, after)| after),
+                    }
+                }
+                other => other,
             };
-            match after {
-                Ok((_, after)) => {
+            match outcome {
+                Ok(after) => {
                     for (job, result) in jobs.iter().zip(results.iter_mut()) {
                         if result.is_none() {
                             *result = Some(if after.contains(job.platform, &job.uri) {
                                 Ok(())
+                            } else if let Some((_, e)) = refused.iter().find(|(uri, _)| *uri == job.uri) {
+                                Err(e.clone())
                             } else {
                                 Err(EnrolError::NotConfirmed)
                             });
@@ -547,6 +562,34 @@ impl Inner {
             }
         }
         results.into_iter().map(|r| r.unwrap_or(Err(EnrolError::Interrupted))).collect()
+    }
+
+    /// Writes `current` plus the jobs' URIs (whole arrays of the changed platforms) and reads the
+    /// application back.
+    async fn write(
+        &self,
+        id: &str,
+        current: &AppRedirectUris,
+        jobs: &[&Job],
+        backoff: &mut Backoff,
+    ) -> Result<AppRedirectUris, EnrolError> {
+        let mut desired = current.clone();
+        let mut changed = Vec::new();
+        for job in jobs {
+            desired.on_mut(job.platform).push(job.uri.clone());
+            if !changed.contains(&job.platform) {
+                changed.push(job.platform);
+            }
+        }
+        let mut body = Map::new();
+        for platform in changed {
+            body.insert(
+                platform.graph_name().to_owned(),
+                serde_json::json!({ "redirectUris": desired.on(platform) }),
+            );
+        }
+        self.patch_app(id, &Value::Object(body), backoff).await?;
+        self.read_app(backoff).await.map(|(_, after)| after)
     }
 
     fn app_url(&self) -> String {

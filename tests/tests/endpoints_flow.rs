@@ -24,23 +24,33 @@ async fn emulator() -> Emulator {
 /// Registers `redirect_uri`, authorizes with `resource` and a bare scope, follows the emulator's
 /// redirect, and redeems the code through the bridge.
 async fn run_flow(emu: &Emulator, base: &str, redirect_uri: &str, origin: Option<&str>) -> Flow {
-    let secret = emu.client_secret().expose().to_owned();
-    let http = client();
-    let resource = format!("{base}/mcp");
+    register(emu, base, redirect_uri).await;
+    authorize_and_redeem(emu, base, redirect_uri, origin).await
+}
 
+async fn register(emu: &Emulator, base: &str, redirect_uri: &str) {
     let reg = Answer::read(
-        http.post(format!("{base}/register"))
+        client()
+            .post(format!("{base}/register"))
             .json(&json!({ "redirect_uris": [redirect_uri], "client_name": "test", "token_endpoint_auth_method": "none" }))
             .send()
             .await
             .expect("POST /register"),
-        &secret,
+        emu.client_secret().expose(),
     )
     .await;
     assert_eq!(reg.status, 201, "{}", reg.text);
-    let client_id = reg.json()["client_id"].as_str().expect("client_id").to_owned();
-    assert_eq!(client_id, emu.app_id());
+    assert_eq!(reg.json()["client_id"], emu.app_id());
     assert_eq!(reg.json()["token_endpoint_auth_method"], "none");
+}
+
+/// The flow from `/authorize` on, for a redirect URI the app already has.
+async fn authorize_and_redeem(emu: &Emulator, base: &str, redirect_uri: &str, origin: Option<&str>) -> Flow {
+    let secret = emu.client_secret().expose().to_owned();
+    let http = client();
+    let resource = format!("{base}/mcp");
+
+    let client_id = emu.app_id();
 
     let (verifier, challenge) = pkce();
     let mut authorize = url::Url::parse(&format!("{base}/authorize")).expect("URL");
@@ -326,4 +336,36 @@ async fn a_public_refresh_token_is_never_sent_with_the_secret() {
     {
         assert!(!r.client_secret_sent, "a public grant carried the secret: {r:?}");
     }
+}
+
+#[tokio::test]
+async fn a_redirect_uri_enrolled_by_hand_is_accepted_and_redeemed_by_its_graph_platform() {
+    let emu = emulator().await;
+    let uri = "https://claude.ai/api/mcp/auth_callback";
+    emu.set_redirect_uris(Platform::Web, vec![uri.into()]);
+    // Not in the allow-list: only the app registration knows it.
+    let s = serve(emu.config()).await;
+    let flow = authorize_and_redeem(&emu, &s.base, uri, None).await;
+    assert!(flow.redemption.client_secret_sent, "Graph lists it on web");
+    check_access_token(&emu, flow.tokens["access_token"].as_str().expect("access_token")).await;
+}
+
+#[tokio::test]
+async fn an_allowed_uri_already_on_spa_stays_there_and_is_redeemed_as_spa() {
+    // fastapi-mcp-azure-oauth enrolled https URIs on spa; this server enrols them on web, but
+    // Graph's word decides how a code is redeemed.
+    let emu = emulator().await;
+    let uri = "https://app.example/cb";
+    emu.set_redirect_uris(Platform::Spa, vec![uri.into()]);
+    let s = serve(emu.config().allowed_redirect_uris([uri])).await;
+    let flow = run_flow(&emu, &s.base, uri, Some("https://app.example")).await;
+    assert_eq!(
+        emu.request_count(Endpoint::GraphPatchApplication),
+        1,
+        "only the server's own callback was written"
+    );
+    assert!(emu.redirect_uris(Platform::Web).is_empty());
+    assert!(!flow.redemption.client_secret_sent);
+    assert_eq!(flow.redemption.origin.as_deref(), Some("https://app.example"));
+    check_access_token(&emu, flow.tokens["access_token"].as_str().expect("access_token")).await;
 }

@@ -250,3 +250,18 @@ async fn enrolment_without_a_secret_reports_it_per_uri() {
     assert!(matches!(report.failed[1].1, EnrolError::InvalidUri(_)));
     assert!(emu.requests().is_empty(), "nothing was sent");
 }
+
+#[tokio::test]
+async fn a_uri_graph_refuses_does_not_sink_the_others_of_its_batch() {
+    let emu = emulator().await;
+    // An entry Graph itself refuses on `web` (set by hand, unchecked): every write of `web` fails.
+    emu.set_redirect_uris(Platform::Web, vec!["myapp://not-on-web".into()]);
+    let (_, g) = graph(&emu, Duration::from_secs(5));
+    let report = g.enrol(["https://a.example/cb", "http://127.0.0.1:1234/"]).await;
+    assert_eq!(report.enrolled, ["http://127.0.0.1:1234/"]);
+    assert_eq!(report.failed.len(), 1);
+    let (uri, e) = &report.failed[0];
+    assert_eq!(uri, "https://a.example/cb");
+    assert!(matches!(e, EnrolError::Graph { status: 400, .. }), "{e:?}");
+    assert_eq!(emu.redirect_uris(Platform::PublicClient), ["http://127.0.0.1:1234/"]);
+}
