@@ -1,6 +1,8 @@
 //! Make an [axum] MCP server an OAuth 2.0 protected resource backed by Microsoft Entra ID.
 //!
 //! - [`AzureOAuthConfig`]: the one configuration model, checked by the `const fn` [`rules`].
+//! - [`OAuthEndpoints`]: discovery, registration, the authorize/token bridge to Entra, callback and
+//!   config; [`GraphClient`] enrols redirect URIs on the app registration.
 //! - `emulator` (feature `emulator`): an in-process Entra ID + Microsoft Graph for tests and local runs.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
