@@ -9,7 +9,7 @@ use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use http::{HeaderValue, Method, StatusCode, header};
 use tower_http::cors::{Any, CorsLayer};
 
@@ -117,27 +117,63 @@ impl OAuthEndpoints {
             .allow_headers(Any)
             .max_age(std::time::Duration::from_secs(3600));
         let browser = Router::new()
-            .route("/.well-known/oauth-protected-resource", get(discovery::protected_resource))
-            .route(&format!("/.well-known/oauth-protected-resource{rp}"), get(discovery::protected_resource))
-            .route("/.well-known/oauth-authorization-server", get(discovery::authorization_server))
+            .route(
+                "/.well-known/oauth-protected-resource",
+                get(discovery::protected_resource).fallback(not_allowed("GET")),
+            )
+            .route(
+                &format!("/.well-known/oauth-protected-resource{rp}"),
+                get(discovery::protected_resource).fallback(not_allowed("GET")),
+            )
+            .route(
+                "/.well-known/oauth-authorization-server",
+                get(discovery::authorization_server).fallback(not_allowed("GET")),
+            )
             .route(
                 &format!("/.well-known/oauth-authorization-server{rp}"),
-                get(discovery::authorization_server),
+                get(discovery::authorization_server).fallback(not_allowed("GET")),
             )
-            .route("/.well-known/openid-configuration", get(discovery::openid_configuration))
-            .route(&format!("/.well-known/openid-configuration{rp}"), get(discovery::openid_configuration))
-            .route(&format!("{rp}/.well-known/openid-configuration"), get(discovery::openid_configuration))
-            .route("/register", get(register::register_get).post(register::register_post))
-            .route("/token", axum::routing::post(facade::token))
-            .route("/oauth/config", get(facade::oauth_config))
+            .route(
+                "/.well-known/openid-configuration",
+                get(discovery::openid_configuration).fallback(not_allowed("GET")),
+            )
+            .route(
+                &format!("/.well-known/openid-configuration{rp}"),
+                get(discovery::openid_configuration).fallback(not_allowed("GET")),
+            )
+            .route(
+                &format!("{rp}/.well-known/openid-configuration"),
+                get(discovery::openid_configuration).fallback(not_allowed("GET")),
+            )
+            .route(
+                "/register",
+                get(register::register_get).post(register::register_post).fallback(not_allowed("GET, POST")),
+            )
+            .route("/token", post(facade::token).fallback(not_allowed("POST")))
+            .route("/oauth/config", get(facade::oauth_config).fallback(not_allowed("GET")))
             .layer(cors);
         let navigation = Router::new()
-            .route("/authorize", get(facade::authorize))
-            .route(self.shared.config.callback_path(), get(facade::callback));
+            .route("/authorize", get(facade::authorize).fallback(not_allowed("GET")))
+            .route(self.shared.config.callback_path(), get(facade::callback).fallback(not_allowed("GET")));
         browser
             .merge(navigation)
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(Arc::clone(&self.shared))
+    }
+}
+
+/// The answer to a method an endpoint does not serve: 405 with `Allow` and an OAuth JSON error.
+fn not_allowed(
+    allow: &'static str,
+) -> impl Fn() -> std::future::Ready<Response> + Clone + Send + Sync + 'static {
+    move || {
+        let mut response = oauth_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request",
+            format!("this endpoint answers {allow} only"),
+        );
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+        std::future::ready(response)
     }
 }
 

@@ -560,3 +560,23 @@ async fn the_router_merges_into_an_application_with_its_own_state() {
     let prm = get(&format!("{base}/.well-known/oauth-protected-resource")).await;
     assert_eq!(prm.json()["resource"], "https://mcp.example.com/mcp");
 }
+
+#[tokio::test]
+async fn wrong_methods_get_405_with_allow_and_an_oauth_json_error() {
+    let s = serve(offline_config()).await;
+    for (method, path, allow) in [
+        (reqwest::Method::GET, "/token", "POST"),
+        (reqwest::Method::PUT, "/register", "GET, POST"),
+        (reqwest::Method::POST, "/authorize", "GET"),
+        (reqwest::Method::DELETE, "/.well-known/oauth-protected-resource/mcp", "GET"),
+    ] {
+        let a = Answer::read(
+            client().request(method.clone(), format!("{}{path}", s.base)).send().await.expect("request"),
+            OFFLINE_SECRET,
+        )
+        .await;
+        assert_eq!(a.status, 405, "{method} {path}");
+        assert_eq!(a.header("allow"), Some(allow), "{method} {path}");
+        assert_eq!(a.json()["error"], "invalid_request", "{method} {path}");
+    }
+}
