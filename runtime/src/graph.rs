@@ -28,6 +28,8 @@ pub const REDIRECT_URI_LIMIT: usize = 256;
 
 /// How long a read of the app registration's redirect URIs is reused by [`GraphClient::redirect_uris`].
 const SNAPSHOT_TTL: Duration = Duration::from_secs(60);
+/// The longest a request in flight waits for a read of the app registration (token included).
+const SNAPSHOT_READ_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a failed read of the app registration is remembered.
 const FAILED_SNAPSHOT_TTL: Duration = Duration::from_secs(10);
 
@@ -400,8 +402,8 @@ impl GraphClient {
     }
 
     /// The app registration's redirect URIs, read from Graph at most once a minute (a failed
-    /// read is remembered for 10 seconds; a read in flight is shared). One attempt, no retries:
-    /// this serves requests in flight.
+    /// read is remembered for 10 seconds; a read in flight is shared). One attempt of at most
+    /// 3 seconds, no retries: this serves requests in flight.
     pub async fn redirect_uris(&self) -> Result<AppRedirectUris, EnrolError> {
         self.inner.config.client_secret().ok_or(EnrolError::NoClientSecret)?;
         let mut snapshot = self.inner.snapshot.lock().await;
@@ -411,7 +413,13 @@ impl GraphClient {
                 return read.clone();
             }
         }
-        let read = self.inner.read_app(&mut Backoff::new(Duration::ZERO)).await.map(|(_, uris)| uris);
+        let read = tokio::time::timeout(
+            SNAPSHOT_READ_TIMEOUT,
+            self.inner.read_app(&mut Backoff::new(Duration::ZERO)),
+        )
+        .await
+        .unwrap_or_else(|_| Err(EnrolError::Unavailable("reading the app registration timed out".into())))
+        .map(|(_, uris)| uris);
         *snapshot = Some((Instant::now(), read.clone()));
         read
     }
