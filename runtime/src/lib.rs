@@ -1,6 +1,8 @@
 //! Make an [axum] MCP server an OAuth 2.0 protected resource backed by Microsoft Entra ID.
 //!
 //! - [`AzureOAuthConfig`]: the one configuration model, checked by the `const fn` [`rules`].
+//! - [`OAuthEndpoints`]: discovery, registration, the authorize/token bridge to Entra, callback and
+//!   config; [`GraphClient`] enrols redirect URIs on the app registration.
 //! - `emulator` (feature `emulator`): an in-process Entra ID + Microsoft Graph for tests and local runs.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -8,6 +10,7 @@ mod base;
 mod challenge;
 mod config;
 mod discovery;
+mod endpoints;
 mod facade;
 mod graph;
 mod http;
@@ -19,6 +22,12 @@ pub use config::{
     DEFAULT_AUTHORITY_HOST, DEFAULT_CALLBACK_PATH, DEFAULT_CLOCK_SKEW, DEFAULT_GRAPH_ENDPOINT,
     DEFAULT_HTTP_TIMEOUT, DEFAULT_KEY_CACHE_TENANTS, DEFAULT_KEY_REFRESH_INTERVAL, DEFAULT_RESOURCE_PATH,
     DEFAULT_TOKEN_CACHE_CAPACITY, HttpsPlatform, Mode, TenantPolicy, rules,
+};
+
+pub use endpoints::{MAX_BODY_BYTES, OAuthEndpoints};
+pub use graph::{
+    AppRedirectUris, EnrolError, EnrolReport, GRAPH_RETRY_BUDGET, GraphClient, REDIRECT_URI_LIMIT,
+    RedirectPlatform,
 };
 
 pub use validate::{
