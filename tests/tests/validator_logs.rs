@@ -67,6 +67,13 @@ async fn no_token_in_any_log_line() {
     let logs = String::from_utf8(captured.0.lock().expect("not poisoned").clone()).expect("UTF-8 logs");
     assert!(logs.contains("access token accepted"), "the outcome is logged at debug:\n{logs}");
     assert!(logs.contains("access token refused"), "refusals are logged at debug:\n{logs}");
+    let home = emu.home_tenant();
+    assert!(
+        logs.lines().any(|l| l.contains("access token refused")
+            && l.contains(&format!("tenant=\"{home}\""))
+            && l.contains("reason=\"expired\"")),
+        "a refusal names the tenant and the reason:\n{logs}"
+    );
     for token in tokens.iter().chain([&rotated]) {
         for part in token.split('.') {
             if part.len() > 16 {

@@ -402,9 +402,8 @@ impl TokenValidator {
     ) -> Result<AzureClaims, AuthError> {
         self.ensure_refresher();
         let result = self.inner.validate(token, requirements).await;
-        match &result {
-            Ok(c) => tracing::debug!(tenant = c.tid(), oid = c.oid(), "access token accepted"),
-            Err(e) => tracing::debug!(reason = e.reason(), "access token refused"),
+        if let Ok(c) = &result {
+            tracing::debug!(tenant = c.tid(), oid = c.oid(), "access token accepted");
         }
         result
     }
@@ -475,6 +474,12 @@ fn jitter(interval: Duration) -> Duration {
     interval.mul_f64(0.9 + f64::from(r) / 255.0 * 0.2).max(Duration::from_secs(1))
 }
 
+/// Logs a refusal at debug level (never the token) and passes the error on.
+fn refused(error: AuthError, tenant: Option<&str>, oid: Option<&str>) -> AuthError {
+    tracing::debug!(tenant, oid, reason = error.reason(), "access token refused");
+    error
+}
+
 /// The lower-case `tid` of unverified claims, if it is a GUID.
 fn tenant_of(claims: &Map<String, Value>) -> Option<String> {
     let tid = claims.get("tid")?.as_str()?;
@@ -504,17 +509,21 @@ fn issuer_tenant(iss: &str) -> Option<String> {
 impl Inner {
     async fn validate(&self, token: &str, req: &Requirements) -> Result<AzureClaims, AuthError> {
         if token.len() > jwt::MAX_TOKEN_LEN {
-            return Err(AuthError::InvalidToken(InvalidToken::Oversized));
+            return Err(refused(AuthError::InvalidToken(InvalidToken::Oversized), None, None));
         }
         let digest = self.tokens.as_ref().map(|_| TokenDigest::of(token));
         if let (Some(cache), Some(digest)) = (&self.tokens, &digest)
             && let Some(claims) = cache.get(digest, self.clock.unix())
         {
-            if !req.tenant_allowed(&self.config, claims.tid()) {
-                return Err(AuthError::InvalidToken(InvalidToken::TenantNotAllowed));
-            }
-            self.authorize(&claims, req)?;
-            return Ok(claims);
+            let checked = if req.tenant_allowed(&self.config, claims.tid()) {
+                self.authorize(&claims, req)
+            } else {
+                Err(AuthError::InvalidToken(InvalidToken::TenantNotAllowed))
+            };
+            return match checked {
+                Ok(()) => Ok(claims),
+                Err(e) => Err(refused(e, Some(claims.tid()), claims.oid())),
+            };
         }
         // The slow path's future (key fetches, HTTP) is large: boxed, so that the cached path
         // neither builds nor moves it.
@@ -522,23 +531,38 @@ impl Inner {
         if let (Some(cache), Some(digest)) = (&self.tokens, digest) {
             cache.insert(digest, claims.exp(), claims.clone(), self.clock.unix());
         }
-        self.authorize(&claims, req)?;
-        Ok(claims)
+        match self.authorize(&claims, req) {
+            Ok(()) => Ok(claims),
+            Err(e) => Err(refused(e, Some(claims.tid()), claims.oid())),
+        }
     }
 
-    /// Everything but the permissions.
+    /// Everything but the permissions; refusals are logged with the token's (claimed) tenant and
+    /// `oid` once they are known.
     async fn verify(&self, token: &str, req: &Requirements) -> Result<AzureClaims, AuthError> {
+        let invalid = AuthError::InvalidToken;
+        let parsed = jwt::parse(token).map_err(|e| refused(invalid(e), None, None))?;
+        let Some(tenant) = tenant_of(&parsed.claims) else {
+            return Err(refused(invalid(InvalidToken::NotEntra), None, None));
+        };
+        let oid = parsed.claims.get("oid").and_then(Value::as_str).map(str::to_owned);
+        self.verify_parsed(parsed, &tenant, req).await.map_err(|e| refused(e, Some(&tenant), oid.as_deref()))
+    }
+
+    async fn verify_parsed(
+        &self,
+        parsed: jwt::Parsed<'_>,
+        tenant: &str,
+        req: &Requirements,
+    ) -> Result<AzureClaims, AuthError> {
         use InvalidToken as E;
         let invalid = AuthError::InvalidToken;
-        let parsed = jwt::parse(token).map_err(invalid)?;
-        let tenant = tenant_of(&parsed.claims).ok_or(invalid(E::NotEntra))?;
         let version = version_of(&parsed.claims).ok_or(invalid(E::NotEntra))?;
-        if !req.tenant_allowed(&self.config, &tenant) {
-            tracing::debug!(tenant, "access token of a tenant that is not allowed");
+        if !req.tenant_allowed(&self.config, tenant) {
             return Err(invalid(E::TenantNotAllowed));
         }
 
-        let (set, key) = self.keys.key(&tenant, version, &parsed.kid).await.map_err(|e| match e {
+        let (set, key) = self.keys.key(tenant, version, &parsed.kid).await.map_err(|e| match e {
             KeyError::UnknownKey => invalid(E::UnknownKey),
             KeyError::UnknownTenant => invalid(E::UnknownTenant),
             KeyError::Unavailable => AuthError::KeysUnavailable,
@@ -548,13 +572,12 @@ impl Inner {
 
         // The issuer: the metadata's, for this tenant; the tenant inside it is `tid`.
         let iss = claims.get("iss").and_then(Value::as_str).ok_or(invalid(E::Issuer))?;
-        if iss != set.issuer.replace("{tenantid}", &tenant) || issuer_tenant(iss).as_deref() != Some(&tenant)
-        {
+        if iss != set.issuer.replace("{tenantid}", tenant) || issuer_tenant(iss).as_deref() != Some(tenant) {
             tracing::debug!(tenant, "issuer does not match the tenant's metadata");
             return Err(invalid(E::Issuer));
         }
         if let Some(key_issuer) = &key.issuer
-            && key_issuer.replace("{tenantid}", &tenant) != iss
+            && key_issuer.replace("{tenantid}", tenant) != iss
         {
             tracing::debug!(tenant, "issuer does not match the signing key's issuer");
             return Err(invalid(E::Issuer));
@@ -594,7 +617,7 @@ impl Inner {
         }
         let kind = if app_idtyp || !has_scp { TokenKind::AppOnly } else { TokenKind::Delegated };
         // The cache entry never outlives `exp` (the skew is only tolerance for clock drift).
-        Ok(AzureClaims::new(claims, version, kind, tenant, exp))
+        Ok(AzureClaims::new(claims, version, kind, tenant.to_owned(), exp))
     }
 
     fn audience_accepted(&self, aud: &str, version: TokenVersion) -> bool {
