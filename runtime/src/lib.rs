@@ -1,5 +1,6 @@
 //! Make an [axum] MCP server an OAuth 2.0 protected resource backed by Microsoft Entra ID.
 //!
+//! - [`AzureOAuth`]: one handle on the configuration, the validator and the endpoints.
 //! - [`AzureOAuthConfig`]: the one configuration model, checked by the `const fn` [`rules`].
 //! - [`OAuthEndpoints`]: discovery, registration, the authorize/token bridge to Entra, callback and
 //!   config; [`GraphClient`] enrols redirect URIs on the app registration.
@@ -14,6 +15,7 @@ mod endpoints;
 mod facade;
 mod graph;
 mod http;
+mod oauth;
 mod register;
 mod validate;
 
@@ -25,6 +27,7 @@ pub use config::{
 };
 
 pub use endpoints::{MAX_BODY_BYTES, OAuthEndpoints};
+pub use oauth::AzureOAuth;
 pub use graph::{
     AppRedirectUris, EnrolError, EnrolReport, GRAPH_RETRY_BUDGET, GraphClient, REDIRECT_URI_LIMIT,
     RedirectPlatform,
