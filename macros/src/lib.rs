@@ -176,3 +176,102 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 pub fn azure_oauth_routes(input: TokenStream) -> TokenStream {
     routes::azure_oauth_routes(input.into()).into()
 }
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    fn errors(tokens: proc_macro2::TokenStream) -> Vec<String> {
+        let text = tokens.to_string();
+        text.match_indices("compile_error !")
+            .map(|(i, _)| {
+                let rest = &text[i..];
+                let start = rest.find('"').map_or(0, |s| s + 1);
+                let end = rest[start..].find("\" }").map_or(rest.len(), |e| start + e);
+                rest[start..end].to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn attribute_reports_every_independent_mistake_and_keeps_the_handler() {
+        let out = super::auth_attr::azure_mcp_auth(
+            quote!(app_id = "my-app", scope = "a b", roles = ["x y"], tenant = []),
+            quote!(
+                fn handler() {}
+            ),
+        );
+        let errors = errors(out.clone());
+        assert_eq!(errors.len(), 5, "{errors:#?}");
+        assert!(errors[0].starts_with("invalid `app_id`: expected a GUID"), "{errors:#?}");
+        assert!(errors[1].starts_with("invalid `scope`: expected an OAuth scope token"), "{errors:#?}");
+        assert!(errors[2].starts_with("invalid `roles`"), "{errors:#?}");
+        assert_eq!(errors[3], "unknown argument `tenant`: did you mean `tenants`?");
+        assert!(errors[4].starts_with("`#[azure_mcp_auth]` goes on an `async fn`"), "{errors:#?}");
+        assert!(out.to_string().ends_with("fn handler () { }"), "the handler is kept: {out}");
+    }
+
+    #[test]
+    fn attribute_puts_the_auth_extractor_first_with_the_users_pattern() {
+        let out = super::auth_attr::azure_mcp_auth(
+            quote!(app_id = APP_ID, scopes = ["read", "write"], roles = ["Mcp.Invoke"]),
+            quote!(
+                pub async fn h(State(s): State<S>, mut claims: AzureClaims, body: String) {}
+            ),
+        )
+        .to_string();
+        assert!(errors(out.parse().expect("tokens")).is_empty(), "{out}");
+        assert!(
+            out.contains(
+                "pub async fn h (:: axum_mcp_azure_oauth :: __private :: Authorized { claims : mut claims , .. } : :: axum_mcp_azure_oauth :: __private :: Authorized < __AzureMcpAuth_h > , State (s) : State < S > , body : String)"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("pub struct __AzureMcpAuth_h ;"), "{out}");
+        assert!(out.contains("const app_id : () ="), "a const check for the constant app id: {out}");
+        assert!(!out.contains("const scopes"), "literal scopes were checked by the macro: {out}");
+    }
+
+    #[test]
+    fn routes_report_every_independent_mistake() {
+        let out = super::routes::azure_oauth_routes(quote!(
+            app_id: "my-app",
+            base_url: "http://mcp.example.com",
+            client_secret: "s3cr3t",
+            redirect_uris: ["https://vscode.dev/redirect"],
+            mode: bridge,
+            mode: direct,
+        ));
+        let errors = errors(out);
+        assert_eq!(errors.len(), 6, "{errors:#?}");
+        assert!(errors[0].starts_with("invalid `app_id`: expected a GUID"));
+        assert!(errors[1].starts_with("invalid `base_url`: expected https://"));
+        assert!(errors[2].starts_with("`client_secret` must not be written in the source"));
+        assert_eq!(errors[3], "unknown key `redirect_uris`: did you mean `allowed_redirect_uris`?");
+        assert_eq!(errors[4], "duplicate key `mode`: give it once");
+        assert!(errors[5].starts_with("missing `tenant_id`"));
+    }
+
+    #[test]
+    fn routes_check_constants_in_const_items_and_pass_run_time_values_to_the_builder() {
+        let out = super::routes::azure_oauth_routes(quote!(
+            app_id: env!("AZURE_CLIENT_ID"),
+            tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+            client_secret: std::env::var("AZURE_CLIENT_SECRET")?,
+            allowed_tenant_ids: [TENANT, "*"],
+            clock_skew: 60,
+        ))
+        .to_string();
+        assert!(out.contains("const app_id : () ="), "{out}");
+        assert!(
+            out.contains(
+                ":: axum_mcp_azure_oauth :: __private :: rules :: guid (env ! (\"AZURE_CLIENT_ID\"))"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("const allowed_tenant_ids : () ="), "{out}");
+        assert!(!out.contains("const tenant_id"), "{out}");
+        assert!(out.contains(". client_secret (std :: env :: var (\"AZURE_CLIENT_SECRET\") ?)"), "{out}");
+        assert!(out.contains(". clock_skew (:: core :: time :: Duration :: from_secs (60))"), "{out}");
+    }
+}

@@ -11,6 +11,7 @@ mod discovery;
 mod facade;
 mod graph;
 mod http;
+mod private;
 mod register;
 mod validate;
 
@@ -24,6 +25,11 @@ pub use config::{
 #[cfg(feature = "emulator")]
 pub mod emulator;
 
+#[doc(inline)]
+pub use axum_mcp_azure_oauth_macros::{azure_mcp_auth, azure_oauth_routes};
+
 /// Not public API: what the macros' expansions call.
 #[doc(hidden)]
-pub mod __private {}
+pub mod __private {
+    pub use crate::private::*;
+}
