@@ -1,10 +1,9 @@
 //! What both macros share: error collection, "did you mean" hints, and string values checked by the
 //! runtime crate's rules (here for literals, in emitted `const` items for constant expressions).
 
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::{Delimiter, Group, Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
-use syn::spanned::Spanned;
-use syn::{Expr, Lit, LitStr};
+use syn::{Expr, Ident, Lit, LitStr};
 
 use crate::rules::{self, RuleError};
 
@@ -119,30 +118,49 @@ pub(crate) fn check_literal(lit: &LitStr, field: &str, rule: Rule, errors: &mut 
     }
 }
 
-/// One `match` that fails const evaluation, on the span of `expr`, when `expr` breaks `rule`.
-/// Put several in a `const` named after the field (see [`named_const`]): rustc then reports
-/// "evaluation panicked: {rule message}" on the value, "evaluation of `…::{field}` failed here".
-pub(crate) fn const_check(expr: &Expr, rule: Rule) -> TokenStream {
-    let rule = syn::Ident::new(rule.name, Span::call_site());
-    let span = expr.span();
-    let check = quote! { ::axum_mcp_azure_oauth::__private::rules::#rule(#expr) };
-    quote_spanned! {span=>
-        match #check {
-            ::core::result::Result::Ok(()) => (),
-            ::core::result::Result::Err(e) => ::core::panic!("{}", e.message()),
-        }
-    }
+/// The first and last token spans of `expr`: spans that rustc joins, so that an error covers the
+/// whole expression (a `Span::join` that works on stable).
+fn span_range(expr: &Expr) -> (Span, Span) {
+    let mut tokens = expr.to_token_stream().into_iter();
+    let first = tokens.next().map_or_else(Span::call_site, |t| t.span());
+    let last = tokens.last().map_or(first, |t| t.span());
+    (first, last)
 }
 
-/// A `const` item named after the field that evaluates `checks`; nothing when there are none.
-pub(crate) fn named_const(field: &str, checks: &[TokenStream]) -> TokenStream {
-    if checks.is_empty() {
+/// A `const` item named after the field whose evaluation fails, on the offending value, when one
+/// of `values` breaks its rule: rustc then reports "evaluation panicked: {rule message}" on the
+/// value and "evaluation of `_::{field}` failed here". Nothing when there are no values.
+///
+/// The values are evaluated in an outer `const` and checked in a nested block, so that the
+/// field-named `const` never shadows an item the user's expression names.
+pub(crate) fn const_checks(field: &str, values: &[(&Expr, Rule)]) -> TokenStream {
+    if values.is_empty() {
         return TokenStream::new();
     }
-    let name = syn::Ident::new(field, Span::call_site());
+    let count = values.len();
+    let exprs = values.iter().map(|(e, _)| e);
+    let checks = values.iter().enumerate().map(|(i, (expr, rule))| {
+        let (first, last) = span_range(expr);
+        let rule = Ident::new(rule.name, Span::call_site());
+        let panic = quote_spanned!(first=> ::core::panic!);
+        let mut args = Group::new(Delimiter::Parenthesis, quote!("{}", __azure_mcp_error.message()));
+        args.set_span(last);
+        quote! {
+            match ::axum_mcp_azure_oauth::__private::rules::#rule(__AZURE_MCP_VALUES[#i]) {
+                ::core::result::Result::Ok(()) => (),
+                ::core::result::Result::Err(__azure_mcp_error) => #panic #args,
+            }
+        }
+    });
+    let name = Ident::new(field, Span::call_site());
     quote! {
-        #[allow(non_upper_case_globals, dead_code)]
-        const #name: () = { #(#checks;)* };
+        const _: () = {
+            const __AZURE_MCP_VALUES: [&::core::primitive::str; #count] = [#(#exprs),*];
+            {
+                #[allow(non_upper_case_globals, dead_code)]
+                const #name: () = { #(#checks;)* };
+            }
+        };
     }
 }
 
@@ -174,16 +192,21 @@ pub(crate) fn did_you_mean<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> 
 }
 
 /// "unknown key `x`: did you mean `y`?" or "unknown key `x`: expected one of `a`, `b`".
-pub(crate) fn unknown_key(what: &str, key: &syn::Ident, known: &[&str]) -> syn::Error {
+pub(crate) fn unknown_key<'a>(
+    what: &str,
+    key: &syn::Ident,
+    known: &[&'a str],
+) -> (syn::Error, Option<&'a str>) {
     let name = key.to_string();
-    let message = match did_you_mean(&name, known) {
+    let hint = did_you_mean(&name, known);
+    let message = match hint {
         Some(hint) => format!("unknown {what} `{name}`: did you mean `{hint}`?"),
         None => {
             let list: Vec<String> = known.iter().map(|k| format!("`{k}`")).collect();
             format!("unknown {what} `{name}`: expected one of {}", list.join(", "))
         }
     };
-    syn::Error::new(key.span(), message)
+    (syn::Error::new(key.span(), message), hint)
 }
 
 #[cfg(test)]

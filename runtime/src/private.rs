@@ -35,6 +35,20 @@ pub trait Requirement: Send + Sync + 'static {
     const REQUIREMENTS: Requirements;
 }
 
+/// Implemented by [`AzureClaims`] only: the attribute checks that the parameter it replaces by name
+/// is the crate's claims type (and keeps the user's import in use).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not `axum_mcp_azure_oauth::AzureClaims`",
+    label = "`#[azure_mcp_auth]` gives this parameter the verified `axum_mcp_azure_oauth::AzureClaims`",
+    note = "the attribute recognises the claims parameter by its type's name; import `axum_mcp_azure_oauth::AzureClaims` or rename your own type"
+)]
+pub trait IsAzureClaims {}
+
+impl IsAzureClaims for AzureClaims {}
+
+/// Compiles only for `T` = [`AzureClaims`].
+pub const fn is_azure_claims<T: IsAzureClaims>() {}
+
 /// The first parameter of an `#[azure_mcp_auth]` handler: the verified claims of a token that
 /// meets `R`'s requirements. Rejections are the validator's RFC 6750 challenges (401, 403, 400,
 /// 503), or a 500 when no `AzureOAuth` is installed for `R::APP_ID`.

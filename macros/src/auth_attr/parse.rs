@@ -78,15 +78,22 @@ fn string(expr: &Expr, field: &str, rule: Rule, errors: &mut Errors) -> Option<C
     Some(Checked { value, rule })
 }
 
-/// A `[a, b, …]` list; `what` names one element in messages.
-fn list(key: &Ident, expr: &Expr, rule: Rule, what: &str, errors: &mut Errors) -> Vec<Checked> {
+/// A `[a, b, …]` list; `what` names one element in messages, `example` shows one.
+fn list(
+    key: &Ident,
+    expr: &Expr,
+    rule: Rule,
+    what: &str,
+    example: &str,
+    errors: &mut Errors,
+) -> Vec<Checked> {
     let field = key.to_string();
     let Expr::Array(array) = common::peel(expr) else {
-        errors.at(expr, format_args!("`{field}` takes a list such as `{field} = [\"{what}\"]`"));
+        errors.at(expr, format_args!("`{field}` takes a list such as `{field} = [\"{example}\"]`"));
         return Vec::new();
     };
     if array.elems.is_empty() {
-        errors.at(array, format_args!("`{field}` is empty: list at least one {what}, or remove `{field}`"));
+        errors.at(array, format_args!("`{field}` is empty: list at least {what}, or remove `{field}`"));
         return Vec::new();
     }
     array.elems.iter().filter_map(|e| string(e, &field, rule, errors)).collect()
@@ -102,10 +109,14 @@ impl Args {
         let mut roles = None;
         let mut tenants = None;
         let mut seen: Vec<Ident> = Vec::new();
+        let mut hinted: Vec<&str> = Vec::new();
         for Arg { key, value } in self.0 {
             let name = key.to_string();
             if !KEYS.contains(&name.as_str()) {
-                errors.push(common::unknown_key("argument", &key, KEYS));
+                let (error, hint) = common::unknown_key("argument", &key, KEYS);
+                errors.push(error);
+                // A misspelt key is not also reported as missing.
+                hinted.extend(hint);
                 continue;
             }
             if seen.iter().any(|k| *k == key) {
@@ -138,21 +149,25 @@ impl Args {
                                 Some(string(&value, "scope", SCOPE_NAME, &mut errors).into_iter().collect());
                         }
                     } else {
-                        scopes = Some(list(&key, &value, SCOPE_NAME, "access_as_user", &mut errors));
+                        scopes =
+                            Some(list(&key, &value, SCOPE_NAME, "a scope", "access_as_user", &mut errors));
                     }
                 }
-                "roles" => roles = Some(list(&key, &value, SCOPE_TOKEN, "Mcp.Invoke", &mut errors)),
-                "tenants" => tenants = Some(list(&key, &value, GUID, "tenant GUID", &mut errors)),
+                "roles" => roles = Some(list(&key, &value, SCOPE_TOKEN, "a role", "Mcp.Invoke", &mut errors)),
+                "tenants" => {
+                    let example = "11111111-2222-3333-4444-555555555555";
+                    tenants = Some(list(&key, &value, GUID, "a tenant GUID", example, &mut errors));
+                }
                 _ => unreachable!("every key in KEYS is handled"),
             }
         }
-        if app_id.is_none() {
+        if app_id.is_none() && !hinted.contains(&"app_id") {
             errors.at_span(
                 proc_macro2::Span::call_site(),
                 "missing `app_id`: name the app whose tokens this handler accepts, e.g. `app_id = env!(\"AZURE_CLIENT_ID\")`",
             );
         }
-        if scopes.is_none() {
+        if scopes.is_none() && !hinted.iter().any(|h| *h == "scope" || *h == "scopes") {
             errors.at_span(
                 proc_macro2::Span::call_site(),
                 "missing `scope`: name the delegated scope this handler requires, e.g. `scope = \"access_as_user\"` (or `scopes = [\"…\", \"…\"]` for any of several)",

@@ -8,7 +8,10 @@ use super::valid::Config;
 use crate::common;
 
 pub(crate) fn expand(config: &Config) -> TokenStream {
-    let checks = config.settings.iter().map(|s| common::named_const(&s.key.to_string(), &s.const_checks));
+    let checks = config.settings.iter().map(|s| {
+        let values: Vec<(&syn::Expr, common::Rule)> = s.const_checks.iter().map(|(e, r)| (e, *r)).collect();
+        common::const_checks(&s.key.to_string(), &values)
+    });
     let calls = config.settings.iter().map(|s| {
         let key = &s.key;
         let arg = &s.arg;

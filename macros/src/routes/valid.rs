@@ -116,8 +116,8 @@ pub(crate) struct Setting {
     pub(crate) key: Ident,
     /// The builder method's argument.
     pub(crate) arg: TokenStream,
-    /// `const` checks for constant expressions (literals were checked by the macro).
-    pub(crate) const_checks: Vec<TokenStream>,
+    /// Constant expressions and their rules, for `const` checks (literals were checked by the macro).
+    pub(crate) const_checks: Vec<(Expr, Rule)>,
 }
 
 /// Every key, checked.
@@ -133,7 +133,10 @@ impl Input {
         for Field { key: ident, value } in self.0 {
             let name = ident.to_string();
             let Some(key) = KEYS.iter().find(|k| k.name == name) else {
-                errors.push(unknown(&ident));
+                let (error, hint) = unknown(&ident);
+                errors.push(error);
+                // A misspelt key is not also reported as missing.
+                seen.extend(hint.map(|h| Ident::new(h, ident.span())));
                 continue;
             };
             if seen.iter().any(|k| *k == ident) {
@@ -158,10 +161,11 @@ impl Input {
     }
 }
 
-fn unknown(ident: &Ident) -> syn::Error {
+fn unknown(ident: &Ident) -> (syn::Error, Option<&'static str>) {
     let name = ident.to_string();
     if let Some((_, meant)) = ALIASES.iter().find(|(alias, _)| name.eq_ignore_ascii_case(alias)) {
-        return syn::Error::new(ident.span(), format!("unknown key `{name}`: did you mean `{meant}`?"));
+        let error = syn::Error::new(ident.span(), format!("unknown key `{name}`: did you mean `{meant}`?"));
+        return (error, Some(meant));
     }
     let names: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
     common::unknown_key("key", ident, &names)
@@ -181,7 +185,7 @@ fn checked_string(
     field: &str,
     rule: Rule,
     errors: &mut Errors,
-    checks: &mut Vec<TokenStream>,
+    checks: &mut Vec<(Expr, Rule)>,
 ) -> Option<StrValue> {
     let value = common::str_value(expr, field, errors)?;
     match &value {
@@ -190,14 +194,14 @@ fn checked_string(
                 return None;
             }
         }
-        StrValue::Const(e) => checks.push(common::const_check(e, rule)),
+        StrValue::Const(e) => checks.push((e.clone(), rule)),
         StrValue::Runtime(_) => {}
     }
     Some(value)
 }
 
 /// The builder argument for `key` and its `const` checks; `None` after reporting a mistake.
-fn value_of(key: &Key, value: &Expr, errors: &mut Errors) -> Option<(TokenStream, Vec<TokenStream>)> {
+fn value_of(key: &Key, value: &Expr, errors: &mut Errors) -> Option<(TokenStream, Vec<(Expr, Rule)>)> {
     let field = key.name;
     let mut checks = Vec::new();
     let arg = match &key.kind {
@@ -271,7 +275,7 @@ fn list(
     field: &str,
     rule: Rule,
     errors: &mut Errors,
-    checks: &mut Vec<TokenStream>,
+    checks: &mut Vec<(Expr, Rule)>,
 ) -> Option<(TokenStream, Vec<syn::LitStr>)> {
     match common::peel(value) {
         Expr::Array(array) => {

@@ -5,7 +5,7 @@ struct AzureClaims;
 
 #[azure_mcp_auth(app_id = "11111111-2222-3333-4444-555555555555", scope = "access_as_user")]
 async fn handler(claims: AzureClaims) {
-    let AzureClaims = claims;
+    let _ = claims;
 }
 
 fn main() {}
