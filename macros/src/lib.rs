@@ -263,12 +263,8 @@ mod tests {
         ))
         .to_string();
         assert!(out.contains("const app_id : () ="), "{out}");
-        assert!(
-            out.contains(
-                ":: axum_mcp_azure_oauth :: __private :: rules :: guid (env ! (\"AZURE_CLIENT_ID\"))"
-            ),
-            "{out}"
-        );
+        assert!(out.contains("= [env ! (\"AZURE_CLIENT_ID\")] ;"), "{out}");
+        assert!(out.contains("rules :: guid (__AZURE_MCP_VALUES [0usize])"), "{out}");
         assert!(out.contains("const allowed_tenant_ids : () ="), "{out}");
         assert!(!out.contains("const tenant_id"), "{out}");
         assert!(out.contains(". client_secret (std :: env :: var (\"AZURE_CLIENT_SECRET\") ?)"), "{out}");
