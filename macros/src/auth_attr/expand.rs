@@ -66,7 +66,7 @@ pub(crate) fn check_fn(item: &ItemFn) -> syn::Result<Option<usize>> {
             span,
             format_args!(
                 "too many extractors: axum handlers take at most {MAX_EXTRACTORS} arguments and this one would take {total}{}; group some into one extractor (a struct implementing FromRequestParts)",
-                if added == 1 { ", with the auth extractor `#[azure_mcp_auth]` adds first" } else { "" }
+                if added == 1 { " with the auth extractor that `#[azure_mcp_auth]` puts first" } else { "" }
             ),
         );
     }

@@ -336,29 +336,27 @@ const BUILD_TIME_MACROS: &[&str] =
     &["env", "option_env", "include_str", "include_bytes", "concat", "stringify"];
 
 /// Whether the tokens call one of [`BUILD_TIME_MACROS`].
-fn reads_at_build_time(tokens: TokenStream) -> Option<Span> {
+fn reads_at_build_time(tokens: TokenStream) -> bool {
     let mut previous: Option<Ident> = None;
     for tree in tokens {
         match tree {
             TokenTree::Punct(p) if p.as_char() == '!' => {
-                if let Some(ident) = &previous
-                    && BUILD_TIME_MACROS.iter().any(|m| ident == m)
-                {
-                    return Some(ident.span());
+                if previous.as_ref().is_some_and(|ident| BUILD_TIME_MACROS.iter().any(|m| ident == m)) {
+                    return true;
                 }
                 previous = None;
             }
             TokenTree::Ident(i) => previous = Some(i),
             TokenTree::Group(g) => {
-                if let Some(span) = reads_at_build_time(g.stream()) {
-                    return Some(span);
+                if reads_at_build_time(g.stream()) {
+                    return true;
                 }
                 previous = None;
             }
             _ => previous = None,
         }
     }
-    None
+    false
 }
 
 /// The expression a conversion wraps: `"…".to_string()`, `String::from("…")`, `"…".into()`.
@@ -387,9 +385,9 @@ const SECRET_HINT: &str =
 /// The client secret must be read at run time: written in the source or read with `env!` it is
 /// baked into the binary, where anyone with the binary can read it.
 fn secret(value: &Expr, errors: &mut Errors) -> Option<TokenStream> {
-    if let Some(span) = reads_at_build_time(value.to_token_stream()) {
-        errors.at_span(
-            span,
+    if reads_at_build_time(value.to_token_stream()) {
+        errors.at(
+            value,
             format_args!(
                 "`client_secret` must not be read at build time: this macro bakes the value into the binary, where anyone with the binary can read it; {SECRET_HINT}"
             ),
@@ -429,12 +427,12 @@ fn choice_of(choice: &Choice, value: &Expr, field: &str, errors: &mut Errors) ->
                 None => {
                     let lower: Vec<&str> = choice.choices.iter().map(|(n, _)| *n).collect();
                     let hint = common::did_you_mean(&written, &lower)
-                        .map(|h| format!(": did you mean `{h}`?"))
+                        .map(|h| format!("did you mean `{h}`? "))
                         .unwrap_or_default();
                     errors.at(
                         ident,
                         format_args!(
-                            "unknown `{field}` `{written}`: expected {expected}{hint} (a value computed at run time goes in braces: `{field}: {{ value }}`)"
+                            "unknown `{field}` `{written}`: {hint}expected {expected} (a value computed at run time goes in braces: `{field}: {{ value }}`)"
                         ),
                     );
                     None
