@@ -22,6 +22,11 @@ pub use config::{
     DEFAULT_TOKEN_CACHE_CAPACITY, HttpsPlatform, Mode, TenantPolicy, rules,
 };
 
+pub use validate::{
+    AuthError, AuthLayer, AuthService, AzureClaims, Clock, InsufficientScope, InvalidRequest, InvalidToken,
+    Requirements, TokenKind, TokenValidator, TokenVersion, ValidatorStats,
+};
+
 #[cfg(feature = "emulator")]
 pub mod emulator;
 

@@ -1,0 +1,215 @@
+//! What the emulator serves ([`Endpoint`]), the faults a test can inject ([`Fault`]) and the request
+//! log ([`RecordedRequest`]).
+
+use std::fmt;
+use std::time::Duration;
+
+/// One endpoint of the emulated Entra ID or Microsoft Graph, for faults and the request log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Endpoint {
+    /// `GET /{tenant}/v2.0/.well-known/openid-configuration`.
+    OpenIdConfigurationV2,
+    /// `GET /{tenant}/.well-known/openid-configuration`.
+    OpenIdConfigurationV1,
+    /// `GET /{tenant}/discovery/v2.0/keys`.
+    JwksV2,
+    /// `GET /{tenant}/discovery/keys`.
+    JwksV1,
+    /// `GET /{tenant}/oauth2/v2.0/authorize`.
+    Authorize,
+    /// `POST /{tenant}/oauth2/v2.0/token`.
+    Token,
+    /// Any `GET /v1.0/applications…` of Graph: `(appId='…')`, `?$filter=appId eq '…'` or `/{object-id}`.
+    GraphGetApplication,
+    /// `PATCH /v1.0/applications(appId='…')` or `/v1.0/applications/{object-id}`.
+    GraphPatchApplication,
+    /// Anything else either server received (answered with an error).
+    Other,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum FaultKind {
+    Status(u16),
+    TooManyRequests(u64),
+    Delay(Duration),
+    Garbage,
+    EmptyKeys,
+    Outage,
+}
+
+/// A failure to inject on one [`Endpoint`] with
+/// [`Emulator::set_fault`](super::Emulator::set_fault). Applies to every request until
+/// [`Emulator::clear_faults`](super::Emulator::clear_faults), or `n` times with [`Fault::times`].
+///
+/// ```
+/// use axum_mcp_azure_oauth::emulator::Fault;
+/// use std::time::Duration;
+///
+/// let fault = Fault::status(503).times(2); // two 503s, then normal answers
+/// let slow = Fault::delay(Duration::from_millis(50));
+/// # let _ = (fault, slow);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[must_use]
+pub struct Fault {
+    pub(crate) kind: FaultKind,
+    pub(crate) times: Option<usize>,
+}
+
+impl Fault {
+    fn new(kind: FaultKind) -> Self {
+        Self { kind, times: None }
+    }
+
+    /// Answer with this HTTP status and the error body Entra (OAuth JSON with `AADSTS…`) or Graph
+    /// (`{"error":{"code","message"}}`) sends with it.
+    pub fn status(status: u16) -> Self {
+        Self::new(FaultKind::Status(status))
+    }
+
+    /// `429 Too Many Requests` with `Retry-After: {retry_after_secs}` and the service's error body.
+    pub fn too_many_requests(retry_after_secs: u64) -> Self {
+        Self::new(FaultKind::TooManyRequests(retry_after_secs))
+    }
+
+    /// Wait this long (on the tokio clock, so `tokio::time::pause` applies), then answer normally.
+    pub fn delay(delay: Duration) -> Self {
+        Self::new(FaultKind::Delay(delay))
+    }
+
+    /// `200 OK` with a body that is not JSON (an HTML page, as a captive proxy would send).
+    pub fn garbage() -> Self {
+        Self::new(FaultKind::Garbage)
+    }
+
+    /// On a JWKS endpoint, `200 OK` with `{"keys":[]}`; other endpoints answer normally.
+    pub fn empty_keys() -> Self {
+        Self::new(FaultKind::EmptyKeys)
+    }
+
+    /// Read the request, then close the connection without any answer.
+    pub fn outage() -> Self {
+        Self::new(FaultKind::Outage)
+    }
+
+    /// Apply only to the next `n` requests of the endpoint, then clear.
+    pub fn times(mut self, n: usize) -> Self {
+        self.times = Some(n);
+        self
+    }
+}
+
+/// Form and query parameters whose values the request log's `Debug` never prints.
+const SECRET_PARAMS: &[&str] = &[
+    "client_secret",
+    "code",
+    "code_verifier",
+    "refresh_token",
+    "access_token",
+    "id_token",
+    "assertion",
+    "client_assertion",
+    "password",
+];
+
+/// One request either server received, in arrival order in [`Emulator::requests`](super::Emulator::requests).
+///
+/// Its `Debug` redacts secrets, codes and tokens; the fields hold them as sent, for assertions.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecordedRequest {
+    /// Which endpoint it was.
+    pub endpoint: Endpoint,
+    /// `GET`, `POST`, `PATCH`, ….
+    pub method: String,
+    /// The path, without the query.
+    pub path: String,
+    /// Query parameters, decoded, in order.
+    pub query: Vec<(String, String)>,
+    /// Form parameters of an `application/x-www-form-urlencoded` body, decoded, in order.
+    pub form: Vec<(String, String)>,
+    /// The `Origin` header, if one was sent.
+    pub origin: Option<String>,
+    /// Whether a client secret was sent (form `client_secret` or HTTP Basic authentication).
+    pub client_secret_sent: bool,
+    /// Whether an `Authorization` header was sent.
+    pub authorization_sent: bool,
+    /// The tenant segment of an Entra path (`common`, a GUID, …); `None` for Graph.
+    pub tenant: Option<String>,
+}
+
+impl RecordedRequest {
+    /// The first query parameter called `name`.
+    pub fn query_param(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// The first form parameter called `name`.
+    pub fn form_param(&self, name: &str) -> Option<&str> {
+        self.form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// Whether an `Origin` header was sent.
+    pub fn has_origin(&self) -> bool {
+        self.origin.is_some()
+    }
+}
+
+struct Redacted<'a>(&'a [(String, String)]);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, v)| {
+                let v = if SECRET_PARAMS.contains(&k.as_str()) { "[redacted]" } else { v.as_str() };
+                (k.as_str(), v)
+            }))
+            .finish()
+    }
+}
+
+impl fmt::Debug for RecordedRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RecordedRequest")
+            .field("endpoint", &self.endpoint)
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &Redacted(&self.query))
+            .field("form", &Redacted(&self.form))
+            .field("origin", &self.origin)
+            .field("client_secret_sent", &self.client_secret_sent)
+            .field("authorization_sent", &self.authorization_sent)
+            .field("tenant", &self.tenant)
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_redacts_secrets_codes_and_tokens() {
+        let r = RecordedRequest {
+            endpoint: Endpoint::Token,
+            method: "POST".into(),
+            path: "/t/oauth2/v2.0/token".into(),
+            query: vec![],
+            form: vec![
+                ("client_secret".into(), "hunter2".into()),
+                ("code".into(), "the-code".into()),
+                ("refresh_token".into(), "rt".into()),
+                ("grant_type".into(), "authorization_code".into()),
+            ],
+            origin: None,
+            client_secret_sent: true,
+            authorization_sent: false,
+            tenant: Some("common".into()),
+        };
+        let debug = format!("{r:?}");
+        assert!(!debug.contains("hunter2") && !debug.contains("the-code") && !debug.contains("\"rt\""));
+        assert!(debug.contains("authorization_code"));
+        assert_eq!(r.form_param("client_secret"), Some("hunter2"));
+    }
+}

@@ -1,0 +1,304 @@
+//! The accept loop of both servers, and what every request goes through: read, classify, record,
+//! apply a fault, dispatch.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, Method, StatusCode, header};
+use http_body_util::BodyExt as _;
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use tokio::sync::watch;
+
+use super::faults::{Endpoint, FaultKind};
+use super::{RecordedRequest, State, entra, graph};
+
+/// Which of the two servers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Side {
+    Login,
+    Graph,
+}
+
+/// Request bodies above this are refused (Entra and Graph bodies here are small).
+const MAX_BODY: usize = 1 << 20;
+
+/// A request, read whole.
+pub(crate) struct Req {
+    pub(crate) method: Method,
+    pub(crate) path: String,
+    pub(crate) query: Vec<(String, String)>,
+    pub(crate) form: Vec<(String, String)>,
+    pub(crate) headers: HeaderMap,
+    pub(crate) body: Bytes,
+    pub(crate) tenant: Option<String>,
+    pub(crate) endpoint: Endpoint,
+}
+
+impl Req {
+    pub(crate) fn query(&self, name: &str) -> Option<&str> {
+        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+    pub(crate) fn form(&self, name: &str) -> Option<&str> {
+        self.form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+    /// Whether the body is `application/x-www-form-urlencoded`.
+    pub(crate) fn is_form(&self) -> bool {
+        self.header("content-type")
+            .and_then(|c| c.split(';').next())
+            .is_some_and(|c| c.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
+    }
+}
+
+/// Serves until the shutdown signal (or its sender's drop).
+pub(crate) async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<State>,
+    side: Side,
+    mut shutdown: watch::Receiver<bool>,
+    stopped: Arc<watch::Sender<u8>>,
+) {
+    loop {
+        tokio::select! {
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    drop(listener);
+                    stopped.send_modify(|n| *n += 1);
+                    return;
+                }
+            }
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let state = Arc::clone(&state);
+                let mut shutdown = shutdown.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |req| {
+                        let state = Arc::clone(&state);
+                        async move { handle(state, side, req).await }
+                    });
+                    let conn = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service);
+                    tokio::pin!(conn);
+                    tokio::select! {
+                        _ = conn.as_mut() => {}
+                        _ = shutdown.changed() => {
+                            conn.as_mut().graceful_shutdown();
+                            let _ = conn.await;
+                        }
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// The error that makes hyper drop the connection without an answer ([`FaultKind::Outage`]).
+#[derive(Debug)]
+struct Outage;
+
+impl std::fmt::Display for Outage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("emulated outage")
+    }
+}
+
+impl std::error::Error for Outage {}
+
+async fn handle(state: Arc<State>, side: Side, req: http::Request<Incoming>) -> Result<Response, Outage> {
+    let (parts, body) = req.into_parts();
+    let body = match http_body_util::Limited::new(body, MAX_BODY).collect().await {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return Ok(plain_error(side, StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large"));
+        }
+    };
+    let path = parts.uri.path().to_owned();
+    let query: Vec<(String, String)> =
+        parts.uri.query().and_then(|q| serde_urlencoded::from_str(q).ok()).unwrap_or_default();
+    let mut req = Req {
+        method: parts.method,
+        path,
+        query,
+        form: Vec::new(),
+        headers: parts.headers,
+        body,
+        tenant: None,
+        endpoint: Endpoint::Other,
+    };
+    if req.is_form() {
+        req.form = serde_urlencoded::from_bytes(&req.body).unwrap_or_default();
+    }
+    let (endpoint, tenant) = classify(side, &req.method, &req.path);
+    req.endpoint = endpoint;
+    req.tenant = tenant;
+    record(&state, &req);
+
+    let fault = take_fault(&state, endpoint);
+    match fault {
+        Some(FaultKind::Outage) => return Err(Outage),
+        Some(FaultKind::Delay(d)) => tokio::time::sleep(d).await,
+        Some(FaultKind::Status(code)) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            return Ok(fault_response(&state, side, status));
+        }
+        Some(FaultKind::TooManyRequests(secs)) => {
+            let mut resp = fault_response(&state, side, StatusCode::TOO_MANY_REQUESTS);
+            resp.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from(secs));
+            return Ok(resp);
+        }
+        Some(FaultKind::Garbage) => {
+            return Ok((
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                "<html><body>Sign in to continue to the network</body></html>",
+            )
+                .into_response());
+        }
+        Some(FaultKind::EmptyKeys) if matches!(endpoint, Endpoint::JwksV1 | Endpoint::JwksV2) => {
+            return Ok(axum::Json(serde_json::json!({ "keys": [] })).into_response());
+        }
+        Some(FaultKind::EmptyKeys) | None => {}
+    }
+    let resp = match side {
+        Side::Login => entra::handle(&state, &req),
+        Side::Graph => graph::handle(&state, &req),
+    };
+    Ok(resp)
+}
+
+fn record(state: &State, req: &Req) {
+    let basic =
+        req.header("authorization").is_some_and(|a| a.len() > 6 && a[..6].eq_ignore_ascii_case("basic "));
+    let record = RecordedRequest {
+        endpoint: req.endpoint,
+        method: req.method.to_string(),
+        path: req.path.clone(),
+        query: req.query.clone(),
+        form: req.form.clone(),
+        origin: req.header("origin").map(str::to_owned),
+        client_secret_sent: basic || req.form("client_secret").is_some(),
+        authorization_sent: req.headers.contains_key(header::AUTHORIZATION),
+        tenant: req.tenant.clone(),
+    };
+    tracing::debug!(endpoint = ?req.endpoint, method = %req.method, path = %req.path, "entra emulator request");
+    state.lock().log.push(record);
+    state.notify.notify_waiters();
+}
+
+fn take_fault(state: &State, endpoint: Endpoint) -> Option<FaultKind> {
+    let mut m = state.lock();
+    let fault = m.faults.get_mut(&endpoint)?;
+    let kind = fault.kind;
+    if let Some(times) = &mut fault.times {
+        if *times == 0 {
+            m.faults.remove(&endpoint);
+            return None;
+        }
+        *times -= 1;
+        if *times == 0 {
+            m.faults.remove(&endpoint);
+        }
+    }
+    Some(kind)
+}
+
+/// Which endpoint a path is, and the tenant segment of a login path.
+pub(crate) fn classify(side: Side, method: &Method, path: &str) -> (Endpoint, Option<String>) {
+    match side {
+        Side::Graph => {
+            let rest = path.strip_prefix("/v1.0/applications");
+            let endpoint = match (rest, method) {
+                (Some(r), &Method::GET) if r.is_empty() || r.starts_with('(') || r.starts_with('/') => {
+                    Endpoint::GraphGetApplication
+                }
+                (Some(r), &Method::PATCH) if r.starts_with('(') || r.starts_with('/') => {
+                    Endpoint::GraphPatchApplication
+                }
+                _ => Endpoint::Other,
+            };
+            (endpoint, None)
+        }
+        Side::Login => {
+            let trimmed = path.strip_prefix('/').unwrap_or(path);
+            let Some((tenant, rest)) = trimmed.split_once('/') else {
+                return (Endpoint::Other, None);
+            };
+            let endpoint = match rest {
+                "v2.0/.well-known/openid-configuration" => Endpoint::OpenIdConfigurationV2,
+                ".well-known/openid-configuration" => Endpoint::OpenIdConfigurationV1,
+                "discovery/v2.0/keys" => Endpoint::JwksV2,
+                "discovery/keys" => Endpoint::JwksV1,
+                "oauth2/v2.0/authorize" => Endpoint::Authorize,
+                "oauth2/v2.0/token" => Endpoint::Token,
+                _ => Endpoint::Other,
+            };
+            let tenant = percent_decode(tenant);
+            (endpoint, Some(tenant))
+        }
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+fn fault_response(state: &State, side: Side, status: StatusCode) -> Response {
+    match side {
+        Side::Login => {
+            let (error, code, message) = match status.as_u16() {
+                400 => ("invalid_request", 900_144, "The request is not valid (injected fault)."),
+                401 => ("invalid_client", 7_000_215, "Invalid client secret provided (injected fault)."),
+                403 => (
+                    "access_denied",
+                    50_105,
+                    "The signed in user is not assigned to a role (injected fault).",
+                ),
+                404 => ("invalid_request", 90_002, "Not found (injected fault)."),
+                429 => (
+                    "temporarily_unavailable",
+                    50_196,
+                    "The server terminated an operation because it encountered a client request loop (injected fault).",
+                ),
+                503 | 504 => (
+                    "temporarily_unavailable",
+                    90_033,
+                    "A transient error has occurred. Please try again (injected fault).",
+                ),
+                _ => ("server_error", 90_035, "An internal error occurred (injected fault)."),
+            };
+            entra::error(state, status, error, code, message)
+        }
+        Side::Graph => {
+            let (code, message) = match status.as_u16() {
+                400 => ("BadRequest", "Bad request (injected fault)."),
+                401 => ("InvalidAuthenticationToken", "Access token validation failure (injected fault)."),
+                403 => (
+                    "Authorization_RequestDenied",
+                    "Insufficient privileges to complete the operation (injected fault).",
+                ),
+                404 => ("Request_ResourceNotFound", "Resource not found (injected fault)."),
+                429 => ("TooManyRequests", "Too many requests (injected fault)."),
+                503 => ("serviceNotAvailable", "The service is temporarily unavailable (injected fault)."),
+                _ => ("generalException", "An unexpected error occurred (injected fault)."),
+            };
+            graph::error(status, code, message)
+        }
+    }
+}
+
+fn plain_error(side: Side, status: StatusCode, message: &str) -> Response {
+    match side {
+        Side::Login => {
+            let body = serde_json::json!({ "error": "invalid_request", "error_description": message });
+            (status, axum::Json(body)).into_response()
+        }
+        Side::Graph => graph::error(status, "BadRequest", message),
+    }
+}

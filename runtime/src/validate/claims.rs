@@ -1,0 +1,189 @@
+//! [`AzureClaims`]: the verified claims of an Entra access token, with typed accessors.
+
+use std::fmt;
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+/// The access token format: which `ver` Entra issued (set by the app manifest's
+/// `requestedAccessTokenVersion`; v1 by default).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TokenVersion {
+    /// `ver` = `1.0`: issuer `https://sts.windows.net/{tid}/` (from the v1 metadata), `appid`.
+    V1,
+    /// `ver` = `2.0`: issuer `{authority}/{tid}/v2.0`, `azp`.
+    V2,
+}
+
+impl TokenVersion {
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Self::V1 => 0,
+            Self::V2 => 1,
+        }
+    }
+}
+
+/// Who the token speaks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TokenKind {
+    /// A user signed in through a client: the token carries `scp`.
+    Delegated,
+    /// A daemon (client credentials): `roles` and no `scp`, or `idtyp` = `app`.
+    AppOnly,
+}
+
+/// The verified claims of an access token. Cheap to clone (an `Arc` inside).
+///
+/// As an axum extractor it reads the claims an [`AuthLayer`](crate::AuthLayer) put into the
+/// request extensions, or else validates the bearer token itself with a
+/// [`TokenValidator`](crate::TokenValidator) found in the extensions (an `Extension` layer).
+///
+/// ```
+/// use axum::{Router, routing::get};
+/// use axum_mcp_azure_oauth::AzureClaims;
+///
+/// async fn whoami(claims: AzureClaims) -> String {
+///     format!("{} in {}", claims.user_id().unwrap_or("?"), claims.tid())
+/// }
+/// let app: Router = Router::new().route("/whoami", get(whoami));
+/// ```
+#[derive(Clone)]
+pub struct AzureClaims(Arc<Inner>);
+
+struct Inner {
+    raw: Map<String, Value>,
+    version: TokenVersion,
+    kind: TokenKind,
+    tid: String,
+    exp: u64,
+}
+
+impl AzureClaims {
+    pub(crate) fn new(
+        raw: Map<String, Value>,
+        version: TokenVersion,
+        kind: TokenKind,
+        tid: String,
+        exp: u64,
+    ) -> Self {
+        Self(Arc::new(Inner { raw, version, kind, tid, exp }))
+    }
+
+    fn str_claim(&self, name: &str) -> Option<&str> {
+        self.0.raw.get(name).and_then(Value::as_str)
+    }
+
+    /// The tenant (`tid`), a lower-case GUID.
+    pub fn tid(&self) -> &str {
+        &self.0.tid
+    }
+    /// The user's (or the calling app's service principal's) object id, stable across apps.
+    pub fn oid(&self) -> Option<&str> {
+        self.str_claim("oid")
+    }
+    /// The subject: pairwise per app, stable.
+    pub fn sub(&self) -> Option<&str> {
+        self.str_claim("sub")
+    }
+    /// The delegated scopes (`scp`, space-separated in the token), e.g. `access_as_user`.
+    pub fn scopes(&self) -> impl Iterator<Item = &str> + '_ {
+        self.str_claim("scp").unwrap_or("").split(' ').filter(|s| !s.is_empty())
+    }
+    /// The app roles (`roles`).
+    pub fn roles(&self) -> impl Iterator<Item = &str> + '_ {
+        self.0.raw.get("roles").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+    }
+    /// Whether `scp` holds exactly `scope`.
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scopes().any(|s| s == scope)
+    }
+    /// Whether `roles` holds exactly `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles().any(|r| r == role)
+    }
+    /// `upn` (v1 tokens and some v2): for display only, never for authorization.
+    pub fn upn(&self) -> Option<&str> {
+        self.str_claim("upn")
+    }
+    /// `preferred_username` (v2): for display only, never for authorization.
+    pub fn preferred_username(&self) -> Option<&str> {
+        self.str_claim("preferred_username")
+    }
+    /// `name`, the display name, when the token carries it.
+    pub fn name(&self) -> Option<&str> {
+        self.str_claim("name")
+    }
+    /// The client the token was issued to: `azp` (v2) or `appid` (v1).
+    pub fn app_id(&self) -> Option<&str> {
+        self.str_claim("azp").or_else(|| self.str_claim("appid"))
+    }
+    /// The token format.
+    pub fn version(&self) -> TokenVersion {
+        self.0.version
+    }
+    /// Delegated (a user) or app-only (a daemon).
+    pub fn kind(&self) -> TokenKind {
+        self.0.kind
+    }
+    /// Expiry, in seconds since the Unix epoch.
+    pub fn exp(&self) -> u64 {
+        self.0.exp
+    }
+    /// Every claim as sent.
+    pub fn raw(&self) -> &Map<String, Value> {
+        &self.0.raw
+    }
+    /// A stable user id: `oid`, else `sub`.
+    pub fn user_id(&self) -> Option<&str> {
+        self.oid().or_else(|| self.sub())
+    }
+    /// The sign-in name for display: `upn`, else `preferred_username`.
+    pub fn user_principal_name(&self) -> Option<&str> {
+        self.upn().or_else(|| self.preferred_username())
+    }
+}
+
+impl fmt::Debug for AzureClaims {
+    /// Identifiers only: no names, no e-mail addresses.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AzureClaims")
+            .field("tid", &self.tid())
+            .field("oid", &self.oid())
+            .field("version", &self.version())
+            .field("kind", &self.kind())
+            .field("exp", &self.exp())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn claims(v: Value) -> AzureClaims {
+        let Value::Object(map) = v else { panic!("object") };
+        AzureClaims::new(map, TokenVersion::V1, TokenKind::Delegated, "t".into(), 9)
+    }
+
+    #[test]
+    fn accessors_and_fallbacks() {
+        let c = claims(serde_json::json!({
+            "oid": "o", "sub": "s", "scp": "access_as_user  read", "roles": ["A", 3, "B"],
+            "upn": "u@x", "preferred_username": "p@x", "appid": "a1", "name": "N"
+        }));
+        assert_eq!(c.user_id(), Some("o"));
+        assert_eq!(c.user_principal_name(), Some("u@x"));
+        assert_eq!(c.scopes().collect::<Vec<_>>(), ["access_as_user", "read"]);
+        assert_eq!(c.roles().collect::<Vec<_>>(), ["A", "B"]);
+        assert!(c.has_scope("read") && !c.has_scope("access"));
+        assert_eq!(c.app_id(), Some("a1"));
+        let c = claims(serde_json::json!({"sub": "s", "preferred_username": "p@x", "azp": "a2"}));
+        assert_eq!(c.user_id(), Some("s"));
+        assert_eq!(c.user_principal_name(), Some("p@x"));
+        assert_eq!(c.app_id(), Some("a2"));
+        assert_eq!(c.scopes().count(), 0);
+        let debug = format!("{c:?}");
+        assert!(!debug.contains("p@x"), "{debug}");
+    }
+}

@@ -1,0 +1,378 @@
+//! Per-tenant OpenID metadata and signing keys, fetched from the configured authority host.
+//!
+//! - One entry per tenant, at most `config.key_cache_tenants()` of them (FIFO eviction), each with
+//!   a slot per token version (the v1 and v2 metadata documents name different issuers).
+//! - Single-flight: a slot has one fetch in flight; everyone else waits for its result.
+//! - An unknown `kid` refetches at most once per [`REFRESH_MIN_INTERVAL`] per slot.
+//! - A failed fetch keeps the last known good keys; with none, callers get
+//!   [`KeyError::Unavailable`] (503) and, for [`FAILURE_BACKOFF`], no new fetch is tried
+//!   (a tenant Entra does not know is remembered for [`REFRESH_MIN_INTERVAL`]).
+//! - Issuers come from the metadata documents, never from a hard-coded host.
+//! - At most [`MAX_CONCURRENT_FETCHES`] fetches are in flight at once; each has the HTTP client's
+//!   timeouts and a size cap.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+
+use super::Clock;
+use super::claims::TokenVersion;
+use crate::AzureOAuthConfig;
+
+/// An unknown `kid` triggers a refetch at most this often per tenant and version (Identity.Web:
+/// 5 minutes).
+pub(crate) const REFRESH_MIN_INTERVAL: Duration = Duration::from_secs(300);
+/// After a failed fetch with no keys at hand, new fetches wait this long (requests get 503).
+pub(crate) const FAILURE_BACKOFF: Duration = Duration::from_secs(10);
+/// Metadata and key documents larger than this are refused.
+const MAX_DOCUMENT: usize = 512 * 1024;
+/// Keys beyond this many in one JWKS are ignored (Entra publishes a handful).
+const MAX_KEYS: usize = 64;
+/// Fetches in flight at once, over all tenants: a flood of new tenants (with
+/// [`TenantPolicy::Any`](crate::TenantPolicy::Any)) queues here instead of opening a connection each.
+const MAX_CONCURRENT_FETCHES: usize = 8;
+
+/// A signing key from the JWKS.
+pub(crate) struct Key {
+    pub(crate) key: ParsedPublicKey,
+    /// The key's `issuer` (a template with `{tenantid}`), when Entra names one.
+    pub(crate) issuer: Option<String>,
+}
+
+/// One version's metadata and keys for one tenant.
+pub(crate) struct KeySet {
+    /// The metadata's `issuer`, possibly the template `…/{tenantid}/…`.
+    pub(crate) issuer: String,
+    keys: HashMap<String, Arc<Key>>,
+}
+
+impl KeySet {
+    fn key(&self, kid: &str) -> Option<Arc<Key>> {
+        self.keys.get(kid).cloned()
+    }
+}
+
+/// Why no key could be had.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KeyError {
+    /// The keys were fetched, and none has this `kid` (401).
+    UnknownKey,
+    /// Entra answered 4xx for the tenant's metadata: no such tenant (401).
+    UnknownTenant,
+    /// Keys cannot be fetched right now and none are at hand (503).
+    Unavailable,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Failure {
+    /// 4xx: the tenant does not exist (or has no such metadata).
+    NotFound,
+    /// Network, timeout, 5xx, garbage, no usable keys.
+    Transient,
+}
+
+#[derive(Default)]
+struct FetchState {
+    /// The last fetch attempt, successful or not.
+    last_attempt: Option<Instant>,
+    /// The last failure, when the last attempt failed.
+    failure: Option<Failure>,
+}
+
+#[derive(Default)]
+struct Slot {
+    current: RwLock<Option<Arc<KeySet>>>,
+    fetch: tokio::sync::Mutex<FetchState>,
+}
+
+impl Slot {
+    fn current(&self) -> Option<Arc<KeySet>> {
+        self.current.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+    fn store(&self, set: Arc<KeySet>) {
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(set);
+    }
+}
+
+struct TenantKeys {
+    tenant: String,
+    slots: [Slot; 2],
+}
+
+#[derive(Default)]
+struct Tenants {
+    map: HashMap<String, Arc<TenantKeys>>,
+    order: VecDeque<String>,
+}
+
+/// See the module documentation.
+pub(crate) struct KeyCache {
+    config: Arc<AzureOAuthConfig>,
+    client: reqwest::Client,
+    clock: Clock,
+    tenants: Mutex<Tenants>,
+    fetch_permits: tokio::sync::Semaphore,
+    pub(crate) metadata_fetches: AtomicU64,
+    pub(crate) jwks_fetches: AtomicU64,
+}
+
+#[derive(Deserialize)]
+struct Metadata {
+    issuer: String,
+    jwks_uri: String,
+}
+
+#[derive(Deserialize)]
+struct Jwks {
+    keys: Vec<serde_json::Value>,
+}
+
+#[derive(Deserialize)]
+struct Jwk {
+    kty: String,
+    kid: Option<String>,
+    #[serde(rename = "use")]
+    use_: Option<String>,
+    alg: Option<String>,
+    n: Option<String>,
+    e: Option<String>,
+    issuer: Option<String>,
+}
+
+impl KeyCache {
+    pub(crate) fn new(config: Arc<AzureOAuthConfig>, clock: Clock) -> Self {
+        let client = crate::http::client(&config);
+        Self {
+            config,
+            client,
+            clock,
+            tenants: Mutex::default(),
+            fetch_permits: tokio::sync::Semaphore::new(MAX_CONCURRENT_FETCHES),
+            metadata_fetches: AtomicU64::new(0),
+            jwks_fetches: AtomicU64::new(0),
+        }
+    }
+
+    /// How many tenants are cached.
+    pub(crate) fn tenant_count(&self) -> usize {
+        self.tenants.lock().unwrap_or_else(PoisonError::into_inner).map.len()
+    }
+
+    fn entry(&self, tenant: &str) -> Arc<TenantKeys> {
+        let mut t = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(e) = t.map.get(tenant) {
+            return e.clone();
+        }
+        while t.map.len() >= self.config.key_cache_tenants() {
+            let Some(oldest) = t.order.pop_front() else { break };
+            t.map.remove(&oldest);
+            tracing::debug!(tenant = %oldest, "key cache full: evicted the oldest tenant");
+        }
+        let e = Arc::new(TenantKeys { tenant: tenant.to_owned(), slots: Default::default() });
+        t.map.insert(tenant.to_owned(), e.clone());
+        t.order.push_back(tenant.to_owned());
+        e
+    }
+
+    /// The key `kid` of `tenant` (a lower-case GUID the caller has allowed) for tokens of
+    /// `version`, with the key set it came from.
+    pub(crate) async fn key(
+        &self,
+        tenant: &str,
+        version: TokenVersion,
+        kid: &str,
+    ) -> Result<(Arc<KeySet>, Arc<Key>), KeyError> {
+        let entry = self.entry(tenant);
+        let slot = &entry.slots[version.index()];
+        if let Some(set) = slot.current()
+            && let Some(key) = set.key(kid)
+        {
+            return Ok((set, key));
+        }
+        let mut state = slot.fetch.lock().await;
+        // Whoever held the lock before may have fetched what we need.
+        let current = slot.current();
+        if let Some(set) = &current
+            && let Some(key) = set.key(kid)
+        {
+            return Ok((set.clone(), key));
+        }
+        let now = self.clock.instant();
+        if let Some(last) = state.last_attempt {
+            let since = now.saturating_duration_since(last);
+            match (&current, state.failure) {
+                // Keys at hand, none with this kid: refetch at most once per interval.
+                (Some(_), _) if since < REFRESH_MIN_INTERVAL => return Err(KeyError::UnknownKey),
+                (None, Some(Failure::NotFound)) if since < REFRESH_MIN_INTERVAL => {
+                    return Err(KeyError::UnknownTenant);
+                }
+                (None, Some(Failure::Transient)) if since < FAILURE_BACKOFF => {
+                    return Err(KeyError::Unavailable);
+                }
+                _ => {}
+            }
+        }
+        state.last_attempt = Some(now);
+        match self.fetch(tenant, version).await {
+            Ok(set) => {
+                state.failure = None;
+                let set = Arc::new(set);
+                slot.store(set.clone());
+                match set.key(kid) {
+                    Some(key) => Ok((set, key)),
+                    None => Err(KeyError::UnknownKey),
+                }
+            }
+            Err(failure) => {
+                state.failure = Some(failure);
+                match (current, failure) {
+                    (None, Failure::NotFound) => Err(KeyError::UnknownTenant),
+                    _ => Err(KeyError::Unavailable),
+                }
+            }
+        }
+    }
+
+    /// Refreshes every cached slot that has keys (the background refresher), keeping the last
+    /// known good keys on failure.
+    pub(crate) async fn refresh_all(&self) {
+        let entries: Vec<Arc<TenantKeys>> =
+            self.tenants.lock().unwrap_or_else(PoisonError::into_inner).map.values().cloned().collect();
+        for entry in entries {
+            for version in [TokenVersion::V1, TokenVersion::V2] {
+                let slot = &entry.slots[version.index()];
+                if slot.current().is_none() {
+                    continue;
+                }
+                let mut state = slot.fetch.lock().await;
+                state.last_attempt = Some(self.clock.instant());
+                match self.fetch(&entry.tenant, version).await {
+                    Ok(set) => {
+                        state.failure = None;
+                        slot.store(Arc::new(set));
+                    }
+                    Err(failure) => {
+                        state.failure = Some(failure);
+                        tracing::warn!(
+                            tenant = %entry.tenant,
+                            ?version,
+                            "signing key refresh failed; keeping the last known good keys"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    fn metadata_url(&self, tenant: &str, version: TokenVersion) -> String {
+        let authority = self.config.authority_host();
+        let mut url = match version {
+            TokenVersion::V2 => format!("{authority}/{tenant}/v2.0/.well-known/openid-configuration"),
+            TokenVersion::V1 => format!("{authority}/{tenant}/.well-known/openid-configuration"),
+        };
+        if self.config.custom_signing_keys() {
+            url.push_str("?appid=");
+            url.push_str(self.config.app_id());
+        }
+        url
+    }
+
+    async fn fetch(&self, tenant: &str, version: TokenVersion) -> Result<KeySet, Failure> {
+        // Never closed, so acquiring fails only in theory.
+        let _permit = self.fetch_permits.acquire().await.map_err(|_| Failure::Transient)?;
+        let url = self.metadata_url(tenant, version);
+        self.metadata_fetches.fetch_add(1, Ordering::Relaxed);
+        let metadata: Metadata = self.get_json(&url, tenant, "metadata").await?;
+        let mut jwks_uri = url::Url::parse(&metadata.jwks_uri).map_err(|_| {
+            tracing::warn!(tenant, "the OpenID metadata has no valid jwks_uri");
+            Failure::Transient
+        })?;
+        if !matches!(jwks_uri.scheme(), "https" | "http") {
+            tracing::warn!(tenant, "the OpenID metadata's jwks_uri is not http(s)");
+            return Err(Failure::Transient);
+        }
+        if self.config.custom_signing_keys() && !jwks_uri.query_pairs().any(|(k, _)| k == "appid") {
+            jwks_uri.query_pairs_mut().append_pair("appid", self.config.app_id());
+        }
+        self.jwks_fetches.fetch_add(1, Ordering::Relaxed);
+        let jwks: Jwks = self.get_json(jwks_uri.as_str(), tenant, "signing keys").await?;
+        let keys: HashMap<String, Arc<Key>> =
+            jwks.keys.into_iter().filter_map(parse_key).take(MAX_KEYS).collect();
+        if keys.is_empty() {
+            tracing::warn!(tenant, "the JWKS has no usable RS256 signing key");
+            return Err(Failure::Transient);
+        }
+        if metadata.issuer.is_empty() {
+            tracing::warn!(tenant, "the OpenID metadata has no issuer");
+            return Err(Failure::Transient);
+        }
+        tracing::debug!(tenant, ?version, keys = keys.len(), "fetched signing keys");
+        Ok(KeySet { issuer: metadata.issuer, keys })
+    }
+
+    async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        url: &str,
+        tenant: &str,
+        what: &str,
+    ) -> Result<T, Failure> {
+        let mut response = self.client.get(url).send().await.map_err(|e| {
+            tracing::warn!(tenant, what, error = %e, "fetching from the authority failed");
+            Failure::Transient
+        })?;
+        let status = response.status();
+        if status.is_client_error() && status.as_u16() != 429 && status.as_u16() != 408 {
+            tracing::info!(tenant, what, %status, "the authority does not know this tenant");
+            return Err(Failure::NotFound);
+        }
+        if !status.is_success() {
+            tracing::warn!(tenant, what, %status, "the authority answered with an error");
+            return Err(Failure::Transient);
+        }
+        let mut body = Vec::new();
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    if body.len() + chunk.len() > MAX_DOCUMENT {
+                        tracing::warn!(tenant, what, "the authority's document is too large");
+                        return Err(Failure::Transient);
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(tenant, what, error = %e, "reading from the authority failed");
+                    return Err(Failure::Transient);
+                }
+            }
+        }
+        serde_json::from_slice(&body).map_err(|e| {
+            tracing::warn!(tenant, what, error = %e, "the authority's document is not valid");
+            Failure::Transient
+        })
+    }
+}
+
+/// An RSA signature key usable for RS256, or `None` (other key types and uses are skipped).
+fn parse_key(value: serde_json::Value) -> Option<(String, Arc<Key>)> {
+    let jwk: Jwk = serde_json::from_value(value).ok()?;
+    if jwk.kty != "RSA" || jwk.use_.as_deref().is_some_and(|u| u != "sig") {
+        return None;
+    }
+    if jwk.alg.as_deref().is_some_and(|a| a != super::jwt::ALLOWED_ALG) {
+        return None;
+    }
+    let kid = jwk.kid.filter(|k| !k.is_empty())?;
+    let n = URL_SAFE_NO_PAD.decode(jwk.n?).ok()?;
+    let e = URL_SAFE_NO_PAD.decode(jwk.e?).ok()?;
+    let key = RsaPublicKeyComponents { n: &n[..], e: &e[..] }
+        .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256)
+        .ok()?;
+    Some((kid, Arc::new(Key { key, issuer: jwk.issuer })))
+}

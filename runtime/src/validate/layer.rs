@@ -1,0 +1,157 @@
+//! [`AuthLayer`]: a tower layer that admits only requests with a valid bearer token, and the
+//! [`AzureClaims`] extractor.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::body::{Body, Bytes, HttpBody};
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::response::Response;
+use http::request::Parts;
+use http::{Method, Request};
+use tower::{Layer, Service};
+
+use super::{AzureClaims, Requirements, TokenValidator};
+use crate::challenge;
+
+/// Protects a router or a nested service (such as rmcp's `StreamableHttpService`): each request
+/// needs a valid `Authorization: Bearer` token meeting the [`Requirements`], or gets the
+/// RFC 6750 challenge. The verified [`AzureClaims`] go into the request extensions. CORS preflight
+/// (`OPTIONS`) requests pass unauthenticated.
+///
+/// ```
+/// use std::sync::Arc;
+/// use axum::{Router, routing::post};
+/// use axum_mcp_azure_oauth::{AuthLayer, AzureClaims, AzureOAuthConfig, Requirements, TokenValidator};
+///
+/// # fn main() -> Result<(), axum_mcp_azure_oauth::ConfigError> {
+/// let config = AzureOAuthConfig::builder()
+///     .app_id("11111111-2222-3333-4444-555555555555")
+///     .tenant_id("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
+///     .build()?;
+/// let validator = TokenValidator::new(Arc::new(config));
+/// async fn mcp(claims: AzureClaims) -> String { claims.tid().to_owned() }
+/// let app: Router = Router::new()
+///     .route("/mcp", post(mcp))
+///     .route_layer(AuthLayer::new(validator).requirements(Requirements::new(&["access_as_user"])));
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct AuthLayer {
+    validator: TokenValidator,
+    requirements: Requirements,
+}
+
+impl AuthLayer {
+    /// Requires what the validator's configuration requires.
+    pub fn new(validator: TokenValidator) -> Self {
+        Self { validator, requirements: Requirements::CONFIG }
+    }
+    /// Requires `requirements` instead (empty lists still fall back to the configuration).
+    pub fn requirements(mut self, requirements: Requirements) -> Self {
+        self.requirements = requirements;
+        self
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService { inner, validator: self.validator.clone(), requirements: self.requirements }
+    }
+}
+
+/// The service [`AuthLayer`] wraps around `S`.
+#[derive(Clone, Debug)]
+pub struct AuthService<S> {
+    inner: S,
+    validator: TokenValidator,
+    requirements: Requirements,
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for AuthService<S>
+where
+    S: Service<Request<ReqBody>, Response = http::Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: HttpBody<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<axum::BoxError>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
+        // The service that was polled ready serves this request; a fresh clone takes its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let validator = self.validator.clone();
+        let requirements = self.requirements;
+        Box::pin(async move {
+            if req.method() == Method::OPTIONS {
+                return inner.call(req).await.map(|r| r.map(Body::new));
+            }
+            let result = match challenge::bearer_token(req.headers(), req.uri()) {
+                Ok(token) => validator.validate_for(token, &requirements).await,
+                Err(e) => {
+                    tracing::debug!(reason = %e, "request without a usable bearer token");
+                    Err(e)
+                }
+            };
+            match result {
+                Ok(claims) => {
+                    req.extensions_mut().insert(claims);
+                    inner.call(req).await.map(|r| r.map(Body::new))
+                }
+                Err(e) => Ok(validator.challenge(&e, req.headers(), &requirements)),
+            }
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AzureClaims {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(claims) = parts.extensions.get::<AzureClaims>() {
+            return Ok(claims.clone());
+        }
+        let Some(validator) = parts.extensions.get::<TokenValidator>().cloned() else {
+            return Err(challenge::not_installed());
+        };
+        let requirements = Requirements::CONFIG;
+        let result = match challenge::bearer_token(&parts.headers, &parts.uri) {
+            Ok(token) => validator.validate_for(token, &requirements).await,
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(claims) => {
+                parts.extensions.insert(claims.clone());
+                Ok(claims)
+            }
+            Err(e) => Err(validator.challenge(&e, &parts.headers, &requirements)),
+        }
+    }
+}
+
+/// `Option<AzureClaims>`: `None` when the request carries no `Authorization` header at all; a
+/// request with a bad token is still refused.
+impl<S: Send + Sync> OptionalFromRequestParts<S> for AzureClaims {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        if parts.extensions.get::<AzureClaims>().is_none()
+            && !parts.headers.contains_key(http::header::AUTHORIZATION)
+            && parts.extensions.get::<TokenValidator>().is_some()
+        {
+            return Ok(None);
+        }
+        <Self as FromRequestParts<S>>::from_request_parts(parts, state).await.map(Some)
+    }
+}
