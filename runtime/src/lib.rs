@@ -1,6 +1,8 @@
 //! Make an [axum] MCP server an OAuth 2.0 protected resource backed by Microsoft Entra ID.
 //!
 //! - [`AzureOAuthConfig`]: the one configuration model, checked by the `const fn` [`rules`].
+//! - [`OAuthEndpoints`]: discovery, registration, the authorize/token bridge to Entra, callback and
+//!   config; [`GraphClient`] enrols redirect URIs on the app registration.
 //! - `emulator` (feature `emulator`): an in-process Entra ID + Microsoft Graph for tests and local runs.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -8,6 +10,7 @@ mod base;
 mod challenge;
 mod config;
 mod discovery;
+mod endpoints;
 mod facade;
 mod graph;
 mod http;
@@ -25,6 +28,12 @@ pub use config::{
 pub use validate::{
     AuthError, AuthLayer, AuthService, AzureClaims, Clock, InsufficientScope, InvalidRequest, InvalidToken,
     Requirements, TokenKind, TokenValidator, TokenVersion, ValidatorStats,
+};
+
+pub use endpoints::{MAX_BODY_BYTES, OAuthEndpoints};
+pub use graph::{
+    AppRedirectUris, EnrolError, EnrolReport, GRAPH_RETRY_BUDGET, GraphClient, REDIRECT_URI_LIMIT,
+    RedirectPlatform,
 };
 
 #[cfg(feature = "emulator")]

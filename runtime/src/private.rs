@@ -22,7 +22,7 @@ pub use crate::{AzureClaims, AzureOAuthConfig, HttpsPlatform, Mode, Requirements
 pub use axum::Router;
 
 use crate::validate::TokenValidator;
-use crate::{AzureOAuth, AzureOAuthConfigBuilder};
+use crate::{AzureOAuthConfigBuilder, OAuthEndpoints};
 
 /// What one `#[azure_mcp_auth]` handler requires; implemented by the marker type
 /// `__AzureMcpAuth_{handler}` the attribute generates.
@@ -153,9 +153,9 @@ pub fn azure_oauth_routes<S: Clone + Send + Sync + 'static>(builder: AzureOAuthC
         Ok(config) => config,
         Err(e) => panic!("azure_oauth_routes!: invalid configuration: {e}"),
     };
-    let auth = AzureOAuth::new(config);
-    auth.install();
-    auth.router()
+    let config = std::sync::Arc::new(config);
+    install(TokenValidator::new(std::sync::Arc::clone(&config)));
+    OAuthEndpoints::new(config).router()
 }
 
 #[cfg(test)]

@@ -1,1 +1,338 @@
-//! Work in progress: see ARCHITECTURE.md.
+//! RFC 7591 dynamic client registration (`POST /register`, and the `GET /register` variant Copilot
+//! Studio uses), and the redirect URI allow-list.
+//!
+//! Entra has no dynamic registration (entra.md), so every client gets the app's own id, and
+//! registration enrols the client's redirect URIs on the app registration through Microsoft Graph
+//! — only URIs the operator allowed, and only if Entra's rules admit them.
+//!
+//! Answer to a registration, per outcome of the enrolment:
+//! - every URI enrolled (or already on the app registration): **201**, `redirect_uris` = all of them;
+//! - some enrolled, some not: **201**, `redirect_uris` = the enrolled ones, and
+//!   `enrolment_failures: [{redirect_uri, error}]` for the others (the client can use the enrolled
+//!   ones; the operator reads why the others failed);
+//! - none enrolled because Graph failed: **502** `{"error": "server_error", "error_description",
+//!   "enrolment_failures"}`;
+//! - no client secret configured (enrolment by hand on the app registration): **201** with the
+//!   allowed URIs, and a warning in the log.
+//!
+//! The client authentication method is always `none`: no secret is ever issued, and the bridge adds
+//! the app's secret server-side when a code for a `web` redirect URI is redeemed (mcp-auth.md,
+//! "Registration": these fields must stay consistent).
+
+use std::collections::HashSet;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use serde_json::{Map, Value, json};
+
+use crate::endpoints::{AppState, OAuthError, body_or_error, json_response};
+use crate::graph::{EnrolError, loopback_key, redirect_matches};
+use crate::{AzureOAuthConfig, rules};
+
+/// The server's own callback `{base}{callback_path}`, only from the configured base URL (never
+/// from a `Host` header, since it gets enrolled on the app registration).
+pub(crate) fn server_callback(config: &AzureOAuthConfig) -> Option<String> {
+    config.base_url().map(|base| format!("{base}{}", config.callback_path()))
+}
+
+/// Whether the configuration allows `uri` as a redirect URI: the server's own callback, an exact
+/// entry of `ALLOWED_REDIRECT_URIS` (loopback entries with any port, as Entra matches them), or a
+/// URI under an `ALLOWED_REDIRECT_URI_PREFIXES` entry without dot segments.
+pub(crate) fn allowed_by_config(config: &AzureOAuthConfig, uri: &str) -> bool {
+    if server_callback(config).as_deref() == Some(uri) {
+        return true;
+    }
+    if config.allowed_redirect_uris().iter().any(|allowed| redirect_matches(allowed, uri)) {
+        return true;
+    }
+    config.allowed_redirect_uri_prefixes().iter().any(|prefix| {
+        uri.strip_prefix(prefix.as_str()).is_some_and(|rest| !rest.is_empty() && safe_suffix(rest))
+    })
+}
+
+/// The part after a prefix has no `.` / `..` segment, encoded or not, nor an encoded `/` or `\`,
+/// so that a browser cannot resolve it outside the prefix.
+fn safe_suffix(rest: &str) -> bool {
+    let lower = rest.to_ascii_lowercase();
+    let path = lower.split('?').next().unwrap_or("");
+    !path.contains("%2e")
+        && !path.contains("%2f")
+        && !path.contains("%5c")
+        && path.split('/').all(|segment| segment != "." && segment != "..")
+}
+
+/// Why a redirect URI is refused, in words an operator can act on.
+fn refusal(config: &AzureOAuthConfig, uri: &str) -> Option<String> {
+    if let Err(rule) = rules::redirect_uri(uri) {
+        return Some(format!("redirect URI {uri:?} would be refused by Entra ID: {rule}"));
+    }
+    if allowed_by_config(config, uri) {
+        return None;
+    }
+    let hint = if loopback_key(uri).is_some() {
+        " (loopback URIs match any port, so one entry such as http://127.0.0.1/ admits every port of that path)"
+    } else {
+        ""
+    };
+    Some(format!(
+        "redirect URI {uri:?} is not allowed on this server: the operator must add it to ALLOWED_REDIRECT_URIS, or a prefix of it such as https://host/path/ to ALLOWED_REDIRECT_URI_PREFIXES{hint}"
+    ))
+}
+
+/// Client metadata of a registration request, checked.
+#[derive(Debug)]
+struct Metadata {
+    redirect_uris: Vec<String>,
+    echoed: Map<String, Value>,
+}
+
+fn invalid_metadata(description: impl Into<String>) -> OAuthError {
+    OAuthError::bad_request("invalid_client_metadata", description)
+}
+
+fn invalid_redirect(description: impl Into<String>) -> OAuthError {
+    OAuthError::bad_request("invalid_redirect_uri", description)
+}
+
+/// An optional array of strings.
+fn strings(body: &Map<String, Value>, field: &str) -> Result<Option<Vec<String>>, OAuthError> {
+    match body.get(field) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| v.as_str().map(str::to_owned))
+            .collect::<Option<Vec<_>>>()
+            .map(Some)
+            .ok_or_else(|| invalid_metadata(format!("`{field}` must be an array of strings"))),
+        Some(_) => Err(invalid_metadata(format!("`{field}` must be an array of strings"))),
+    }
+}
+
+fn parse_metadata(body: &[u8]) -> Result<Metadata, OAuthError> {
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        invalid_metadata(format!("the body must be a JSON object of RFC 7591 client metadata: {e}"))
+    })?;
+    let Value::Object(body) = value else {
+        return Err(invalid_metadata("the body must be a JSON object of RFC 7591 client metadata"));
+    };
+    let redirect_uris = match body.get("redirect_uris") {
+        None | Some(Value::Null) => {
+            return Err(invalid_redirect("`redirect_uris` is required: list the client's redirect URIs"));
+        }
+        Some(Value::Array(items)) => {
+            let uris = items
+                .iter()
+                .map(|v| v.as_str().map(str::to_owned))
+                .collect::<Option<Vec<_>>>()
+                .ok_or_else(|| invalid_redirect("`redirect_uris` must be an array of strings"))?;
+            if uris.is_empty() {
+                return Err(invalid_redirect("`redirect_uris` is empty: list the client's redirect URIs"));
+            }
+            let mut seen = HashSet::new();
+            uris.into_iter().filter(|u| seen.insert(u.clone())).collect()
+        }
+        Some(_) => return Err(invalid_redirect("`redirect_uris` must be an array of strings")),
+    };
+    if let Some(grants) = strings(&body, "grant_types")?
+        && let Some(g) = grants.iter().find(|g| !matches!(g.as_str(), "authorization_code" | "refresh_token"))
+    {
+        return Err(invalid_metadata(format!(
+            "grant type {g:?} is not supported: this server offers authorization_code and refresh_token"
+        )));
+    }
+    if let Some(types) = strings(&body, "response_types")?
+        && let Some(t) = types.iter().find(|t| t.as_str() != "code")
+    {
+        return Err(invalid_metadata(format!("response type {t:?} is not supported: use \"code\"")));
+    }
+    let mut echoed = Map::new();
+    for field in ["client_name", "application_type", "client_uri", "software_id", "software_version"] {
+        match body.get(field) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) => {
+                echoed.insert(field.to_owned(), Value::String(s.clone()));
+            }
+            Some(_) => return Err(invalid_metadata(format!("`{field}` must be a string"))),
+        }
+    }
+    if let Some(Value::String(t)) = echoed.get("application_type")
+        && !matches!(t.as_str(), "web" | "native")
+    {
+        return Err(invalid_metadata(format!(
+            "application_type {t:?} is not valid: use \"web\" or \"native\""
+        )));
+    }
+    match body.get("token_endpoint_auth_method") {
+        None | Some(Value::Null | Value::String(_)) => {}
+        Some(_) => return Err(invalid_metadata("`token_endpoint_auth_method` must be a string")),
+    }
+    Ok(Metadata { redirect_uris, echoed })
+}
+
+/// The registration answer without `redirect_uris`: the app id, how to authenticate (`none`) and
+/// the scope Copilot Studio builds its authorize request from. Never a secret.
+fn registration(config: &AzureOAuthConfig) -> Map<String, Value> {
+    let mut scope = crate::discovery::app_scopes(config).join(" ");
+    scope.push_str(" offline_access openid profile");
+    let issued_at = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let mut map = Map::new();
+    map.insert("client_id".into(), json!(config.app_id()));
+    map.insert("client_id_issued_at".into(), json!(issued_at));
+    map.insert("grant_types".into(), json!(["authorization_code", "refresh_token"]));
+    map.insert("response_types".into(), json!(["code"]));
+    map.insert("token_endpoint_auth_method".into(), json!("none"));
+    map.insert("scope".into(), json!(scope));
+    map
+}
+
+/// `GET /register`: the app's client id and the redirect URIs this process has enrolled (200; no
+/// enrolment).
+pub(crate) async fn register_get(State(state): State<AppState>) -> Response {
+    let mut body = registration(&state.config);
+    body.insert("redirect_uris".into(), json!(state.graph.enrolled()));
+    json_response(StatusCode::OK, &Value::Object(body))
+}
+
+/// `POST /register`: checks the metadata and every redirect URI, enrols them (and the server's own
+/// callback when the base URL is configured), and answers as the module documentation says.
+pub(crate) async fn register_post(
+    State(state): State<AppState>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let metadata = match body_or_error(body, "invalid_client_metadata").and_then(|b| parse_metadata(&b)) {
+        Ok(m) => m,
+        Err(e) => return e.into_response(),
+    };
+    if let Some(why) = metadata.redirect_uris.iter().find_map(|uri| refusal(&state.config, uri)) {
+        tracing::warn!(reason = %why, "registration refused");
+        return invalid_redirect(why).into_response();
+    }
+    let mut to_enrol = metadata.redirect_uris.clone();
+    if let Some(callback) = server_callback(&state.config) {
+        to_enrol.push(callback);
+    }
+    let report = state.graph.enrol(to_enrol).await;
+    let failed: Vec<&(String, EnrolError)> =
+        report.failed.iter().filter(|(uri, _)| metadata.redirect_uris.contains(uri)).collect();
+    let no_secret = failed.iter().all(|(_, e)| *e == EnrolError::NoClientSecret);
+    let redirect_uris: Vec<&String> = if no_secret {
+        if !failed.is_empty() {
+            tracing::warn!(
+                "no client secret configured: redirect URIs were not enrolled automatically; enrol them on the app registration by hand"
+            );
+        }
+        metadata.redirect_uris.iter().collect()
+    } else {
+        metadata.redirect_uris.iter().filter(|u| report.enrolled.contains(u)).collect()
+    };
+    let failures: Vec<Value> = failed
+        .iter()
+        .filter(|_| !no_secret)
+        .map(|(uri, e)| json!({ "redirect_uri": uri, "error": e.to_string() }))
+        .collect();
+    let mut answer = registration(&state.config);
+    answer.extend(metadata.echoed);
+    if redirect_uris.is_empty() {
+        let mut error = Map::new();
+        error.insert("error".into(), json!("server_error"));
+        error.insert(
+            "error_description".into(),
+            json!(format!(
+                "no redirect URI could be enrolled on the Entra app registration: {}",
+                failed.first().map(|(_, e)| e.to_string()).unwrap_or_default()
+            )),
+        );
+        error.insert("enrolment_failures".into(), json!(failures));
+        return json_response(StatusCode::BAD_GATEWAY, &Value::Object(error));
+    }
+    answer.insert("redirect_uris".into(), json!(redirect_uris));
+    if !failures.is_empty() {
+        answer.insert("enrolment_failures".into(), json!(failures));
+    }
+    tracing::info!(redirect_uris = ?redirect_uris, "client registered");
+    json_response(StatusCode::CREATED, &Value::Object(answer))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> AzureOAuthConfig {
+        AzureOAuthConfig::builder()
+            .app_id("11111111-2222-3333-4444-555555555555")
+            .tenant_id("11111111-2222-3333-4444-555555555555")
+            .base_url("https://mcp.example.com")
+            .allowed_redirect_uris(["https://vscode.dev/redirect", "http://127.0.0.1:33418/"])
+            .allowed_redirect_uri_prefixes(["https://global.consent.azure-apim.net/redirect/"])
+            .build()
+            .expect("valid test configuration")
+    }
+
+    #[test]
+    fn allow_list_exact_loopback_prefix_and_own_callback() {
+        let c = config();
+        assert!(allowed_by_config(&c, "https://vscode.dev/redirect"));
+        assert!(allowed_by_config(&c, "http://127.0.0.1:5555/"), "loopback port ignored");
+        assert!(allowed_by_config(&c, "http://127.0.0.1/"));
+        assert!(allowed_by_config(&c, "https://global.consent.azure-apim.net/redirect/my-connector"));
+        assert!(allowed_by_config(&c, "https://mcp.example.com/oauth/callback"));
+        for refused in [
+            "https://vscode.dev/redirect/",
+            "http://localhost:5555/",
+            "http://127.0.0.1:5555/other",
+            "https://global.consent.azure-apim.net/redirect/",
+            "https://global.consent.azure-apim.net/redirect/../evil",
+            "https://global.consent.azure-apim.net/redirect/%2e%2e/evil",
+            "https://global.consent.azure-apim.net/redirectx",
+            "https://evil.example/oauth/callback",
+        ] {
+            assert!(!allowed_by_config(&c, refused), "{refused}");
+        }
+    }
+
+    #[test]
+    fn refusals_name_the_uri_the_rule_and_the_variable() {
+        let c = config();
+        let why = refusal(&c, "http://[::1]:8080/cb").expect("refused");
+        assert!(why.contains("[::1]") && why.contains("Entra"), "{why}");
+        let why = refusal(&c, "https://claude.ai/api/mcp/auth_callback").expect("refused");
+        assert!(why.contains("ALLOWED_REDIRECT_URIS") && why.contains("claude.ai"), "{why}");
+        assert_eq!(refusal(&c, "https://vscode.dev/redirect"), None);
+    }
+
+    #[test]
+    fn metadata_is_checked_field_by_field() {
+        let ok = parse_metadata(br#"{"redirect_uris":["https://a/b","https://a/b"],"client_name":"X"}"#)
+            .expect("valid metadata");
+        assert_eq!(ok.redirect_uris, ["https://a/b"]);
+        assert_eq!(ok.echoed["client_name"], "X");
+        for bad in [
+            &b"not json"[..],
+            br#"[]"#,
+            br#"{"redirect_uris":["https://a/b"],"grant_types":["client_credentials"]}"#,
+            br#"{"redirect_uris":["https://a/b"],"response_types":["token"]}"#,
+            br#"{"redirect_uris":["https://a/b"],"client_name":5}"#,
+            br#"{"redirect_uris":["https://a/b"],"application_type":"desktop"}"#,
+        ] {
+            assert!(parse_metadata(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+        for bad in [&br#"{}"#[..], br#"{"redirect_uris":[]}"#, br#"{"redirect_uris":"https://a/b"}"#] {
+            assert!(parse_metadata(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+
+    #[test]
+    fn registration_never_carries_a_secret_and_says_none() {
+        let r = registration(&config());
+        assert_eq!(r["token_endpoint_auth_method"], "none");
+        assert!(!r.contains_key("client_secret"));
+        assert_eq!(
+            r["scope"],
+            "api://11111111-2222-3333-4444-555555555555/access_as_user offline_access openid profile"
+        );
+    }
+}

@@ -1,0 +1,582 @@
+//! The OAuth endpoints over real HTTP, without Entra: every document field by field, the input
+//! checks of registration, authorize and token, CORS, callback and config. Entra and Graph point at
+//! a closed port, so a request that should have been refused locally fails these tests.
+
+mod endpoints_support;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum_mcp_azure_oauth::{AzureOAuthConfig, GraphClient, Mode, OAuthEndpoints};
+use endpoints_support::*;
+use serde_json::{Value, json};
+
+fn prm(base: &str) -> Value {
+    json!({
+        "resource": format!("{base}/mcp"),
+        "authorization_servers": [base],
+        "scopes_supported": [format!("api://{APP}/access_as_user")],
+        "bearer_methods_supported": ["header"],
+    })
+}
+
+fn asm(base: &str, openid: bool) -> Value {
+    let mut doc = json!({
+        "issuer": base,
+        "authorization_endpoint": format!("{base}/authorize"),
+        "token_endpoint": format!("{base}/token"),
+        "registration_endpoint": format!("{base}/register"),
+        "scopes_supported": [format!("api://{APP}/access_as_user"), "openid", "profile", "email", "offline_access"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "code_challenge_methods_supported": ["S256"],
+    });
+    if openid {
+        doc["jwks_uri"] = json!(format!("http://127.0.0.1:9/{TENANT}/discovery/v2.0/keys"));
+        doc["subject_types_supported"] = json!(["pairwise"]);
+        doc["id_token_signing_alg_values_supported"] = json!(["RS256"]);
+    }
+    doc
+}
+
+async fn get(url: &str) -> Answer {
+    Answer::read(client().get(url).send().await.expect("GET"), OFFLINE_SECRET).await
+}
+
+#[tokio::test]
+async fn protected_resource_metadata_field_by_field_at_both_urls() {
+    let s = serve(offline_config()).await;
+    for path in ["/.well-known/oauth-protected-resource/mcp", "/.well-known/oauth-protected-resource"] {
+        let a = get(&format!("{}{path}", s.base)).await;
+        assert_eq!(a.status, 200, "{path}");
+        assert_eq!(a.json(), prm(&s.base), "{path}");
+        assert_eq!(a.header("content-type"), Some("application/json"));
+    }
+}
+
+#[tokio::test]
+async fn authorization_server_and_openid_metadata_field_by_field_at_every_url_clients_try() {
+    let s = serve(offline_config()).await;
+    let issuer = get(&format!("{}/.well-known/oauth-protected-resource/mcp", s.base)).await.json()
+        ["authorization_servers"][0]
+        .clone();
+    for path in ["/.well-known/oauth-authorization-server", "/.well-known/oauth-authorization-server/mcp"] {
+        let a = get(&format!("{}{path}", s.base)).await;
+        assert_eq!(a.status, 200, "{path}");
+        assert_eq!(a.json(), asm(&s.base, false), "{path}");
+        assert_eq!(a.json()["issuer"], issuer, "issuer identical to authorization_servers[0]");
+    }
+    for path in [
+        "/.well-known/openid-configuration",
+        "/.well-known/openid-configuration/mcp",
+        "/mcp/.well-known/openid-configuration",
+    ] {
+        let a = get(&format!("{}{path}", s.base)).await;
+        assert_eq!(a.status, 200, "{path}");
+        assert_eq!(a.json(), asm(&s.base, true), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn direct_mode_documents_point_at_entra_but_keep_registration_and_s256() {
+    let s = serve(offline_config().mode(Mode::Direct)).await;
+    let entra = format!("http://127.0.0.1:9/{TENANT}");
+    let p = get(&format!("{}/.well-known/oauth-protected-resource/mcp", s.base)).await.json();
+    assert_eq!(p["authorization_servers"], json!([format!("{entra}/v2.0")]));
+    assert_eq!(p["resource"], format!("{}/mcp", s.base));
+    let a = get(&format!("{}/.well-known/openid-configuration", s.base)).await.json();
+    assert_eq!(a["issuer"], format!("{entra}/v2.0"));
+    assert_eq!(a["authorization_endpoint"], format!("{entra}/oauth2/v2.0/authorize"));
+    assert_eq!(a["token_endpoint"], format!("{entra}/oauth2/v2.0/token"));
+    assert_eq!(a["registration_endpoint"], format!("{}/register", s.base));
+    assert_eq!(a["code_challenge_methods_supported"], json!(["S256"]));
+    assert_eq!(a["jwks_uri"], format!("{entra}/discovery/v2.0/keys"));
+}
+
+#[tokio::test]
+async fn without_a_base_url_documents_follow_the_request_but_nothing_is_enrolled() {
+    let s = serve_with(offline_config().resource_path("/api/mcp"), false, None).await;
+    let a = Answer::read(
+        client()
+            .get(format!("{}/.well-known/oauth-protected-resource/api/mcp", s.base))
+            .header("host", "mcp.example.com")
+            .header("x-forwarded-proto", "https")
+            .send()
+            .await
+            .expect("GET"),
+        OFFLINE_SECRET,
+    )
+    .await;
+    assert_eq!(a.json()["resource"], "https://mcp.example.com/api/mcp");
+    assert_eq!(a.json()["authorization_servers"], json!(["https://mcp.example.com"]));
+    let c = Answer::read(
+        client()
+            .get(format!("{}/oauth/config", s.base))
+            .header("host", "mcp.example.com")
+            .send()
+            .await
+            .expect("GET"),
+        OFFLINE_SECRET,
+    )
+    .await;
+    assert_eq!(c.json()["redirect_uri"], "http://mcp.example.com/oauth/callback");
+    // The Host-derived callback is not allowed as a redirect URI (it would be enrolled).
+    let r = Answer::read(
+        client()
+            .post(format!("{}/register", s.base))
+            .header("host", "mcp.example.com")
+            .header("x-forwarded-proto", "https")
+            .json(&json!({ "redirect_uris": ["https://mcp.example.com/oauth/callback"] }))
+            .send()
+            .await
+            .expect("POST"),
+        OFFLINE_SECRET,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"], "invalid_redirect_uri");
+    assert!(r.json()["error_description"].as_str().is_some_and(|d| d.contains("ALLOWED_REDIRECT_URIS")));
+}
+
+#[tokio::test]
+async fn cors_answers_browser_clients_on_discovery_registration_and_token_without_credentials() {
+    let s = serve(offline_config()).await;
+    for path in ["/token", "/register", "/.well-known/oauth-authorization-server"] {
+        let pre = client()
+            .request(reqwest::Method::OPTIONS, format!("{}{path}", s.base))
+            .header("origin", "http://localhost:6274")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+            .await
+            .expect("OPTIONS");
+        assert!(pre.status().is_success(), "{path}: {}", pre.status());
+        assert_eq!(pre.headers()["access-control-allow-origin"], "*", "{path}");
+        assert!(pre.headers().get("access-control-allow-credentials").is_none(), "{path}");
+    }
+    let a = client()
+        .get(format!("{}/.well-known/oauth-protected-resource/mcp", s.base))
+        .header("origin", "http://localhost:6274")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(a.headers()["access-control-allow-origin"], "*");
+}
+
+#[tokio::test]
+async fn callback_echoes_code_and_state_and_is_never_cached() {
+    let s = serve(offline_config()).await;
+    let a = get(&format!("{}/oauth/callback?code=abc&state=xyz", s.base)).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.json(), json!({ "code": "abc", "state": "xyz", "status": "success" }));
+    assert_eq!(a.header("cache-control"), Some("no-store"));
+    let e = get(&format!("{}/oauth/callback?error=access_denied&error_description=no&state=s", s.base)).await;
+    assert_eq!(e.status, 400);
+    assert_eq!(e.json()["error"], "access_denied");
+    assert_eq!(e.json()["state"], "s");
+}
+
+#[tokio::test]
+async fn oauth_config_gives_msal_settings() {
+    let s = serve(offline_config()).await;
+    let a = get(&format!("{}/oauth/config", s.base)).await;
+    assert_eq!(
+        a.json(),
+        json!({
+            "client_id": APP,
+            "tenant_id": TENANT,
+            "authority": format!("http://127.0.0.1:9/{TENANT}"),
+            "scopes": [format!("api://{APP}/access_as_user")],
+            "redirect_uri": format!("{}/oauth/callback", s.base),
+        })
+    );
+}
+
+async fn register(base: &str, body: reqwest::Body, content_type: &str) -> Answer {
+    let response = client()
+        .post(format!("{base}/register"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("POST /register");
+    Answer::read(response, OFFLINE_SECRET).await
+}
+
+#[tokio::test]
+async fn registration_refuses_malformed_and_oversized_bodies_with_rfc_7591_errors() {
+    let s = serve(offline_config().allowed_redirect_uris(["https://vscode.dev/redirect"])).await;
+    for (body, error) in [
+        ("not json", "invalid_client_metadata"),
+        ("[1,2]", "invalid_client_metadata"),
+        ("{}", "invalid_redirect_uri"),
+        (r#"{"redirect_uris": []}"#, "invalid_redirect_uri"),
+        (r#"{"redirect_uris": "https://vscode.dev/redirect"}"#, "invalid_redirect_uri"),
+        (r#"{"redirect_uris": [1]}"#, "invalid_redirect_uri"),
+        (
+            r#"{"redirect_uris": ["https://vscode.dev/redirect"], "grant_types": ["client_credentials"]}"#,
+            "invalid_client_metadata",
+        ),
+        (
+            r#"{"redirect_uris": ["https://vscode.dev/redirect"], "response_types": ["token"]}"#,
+            "invalid_client_metadata",
+        ),
+        (
+            r#"{"redirect_uris": ["https://vscode.dev/redirect"], "client_name": {"x": 1}}"#,
+            "invalid_client_metadata",
+        ),
+    ] {
+        let a = register(&s.base, body.into(), "application/json").await;
+        assert_eq!(a.status, 400, "{body}");
+        assert_eq!(a.json()["error"], error, "{body}");
+        assert!(a.json()["error_description"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
+    }
+    let huge = format!(
+        r#"{{"redirect_uris": ["https://vscode.dev/redirect"], "client_name": "{}"}}"#,
+        "x".repeat(70_000)
+    );
+    let a = register(&s.base, huge.into(), "application/json").await;
+    assert_eq!(a.status, 413);
+    assert_eq!(a.json()["error"], "invalid_client_metadata");
+}
+
+#[tokio::test]
+async fn registration_refuses_uris_outside_the_allow_list_or_entras_rules_and_says_what_to_do() {
+    let s = serve(offline_config().allowed_redirect_uris(["https://vscode.dev/redirect"])).await;
+    for (uri, must_mention) in [
+        ("https://claude.ai/api/mcp/auth_callback", "ALLOWED_REDIRECT_URIS"),
+        ("http://[::1]:8080/cb", "[::1]"),
+        ("http://example.com/cb", "https"),
+        ("https://example.com/a,b", "! $"),
+        ("javascript:alert", "custom scheme"),
+    ] {
+        let body = json!({ "redirect_uris": ["https://vscode.dev/redirect", uri] }).to_string();
+        let a = register(&s.base, body.into(), "application/json").await;
+        assert_eq!(a.status, 400, "{uri}");
+        assert_eq!(a.json()["error"], "invalid_redirect_uri", "{uri}");
+        let d = a.json()["error_description"].as_str().unwrap_or_default().to_owned();
+        assert!(d.contains(uri) && d.contains(must_mention), "{uri}: {d}");
+    }
+}
+
+#[tokio::test]
+async fn registration_reports_every_uri_when_graph_is_unreachable() {
+    let config = Arc::new(
+        offline_config()
+            .allowed_redirect_uris(["https://vscode.dev/redirect"])
+            .build()
+            .expect("valid configuration"),
+    );
+    let graph = GraphClient::with_retry_budget(Arc::clone(&config), Duration::ZERO);
+    let s = serve_with(
+        offline_config().allowed_redirect_uris(["https://vscode.dev/redirect"]),
+        true,
+        Some(graph),
+    )
+    .await;
+    let a = register(
+        &s.base,
+        json!({ "redirect_uris": ["https://vscode.dev/redirect"] }).to_string().into(),
+        "application/json",
+    )
+    .await;
+    assert_eq!(a.status, 502);
+    assert_eq!(a.json()["error"], "server_error");
+    let failures = a.json()["enrolment_failures"].clone();
+    assert_eq!(failures[0]["redirect_uri"], "https://vscode.dev/redirect");
+    assert!(
+        failures[0]["error"].as_str().is_some_and(|e| e.contains("MICROSOFT_GRAPH_ENDPOINT")),
+        "{failures}"
+    );
+}
+
+#[tokio::test]
+async fn registration_without_a_secret_accepts_allowed_uris_for_enrolment_by_hand() {
+    let builder = AzureOAuthConfig::builder()
+        .app_id(APP)
+        .tenant_id(TENANT)
+        .authority_host("http://127.0.0.1:9")
+        .graph_endpoint("http://127.0.0.1:9")
+        .allowed_redirect_uris(["https://vscode.dev/redirect"]);
+    let s = serve(builder).await;
+    let a = register(
+        &s.base,
+        json!({ "redirect_uris": ["https://vscode.dev/redirect"], "client_name": "VS Code" })
+            .to_string()
+            .into(),
+        "application/json",
+    )
+    .await;
+    assert_eq!(a.status, 201, "{}", a.text);
+    let j = a.json();
+    assert_eq!(j["client_id"], APP);
+    assert_eq!(j["redirect_uris"], json!(["https://vscode.dev/redirect"]));
+    assert_eq!(j["token_endpoint_auth_method"], "none");
+    assert_eq!(j["client_name"], "VS Code");
+    assert!(j.get("client_secret").is_none());
+}
+
+#[tokio::test]
+async fn get_register_answers_copilot_studio_with_the_client_id_and_a_scope() {
+    let s = serve(offline_config()).await;
+    let a = get(&format!("{}/register", s.base)).await;
+    assert_eq!(a.status, 200);
+    let j = a.json();
+    assert_eq!(j["client_id"], APP);
+    assert_eq!(j["scope"], format!("api://{APP}/access_as_user offline_access openid profile"));
+    assert_eq!(j["token_endpoint_auth_method"], "none");
+    assert_eq!(j["grant_types"], json!(["authorization_code", "refresh_token"]));
+    assert_eq!(j["response_types"], json!(["code"]));
+    assert_eq!(j["redirect_uris"], json!([]));
+    assert!(j["client_id_issued_at"].as_u64().is_some_and(|t| t > 1_700_000_000));
+    assert!(j.get("client_secret").is_none());
+}
+
+fn authorize_url(base: &str, params: &[(&str, &str)]) -> String {
+    let mut url = url::Url::parse(&format!("{base}/authorize")).expect("URL");
+    url.query_pairs_mut().extend_pairs(params);
+    url.to_string()
+}
+
+#[tokio::test]
+async fn authorize_never_redirects_to_an_unvalidated_uri() {
+    let s = serve(offline_config().allowed_redirect_uris(["http://127.0.0.1:33418/"])).await;
+    let base = [("client_id", APP), ("response_type", "code"), ("scope", "access_as_user"), ("state", "st")];
+    for redirect in
+        [None, Some("https://evil.example/cb"), Some("http://[::1]:1/cb"), Some("http://localhost:33418/")]
+    {
+        let mut params = base.to_vec();
+        if let Some(r) = redirect {
+            params.push(("redirect_uri", r));
+        }
+        let a = get(&authorize_url(&s.base, &params)).await;
+        assert_eq!(a.status, 400, "{redirect:?}");
+        assert!(a.header("location").is_none(), "{redirect:?}");
+        assert_eq!(a.json()["error"], "invalid_request", "{redirect:?}");
+    }
+    // Duplicate parameters are refused before anything else.
+    let dup = format!(
+        "{}/authorize?redirect_uri=http%3A%2F%2F127.0.0.1%3A1%2F&redirect_uri=https%3A%2F%2Fevil.example%2F",
+        s.base
+    );
+    let a = get(&dup).await;
+    assert_eq!(a.status, 400);
+    assert!(a.header("location").is_none());
+}
+
+#[tokio::test]
+async fn authorize_refuses_a_foreign_client_id_without_redirecting() {
+    let s = serve(offline_config().allowed_redirect_uris(["http://127.0.0.1:33418/"])).await;
+    for client_id in [None, Some("99999999-2222-3333-4444-555555555555")] {
+        let mut params = vec![("redirect_uri", "http://127.0.0.1:5555/"), ("response_type", "code")];
+        if let Some(c) = client_id {
+            params.push(("client_id", c));
+        }
+        let a = get(&authorize_url(&s.base, &params)).await;
+        assert_eq!(a.status, 400, "{client_id:?}");
+        assert!(a.header("location").is_none());
+    }
+}
+
+#[tokio::test]
+async fn authorize_bridges_to_entra_without_resource_and_with_qualified_scopes() {
+    let s = serve(offline_config().allowed_redirect_uris(["http://127.0.0.1:33418/"])).await;
+    let (_, challenge) = pkce();
+    let a = get(&authorize_url(
+        &s.base,
+        &[
+            ("client_id", APP),
+            ("response_type", "code"),
+            ("redirect_uri", "http://127.0.0.1:5555/"),
+            ("scope", "access_as_user offline_access"),
+            ("state", "the-state"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+            ("resource", &format!("{}/mcp", s.base)),
+            ("prompt", "select_account"),
+        ],
+    ))
+    .await;
+    assert_eq!(a.status, 302, "{}", a.text);
+    assert_eq!(a.header("cache-control"), Some("no-store"));
+    let to = a.location();
+    assert_eq!(
+        format!("{}{}", &to[..url::Position::BeforePath], to.path()),
+        format!("http://127.0.0.1:9/{TENANT}/oauth2/v2.0/authorize")
+    );
+    assert_eq!(param(&to, "resource"), None);
+    assert_eq!(
+        param(&to, "scope").as_deref(),
+        Some(format!("api://{APP}/access_as_user offline_access").as_str())
+    );
+    assert_eq!(param(&to, "client_id").as_deref(), Some(APP));
+    assert_eq!(param(&to, "redirect_uri").as_deref(), Some("http://127.0.0.1:5555/"));
+    assert_eq!(param(&to, "state").as_deref(), Some("the-state"));
+    assert_eq!(param(&to, "code_challenge").as_deref(), Some(challenge.as_str()));
+    assert_eq!(param(&to, "code_challenge_method").as_deref(), Some("S256"));
+    assert_eq!(param(&to, "prompt").as_deref(), Some("select_account"));
+    assert_eq!(param(&to, "response_type").as_deref(), Some("code"));
+    // Copilot Studio sometimes omits scope: the API scope and offline_access are supplied.
+    let a = get(&authorize_url(
+        &s.base,
+        &[("client_id", APP), ("response_type", "code"), ("redirect_uri", "http://127.0.0.1:5555/")],
+    ))
+    .await;
+    assert_eq!(
+        param(&a.location(), "scope").as_deref(),
+        Some(format!("api://{APP}/access_as_user offline_access").as_str())
+    );
+}
+
+#[tokio::test]
+async fn authorize_errors_after_the_redirect_uri_is_validated_go_back_to_the_client() {
+    let s = serve(offline_config().allowed_redirect_uris(["http://127.0.0.1:33418/"])).await;
+    for (extra, error) in [
+        (
+            vec![("scope", "https://graph.microsoft.com/User.Read"), ("response_type", "code")],
+            "invalid_scope",
+        ),
+        (vec![("response_type", "token")], "unsupported_response_type"),
+        (
+            vec![("response_type", "code"), ("code_challenge", "x"), ("code_challenge_method", "plain")],
+            "invalid_request",
+        ),
+        (vec![("response_type", "code"), ("code_challenge_method", "S256")], "invalid_request"),
+    ] {
+        let mut params =
+            vec![("client_id", APP), ("redirect_uri", "http://127.0.0.1:5555/cb"), ("state", "s1")];
+        params.extend(extra);
+        // The allowed loopback entry has the path `/`: `/cb` is another URI, answered locally.
+        let a = get(&authorize_url(&s.base, &params)).await;
+        assert_eq!(a.status, 400, "a loopback redirect URI with another path is not allowed");
+        assert!(a.header("location").is_none());
+        let mut params: Vec<(&str, &str)> =
+            params.into_iter().filter(|(k, _)| *k != "redirect_uri").collect();
+        params.push(("redirect_uri", "http://127.0.0.1:5555/"));
+        let a = get(&authorize_url(&s.base, &params)).await;
+        assert_eq!(a.status, 302, "{error}");
+        let to = a.location();
+        assert!(to.as_str().starts_with("http://127.0.0.1:5555/?"), "{to}");
+        assert_eq!(param(&to, "error").as_deref(), Some(error));
+        assert_eq!(param(&to, "state").as_deref(), Some("s1"));
+        assert!(param(&to, "error_description").is_some());
+    }
+}
+
+async fn token(base: &str, body: String, content_type: &str) -> Answer {
+    let response = client()
+        .post(format!("{base}/token"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .expect("POST /token");
+    Answer::read(response, OFFLINE_SECRET).await
+}
+
+#[tokio::test]
+async fn token_refuses_other_grants_foreign_clients_and_bad_bodies_before_reaching_entra() {
+    let s = serve(offline_config().allowed_redirect_uris(["https://vscode.dev/redirect"])).await;
+    let form = "application/x-www-form-urlencoded";
+    for (body, content_type, status, error) in [
+        (
+            format!(
+                "grant_type=client_credentials&client_id={APP}&scope=https%3A%2F%2Fgraph.microsoft.com%2F.default"
+            ),
+            form,
+            400,
+            "unsupported_grant_type",
+        ),
+        ("grant_type=password&username=a&password=b".to_owned(), form, 400, "unsupported_grant_type"),
+        ("code=x".to_owned(), form, 400, "invalid_request"),
+        (
+            "grant_type=authorization_code&code=x&client_id=99999999-2222-3333-4444-555555555555".to_owned(),
+            form,
+            400,
+            "invalid_client",
+        ),
+        (
+            "grant_type=authorization_code&code=x&scope=https%3A%2F%2Fgraph.microsoft.com%2FUser.Read"
+                .to_owned(),
+            form,
+            400,
+            "invalid_scope",
+        ),
+        ("grant_type=authorization_code&code=x&code=y".to_owned(), form, 400, "invalid_request"),
+        (r#"{"grant_type":"authorization_code"}"#.to_owned(), "application/json", 400, "invalid_request"),
+        (format!("grant_type=authorization_code&code={}", "x".repeat(70_000)), form, 413, "invalid_request"),
+    ] {
+        let a = token(&s.base, body.clone(), content_type).await;
+        assert_eq!(a.status, status, "{}", &body[..body.len().min(80)]);
+        assert_eq!(a.json()["error"], error, "{}", &body[..body.len().min(80)]);
+        assert_eq!(a.header("cache-control"), Some("no-store"));
+    }
+}
+
+#[tokio::test]
+async fn token_reports_an_unreachable_entra_as_an_oauth_json_error() {
+    let s = serve(offline_config().allowed_redirect_uris(["https://vscode.dev/redirect"])).await;
+    let a = token(
+        &s.base,
+        "grant_type=authorization_code&code=abc&redirect_uri=https%3A%2F%2Fvscode.dev%2Fredirect&code_verifier=v".into(),
+        "application/x-www-form-urlencoded",
+    )
+    .await;
+    assert_eq!(a.status, 502);
+    assert_eq!(a.json()["error"], "server_error");
+    assert_eq!(a.header("cache-control"), Some("no-store"));
+}
+
+#[test]
+fn endpoints_debug_never_shows_the_secret() {
+    let config = Arc::new(offline_config().build().expect("valid configuration"));
+    let e = OAuthEndpoints::new(config);
+    let debug = format!("{e:?} {:?}", e.graph());
+    assert!(!debug.contains(OFFLINE_SECRET), "{debug}");
+}
+
+#[tokio::test]
+async fn the_router_merges_into_an_application_with_its_own_state() {
+    #[derive(Clone)]
+    struct AppState(&'static str);
+    let config =
+        Arc::new(offline_config().base_url("https://mcp.example.com").build().expect("valid configuration"));
+    let app: axum::Router<AppState> = axum::Router::new()
+        .route(
+            "/hello",
+            axum::routing::get(|axum::extract::State(s): axum::extract::State<AppState>| async move { s.0 }),
+        )
+        .merge(OAuthEndpoints::new(config).router());
+    let app: axum::Router = app.with_state(AppState("hi"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    assert_eq!(
+        client().get(format!("{base}/hello")).send().await.expect("GET").text().await.expect("body"),
+        "hi"
+    );
+    let prm = get(&format!("{base}/.well-known/oauth-protected-resource")).await;
+    assert_eq!(prm.json()["resource"], "https://mcp.example.com/mcp");
+}
+
+#[tokio::test]
+async fn wrong_methods_get_405_with_allow_and_an_oauth_json_error() {
+    let s = serve(offline_config()).await;
+    for (method, path, allow) in [
+        (reqwest::Method::GET, "/token", "POST"),
+        (reqwest::Method::PUT, "/register", "GET, POST"),
+        (reqwest::Method::POST, "/authorize", "GET"),
+        (reqwest::Method::DELETE, "/.well-known/oauth-protected-resource/mcp", "GET"),
+    ] {
+        let a = Answer::read(
+            client().request(method.clone(), format!("{}{path}", s.base)).send().await.expect("request"),
+            OFFLINE_SECRET,
+        )
+        .await;
+        assert_eq!(a.status, 405, "{method} {path}");
+        assert_eq!(a.header("allow"), Some(allow), "{method} {path}");
+        assert_eq!(a.json()["error"], "invalid_request", "{method} {path}");
+    }
+}
