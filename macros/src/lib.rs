@@ -14,7 +14,8 @@
 mod auth_attr;
 mod common;
 mod routes;
-#[allow(dead_code)] // The module is shared with the runtime crate; the macros use most of it.
+// The runtime crate's file (a link): the macros use most of it, and its lints are the runtime's.
+#[allow(dead_code, clippy::all)]
 mod rules;
 
 use proc_macro::TokenStream;

@@ -119,7 +119,7 @@ impl Args {
                 hinted.extend(hint);
                 continue;
             }
-            if seen.iter().any(|k| *k == key) {
+            if seen.contains(&key) {
                 errors.at(&key, format_args!("duplicate argument `{name}`: give it once"));
                 continue;
             }

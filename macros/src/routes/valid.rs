@@ -139,7 +139,7 @@ impl Input {
                 seen.extend(hint.map(|h| Ident::new(h, ident.span())));
                 continue;
             };
-            if seen.iter().any(|k| *k == ident) {
+            if seen.contains(&ident) {
                 errors.at(&ident, format_args!("duplicate key `{name}`: give it once"));
                 continue;
             }
