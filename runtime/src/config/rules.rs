@@ -525,13 +525,11 @@ pub const fn redirect_uri(s: &str) -> Result<(), RuleError> {
             Host::Localhost => {}
             Host::Ipv4Loopback => {
                 // Entra's loopback exception names 127.0.0.1 only.
-                if !(end - start >= 9
+                let is_127_0_0_1 = end - start >= 9
                     && eq_at(b, start, b"127.0.0.1")
-                    && (end - start == 9 || b[start + 9] == b':'))
-                {
-                    if !scheme_is(b, colon, b"https") {
-                        return Err(RuleError::RedirectUriInsecureHttp);
-                    }
+                    && (end - start == 9 || b[start + 9] == b':');
+                if !is_127_0_0_1 && !scheme_is(b, colon, b"https") {
+                    return Err(RuleError::RedirectUriInsecureHttp);
                 }
             }
             Host::Name | Host::Ipv6Other => {
@@ -798,6 +796,6 @@ mod tests {
             && tenant_list("*").is_ok()
             && redirect_prefix("https://global.consent.azure-apim.net/redirect/").is_ok()
             && app_id_uri("api://x").is_ok();
-        assert!(OK);
+        const _: () = assert!(OK);
     }
 }

@@ -47,11 +47,13 @@ impl TenantRef {
     }
 }
 
+/// Why a tenant segment was refused: `(error, AADSTS code, message)`.
+pub(crate) type TenantError = (&'static str, u32, String);
+
 /// Resolves a tenant segment as Entra does: `common`/`organizations`/`consumers`, or a known
-/// tenant GUID; anything else is Entra's 400 (`AADSTS90002` unknown tenant, `AADSTS900023`
-/// not a tenant identifier at all).
-#[allow(clippy::result_large_err)] // cold error path; the response is sent at once
-pub(crate) fn resolve_tenant(state: &State, segment: &str) -> Result<TenantRef, Response> {
+/// tenant GUID; anything else is refused (`AADSTS90002` unknown tenant, `AADSTS900023` not a
+/// tenant identifier at all).
+pub(crate) fn resolve_tenant(state: &State, segment: &str) -> Result<TenantRef, TenantError> {
     let lower = segment.to_ascii_lowercase();
     match lower.as_str() {
         "common" => return Ok(TenantRef::Common),
@@ -59,39 +61,34 @@ pub(crate) fn resolve_tenant(state: &State, segment: &str) -> Result<TenantRef, 
         "consumers" => return Ok(TenantRef::Consumers),
         _ => {}
     }
+    let not_found = || {
+        (
+            "invalid_tenant",
+            90_002,
+            format!(
+                "Tenant '{segment}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."
+            ),
+        )
+    };
     if crate::rules::guid(&lower).is_ok() {
         if lower == CONSUMERS_TENANT || state.lock().tenants.contains_key(&lower) {
             return Ok(TenantRef::Id(lower));
         }
-        return Err(tenant_not_found(state, segment));
+        return Err(not_found());
     }
     let dns_like = !lower.is_empty()
         && lower.contains('.')
         && lower.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-');
     if dns_like {
-        return Err(tenant_not_found(state, segment));
+        return Err(not_found());
     }
-    Err(error(
-        state,
-        StatusCode::BAD_REQUEST,
+    Err((
         "invalid_request",
         900_023,
-        &format!(
+        format!(
             "Specified tenant identifier '{segment}' is neither a valid DNS name, nor a valid external domain."
         ),
     ))
-}
-
-fn tenant_not_found(state: &State, segment: &str) -> Response {
-    error(
-        state,
-        StatusCode::BAD_REQUEST,
-        "invalid_tenant",
-        90_002,
-        &format!(
-            "Tenant '{segment}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud. Check with your subscription administrator, this may happen if there are no active subscriptions for the tenant."
-        ),
-    )
 }
 
 /// Entra's JSON error: `{error, error_description: "AADSTS…: … Trace ID: … Correlation ID: …
@@ -132,7 +129,7 @@ pub(crate) fn handle(state: &Arc<State>, req: &Req) -> Response {
             }
             let tenant = match resolve_tenant(state, &tenant_segment) {
                 Ok(t) => t,
-                Err(resp) => return resp,
+                Err((e, code, message)) => return error(state, StatusCode::BAD_REQUEST, e, code, &message),
             };
             let appid = req.query("appid").map(str::to_ascii_lowercase);
             match req.endpoint {
@@ -142,13 +139,14 @@ pub(crate) fn handle(state: &Arc<State>, req: &Req) -> Response {
                 _ => jwks(state, &tenant, appid.as_deref(), false),
             }
         }
+        // The browser sees Entra's error page; a token client its JSON error.
         Endpoint::Authorize => match resolve_tenant(state, &tenant_segment) {
             Ok(tenant) => oauth::authorize(state, req, &tenant),
-            Err(resp) => resp,
+            Err((_, code, message)) => oauth::error_page(state, code, &message),
         },
         Endpoint::Token => match resolve_tenant(state, &tenant_segment) {
             Ok(tenant) => oauth::token(state, req, &tenant),
-            Err(resp) => resp,
+            Err((e, code, message)) => error(state, StatusCode::BAD_REQUEST, e, code, &message),
         },
         _ => error(
             state,

@@ -63,7 +63,7 @@ impl Fault {
     }
 
     /// Answer with this HTTP status and the error body Entra (OAuth JSON with `AADSTS…`) or Graph
-    /// (`{"error":{"code","message"}}`) sends with it.
+    /// (`{"error":{"code","message"}}`) sends with it. A number that is no HTTP status gives 500.
     pub fn status(status: u16) -> Self {
         Self::new(FaultKind::Status(status))
     }
@@ -129,6 +129,8 @@ pub struct RecordedRequest {
     pub query: Vec<(String, String)>,
     /// Form parameters of an `application/x-www-form-urlencoded` body, decoded, in order.
     pub form: Vec<(String, String)>,
+    /// A JSON body (Graph `PATCH`), parsed.
+    pub json: Option<serde_json::Value>,
     /// The `Origin` header, if one was sent.
     pub origin: Option<String>,
     /// Whether a client secret was sent (form `client_secret` or HTTP Basic authentication).
@@ -177,6 +179,7 @@ impl fmt::Debug for RecordedRequest {
             .field("path", &self.path)
             .field("query", &Redacted(&self.query))
             .field("form", &Redacted(&self.form))
+            .field("json", &self.json)
             .field("origin", &self.origin)
             .field("client_secret_sent", &self.client_secret_sent)
             .field("authorization_sent", &self.authorization_sent)
@@ -202,6 +205,7 @@ mod tests {
                 ("refresh_token".into(), "rt".into()),
                 ("grant_type".into(), "authorization_code".into()),
             ],
+            json: None,
             origin: None,
             client_secret_sent: true,
             authorization_sent: false,

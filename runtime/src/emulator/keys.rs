@@ -100,7 +100,7 @@ struct Pool {
 }
 
 /// How many keys the background thread keeps ready.
-const POOL_TARGET: usize = 6;
+const POOL_TARGET: usize = 4;
 
 static POOL: LazyLock<Arc<Pool>> = LazyLock::new(|| {
     let pool = Arc::new(Pool { keys: Mutex::new(Vec::new()), wanted: Condvar::new() });
@@ -132,6 +132,13 @@ pub(crate) fn fresh_key() -> Arc<SigningKey> {
     let pooled = pool.keys.lock().ok().and_then(|mut k| k.pop());
     pool.wanted.notify_all();
     Arc::new(pooled.unwrap_or_else(SigningKey::generate))
+}
+
+/// The key every emulator of the process starts with, as every real tenant shares Microsoft's
+/// keys. Generated once.
+pub(crate) fn common_key() -> Arc<SigningKey> {
+    static COMMON: LazyLock<Arc<SigningKey>> = LazyLock::new(fresh_key);
+    Arc::clone(&COMMON)
 }
 
 /// A key that no emulator's JWKS ever lists, for tokens "signed by someone else".
@@ -245,6 +252,38 @@ mod tests {
         assert!(!verify_rs256(&key, b"hellO", &sig));
         let cert = STANDARD.decode(&key.x5c).unwrap_or_default();
         assert_eq!(cert[0], 0x30, "a DER certificate");
+    }
+
+    /// Splits one DER TLV off `input`: (whole TLV, content, rest).
+    fn tlv(input: &[u8]) -> (&[u8], &[u8], &[u8]) {
+        let first = usize::from(input[1]);
+        let (len, header) = if first < 0x80 {
+            (first, 2)
+        } else {
+            let n = first & 0x7f;
+            (input[2..2 + n].iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b)), 2 + n)
+        };
+        (&input[..header + len], &input[header..header + len], &input[header + len..])
+    }
+
+    #[test]
+    fn x5c_is_a_certificate_self_signed_by_the_key() {
+        let key = fresh_key();
+        let cert = STANDARD.decode(&key.x5c).unwrap_or_default();
+        let (_, body, rest) = tlv(&cert);
+        assert!(rest.is_empty());
+        let (tbs, _, rest) = tlv(body);
+        let (_alg, _, rest) = tlv(rest);
+        let (_, bits, rest) = tlv(rest);
+        assert!(rest.is_empty());
+        assert_eq!(bits[0], 0, "no unused bits");
+        assert!(verify_rs256(&key, tbs, &bits[1..]), "the certificate is signed by its own key");
+        let mut tampered = tbs.to_vec();
+        tampered[10] ^= 1;
+        assert!(!verify_rs256(&key, &tampered, &bits[1..]));
+        // The SubjectPublicKeyInfo in the certificate is the key's.
+        let n = URL_SAFE_NO_PAD.decode(&key.n).unwrap_or_default();
+        assert!(tbs.windows(n.len()).any(|w| w == n.as_slice()));
     }
 
     #[test]

@@ -32,9 +32,24 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Differences from the real service, on purpose: redirect URIs patched through Graph are usable
-//! at once (Entra takes seconds to propagate them); every user consents automatically; the
-//! emulator keeps everything in memory and forgets it when the last handle drops.
+//! ## Keys
+//! Every emulator in a process starts with the same RSA key, as every real tenant shares
+//! Microsoft's keys (issuers still differ, by port): starting one takes microseconds. Keys for
+//! [`rotate_keys`](Emulator::rotate_keys), tenants with their own keys, custom signing keys and
+//! [`EmulatorBuilder::unique_keys`] come from a pool a background thread keeps filled, so they
+//! are usually ready; otherwise one is generated on the spot (tens of milliseconds).
+//!
+//! ## Differences from the real service
+//! - Redirect URIs patched through Graph are usable at once (Entra takes seconds to propagate
+//!   them, with no documented figure).
+//! - The configured [`User`] is signed in and consents automatically; there is no login UI.
+//! - The sign-in error page (unknown client, redirect URI not enrolled, user not in the tenant)
+//!   is served with status 400; the status of Entra's page is unverified.
+//! - Where Entra's exact `AADSTS` code for a case is not documented, the closest documented code
+//!   is used (marked *unverified* in the source).
+//! - Graph serves only the application object, and a `PATCH` of any other property than
+//!   `displayName` and the three `redirectUris` arrays is refused with 400 rather than ignored.
+//! - Everything lives in memory and is forgotten when the last handle drops.
 
 mod entra;
 mod faults;
@@ -325,6 +340,7 @@ pub struct EmulatorBuilder {
     v1_issuer_host: String,
     multi_tenant: bool,
     custom_signing_keys: bool,
+    unique_keys: bool,
     display_name: String,
     exposed_scopes: Vec<String>,
     app_roles: Vec<String>,
@@ -343,6 +359,7 @@ impl Default for EmulatorBuilder {
             v1_issuer_host: DEFAULT_V1_ISSUER_HOST.into(),
             multi_tenant: false,
             custom_signing_keys: false,
+            unique_keys: false,
             display_name: "MCP server (emulated)".into(),
             exposed_scopes: vec![crate::DEFAULT_API_SCOPE.into()],
             app_roles: Vec::new(),
@@ -393,6 +410,15 @@ impl EmulatorBuilder {
         self.custom_signing_keys = on;
         self
     }
+    /// Start with a signing key no other emulator in the process has. By default every emulator
+    /// starts with the same process-wide key (as every real tenant shares Microsoft's keys; issuers
+    /// still differ by port), which makes starting one take microseconds; this option costs one
+    /// key generation (tens of milliseconds) unless the background pool has one ready.
+    /// [`Emulator::rotate_keys`] always gives the emulator a fresh key.
+    pub fn unique_keys(mut self, on: bool) -> Self {
+        self.unique_keys = on;
+        self
+    }
     /// The app's `displayName`.
     pub fn display_name(mut self, name: impl Into<String>) -> Self {
         self.display_name = name.into();
@@ -431,11 +457,13 @@ impl EmulatorBuilder {
         let graph = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let authority = format!("http://{}", login.local_addr()?);
         let graph_endpoint = format!("http://{}", graph.local_addr()?);
-        let custom = self.custom_signing_keys;
-        let (shared, app_key) =
-            tokio::task::spawn_blocking(move || (keys::fresh_key(), custom.then(keys::fresh_key)))
-                .await
-                .map_err(std::io::Error::other)?;
+        let (custom, unique) = (self.custom_signing_keys, self.unique_keys);
+        let (shared, app_key) = tokio::task::spawn_blocking(move || {
+            let shared = if unique { keys::fresh_key() } else { keys::common_key() };
+            (shared, custom.then(keys::fresh_key))
+        })
+        .await
+        .map_err(std::io::Error::other)?;
         let home = self.home_tenant.unwrap_or_else(new_guid);
         let mut redirect_uris: HashMap<Platform, Vec<String>> =
             Platform::ALL.into_iter().map(|p| (p, Vec::new())).collect();

@@ -71,14 +71,19 @@ fn parse_scopes(state: &State, raw: &str) -> Result<Scopes, ScopeError> {
             }
             continue;
         }
-        let (resource, name) = if let Some(name) =
-            api_prefixes.iter().find_map(|p| s.strip_prefix(p.as_str()))
-        {
+        // Resource identifiers (GUIDs, hosts) match case-insensitively; scope names exactly.
+        let strip = |prefixes: &[String]| {
+            prefixes.iter().find_map(|p| {
+                let head = s.get(..p.len())?;
+                head.eq_ignore_ascii_case(p).then(|| &s[p.len()..])
+            })
+        };
+        let (resource, name) = if let Some(name) = strip(&api_prefixes) {
             if name != ".default" && !state.app.exposed_scopes.iter().any(|e| e == name) {
                 return Err(invalid(s));
             }
             (Resource::Api, name)
-        } else if let Some(name) = graph_prefixes.iter().find_map(|p| s.strip_prefix(p.as_str())) {
+        } else if let Some(name) = strip(&graph_prefixes) {
             if !is_graph_permission(name) {
                 return Err(invalid(s));
             }
@@ -173,7 +178,7 @@ fn html_escape(s: &str) -> String {
 }
 
 /// The sign-in error page Entra shows when it cannot redirect (unknown client, bad redirect URI).
-fn error_page(state: &State, code: u32, message: &str) -> Response {
+pub(crate) fn error_page(state: &State, code: u32, message: &str) -> Response {
     let body = error_body(state, "", code, message);
     let text = body.get("error_description").and_then(Value::as_str).unwrap_or_default();
     let page = format!(
@@ -665,18 +670,14 @@ fn authorization_code(
     let grant = {
         let m = state.lock();
         if m.redeemed.contains(code) {
-            return Err(bad(
-                "invalid_grant",
-                54_005,
-                "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
-            ));
+            return Err(already_redeemed());
         }
         m.codes.get(code).cloned()
     };
     let Some(grant) = grant else {
         return Err(bad("invalid_grant", 9_002_313, "Invalid request. Request is malformed or invalid."));
     };
-    if tokio::time::Instant::now() > grant.expires {
+    if tokio::time::Instant::now() >= grant.expires {
         state.lock().codes.remove(code);
         return Err(bad(
             "invalid_grant",
@@ -725,39 +726,29 @@ fn authorization_code(
         }
     }
     let requested = parse_scopes(state, scope).map_err(|(e, c, m)| bad(e, c, m))?;
-    let body =
-        issue(state, client, &requested, &grant.scopes, &grant.user, grant.platform, grant.nonce.as_deref())?;
-    let mut m = state.lock();
-    m.codes.remove(code);
-    m.redeemed.insert(code.to_owned());
-    Ok(body)
-}
-
-fn refresh_token(state: &Arc<State>, req: &Req, client: &Client) -> Result<Map<String, Value>, TokenError> {
-    let token = required(req, "refresh_token")?;
-    let scope = required(req, "scope")?;
-    let Some(grant) = state.lock().refresh.get(token).cloned() else {
-        return Err(bad("invalid_grant", 9_002_313, "Invalid request. Request is malformed or invalid."));
-    };
-    if !client.id.eq_ignore_ascii_case(&grant.client_id) {
-        return Err(bad("invalid_grant", 700_003, "The refresh token was issued to another client."));
+    single_resource(state, &requested)?;
+    // Every check passed: consume the code atomically, so that of two concurrent redemptions
+    // only one succeeds.
+    {
+        let mut m = state.lock();
+        if m.codes.remove(code).is_none() {
+            return Err(already_redeemed());
+        }
+        m.redeemed.insert(code.to_owned());
     }
-    check_platform(state, grant.platform, client)?;
-    let requested = parse_scopes(state, scope).map_err(|(e, c, m)| bad(e, c, m))?;
-    issue(state, client, &requested, &grant.scopes, &grant.user, grant.platform, None)
+    issue(state, client, &requested, &grant.scopes, &grant.user, grant.platform, grant.nonce.as_deref())
 }
 
-/// Builds the token response of a delegated grant: an access token for the one resource of the
-/// requested scopes, a refresh token when `offline_access` was granted, an ID token for `openid`.
-fn issue(
-    state: &Arc<State>,
-    client: &Client,
-    requested: &Scopes,
-    granted: &[String],
-    user: &User,
-    platform: Platform,
-    nonce: Option<&str>,
-) -> Result<Map<String, Value>, TokenError> {
+fn already_redeemed() -> TokenError {
+    bad(
+        "invalid_grant",
+        54_005,
+        "OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an existing refresh token.",
+    )
+}
+
+/// A token is for one resource: scopes of two (Graph and the app's API) are refused.
+fn single_resource(state: &State, requested: &Scopes) -> Result<(), TokenError> {
     if requested.resources.len() > 1 {
         let all: Vec<String> = requested
             .resources
@@ -774,6 +765,35 @@ fn issue(
             ),
         ));
     }
+    Ok(())
+}
+
+fn refresh_token(state: &Arc<State>, req: &Req, client: &Client) -> Result<Map<String, Value>, TokenError> {
+    let token = required(req, "refresh_token")?;
+    let scope = required(req, "scope")?;
+    let Some(grant) = state.lock().refresh.get(token).cloned() else {
+        return Err(bad("invalid_grant", 9_002_313, "Invalid request. Request is malformed or invalid."));
+    };
+    if !client.id.eq_ignore_ascii_case(&grant.client_id) {
+        return Err(bad("invalid_grant", 700_003, "The refresh token was issued to another client."));
+    }
+    check_platform(state, grant.platform, client)?;
+    let requested = parse_scopes(state, scope).map_err(|(e, c, m)| bad(e, c, m))?;
+    single_resource(state, &requested)?;
+    issue(state, client, &requested, &grant.scopes, &grant.user, grant.platform, None)
+}
+
+/// Builds the token response of a delegated grant: an access token for the one resource of the
+/// requested scopes, a refresh token when `offline_access` was granted, an ID token for `openid`.
+fn issue(
+    state: &Arc<State>,
+    client: &Client,
+    requested: &Scopes,
+    granted: &[String],
+    user: &User,
+    platform: Platform,
+    nonce: Option<&str>,
+) -> Result<Map<String, Value>, TokenError> {
     let (resource, names) =
         requested.resources.first().cloned().unwrap_or((Resource::Graph, vec!["User.Read".into()]));
     // Scopes of the resource: `.default` means every consented (here: exposed) scope.

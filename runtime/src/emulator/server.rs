@@ -163,10 +163,39 @@ async fn handle(state: Arc<State>, side: Side, req: http::Request<Incoming>) -> 
         }
         Some(FaultKind::EmptyKeys) | None => {}
     }
-    let resp = match side {
+    let cors = side == Side::Login
+        && req.headers.contains_key(header::ORIGIN)
+        && matches!(
+            endpoint,
+            Endpoint::Token
+                | Endpoint::OpenIdConfigurationV1
+                | Endpoint::OpenIdConfigurationV2
+                | Endpoint::JwksV1
+                | Endpoint::JwksV2
+        );
+    if cors && req.method == Method::OPTIONS {
+        // A browser's preflight for a cross-origin (SPA) token request or metadata fetch.
+        return Ok((
+            StatusCode::OK,
+            [
+                (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+                (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, POST, OPTIONS"),
+                (
+                    header::ACCESS_CONTROL_ALLOW_HEADERS,
+                    "content-type, client-request-id, x-client-sku, x-client-ver, x-client-os, x-client-cpu",
+                ),
+                (header::ACCESS_CONTROL_MAX_AGE, "86400"),
+            ],
+        )
+            .into_response());
+    }
+    let mut resp = match side {
         Side::Login => entra::handle(&state, &req),
         Side::Graph => graph::handle(&state, &req),
     };
+    if cors {
+        resp.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, header::HeaderValue::from_static("*"));
+    }
     Ok(resp)
 }
 
@@ -179,6 +208,11 @@ fn record(state: &State, req: &Req) {
         path: req.path.clone(),
         query: req.query.clone(),
         form: req.form.clone(),
+        json: req
+            .header("content-type")
+            .is_some_and(|c| c.trim_start().to_ascii_lowercase().starts_with("application/json"))
+            .then(|| serde_json::from_slice(&req.body).ok())
+            .flatten(),
         origin: req.header("origin").map(str::to_owned),
         client_secret_sent: basic || req.form("client_secret").is_some(),
         authorization_sent: req.headers.contains_key(header::AUTHORIZATION),
