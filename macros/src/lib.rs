@@ -1,6 +1,6 @@
 //! Procedural macros for [`axum-mcp-azure-oauth`](https://docs.rs/axum-mcp-azure-oauth):
 //! [`macro@azure_mcp_auth`] protects a handler, [`azure_oauth_routes!`] serves the OAuth endpoints
-//! and installs the configuration those handlers use.
+//! and installs the validator those handlers use.
 //!
 //! Use them through the runtime crate, which re-exports them; the expansions call
 //! `axum_mcp_azure_oauth::__private`, so this crate is not useful on its own.
@@ -21,77 +21,90 @@ mod rules;
 use proc_macro::TokenStream;
 
 /// Protects an axum handler: the request must carry an Entra ID access token for `app_id` that
-/// holds one of the handler's scopes (and, if given, one of its roles, from one of its tenants).
+/// holds one of the handler's scopes (or, for an app-only token, one of its roles), from an
+/// accepted tenant.
 ///
 /// ```
-/// use axum::Json;
 /// use axum::response::IntoResponse;
+/// use axum::routing::post;
+/// use axum::{Json, Router};
 /// use axum_mcp_azure_oauth::{AzureClaims, azure_mcp_auth};
-/// use serde_json::Value;
+/// use serde_json::{Value, json};
 ///
 /// #[azure_mcp_auth(app_id = "11111111-2222-3333-4444-555555555555", scope = "access_as_user")]
 /// async fn mcp_handler(claims: AzureClaims, Json(request): Json<Value>) -> impl IntoResponse {
-///     Json(serde_json::json!({ "user": claims.subject(), "echo": request }))
+///     Json(json!({ "user": claims.oid(), "echo": request }))
 /// }
+///
+/// let app: Router = Router::new().route("/mcp", post(mcp_handler));
 /// ```
 ///
 /// # Arguments
-/// - `app_id = …`: the app (client) id GUID whose tokens the handler accepts: a string literal or
-///   any `&'static str` constant expression, such as `env!("AZURE_CLIENT_ID")` or a `const`.
-/// - `scope = "…"` or `scopes = ["…", "…"]`: the delegated scope names (as in the token's `scp`,
-///   without `api://{app_id}/`) of which the token must hold one.
-/// - `roles = ["…"]` (optional): app roles of which the token must hold one.
-/// - `tenants = ["…"]` (optional): tenant GUIDs the token must come from (on top of the tenants
-///   the configuration accepts).
+/// - `app_id = …` (required): the app (client) id GUID whose tokens the handler accepts: a string
+///   literal or any `&'static str` constant expression, such as `env!("AZURE_CLIENT_ID")` or a
+///   `const`.
+/// - `scope = "…"` or `scopes = ["…", "…"]` (required): delegated scope names, as in the token's
+///   `scp` (without `api://{app_id}/`); a user's token must hold one of them.
+/// - `roles = ["…"]`: app roles that admit app-only tokens (one of them); without `roles`, the
+///   configuration's `required_roles` (by default none: app-only tokens are refused).
+/// - `tenants = ["…"]`: tenant GUIDs whose tokens this handler accepts, instead of the
+///   configuration's `allowed_tenant_ids`.
 ///
-/// Literal values are checked by the macro; constant expressions (such as `env!(…)`) by `const`
-/// items, so a bad value fails the build either way.
+/// Literal values are checked by the macro; constant expressions (`env!(…)`, `concat!(…)`, a
+/// `const`) by `const` items that call the same rules, so a bad value fails the build either way.
 ///
 /// # The handler
 /// It must be an `async fn` with no `self` receiver. A parameter of type `AzureClaims` (any
 /// pattern, any position) receives the verified claims; without one the handler is protected all
 /// the same. The auth extractor becomes the first parameter, so a body extractor (`Json`,
 /// `String`, …) stays last; `State`, `Path`, `Query`, `Json` and generic router state work as
-/// usual. axum handlers take at most 16 extractors, the auth extractor included.
+/// usual. axum handlers take at most 16 extractors, the auth extractor included. The expansion is
+/// the same in debug and release builds.
 ///
 /// # Where the validator comes from
-/// The handler looks up, by `app_id`, the [`AzureOAuth`] installed for the process:
-/// [`azure_oauth_routes!`] installs the one it builds, and `AzureOAuth::install()` installs one
-/// built by hand. So the endpoints and every handler share one validator and one signing key
-/// cache. If none is installed for the app id, the handler fails closed: every request gets a `500`
-/// with `{"error":"server_error","error_description":"no AzureOAuth installed for app …: call
-/// azure_oauth_routes!{…} or AzureOAuth::install()"}`, and the mistake is logged once.
+/// The handler looks up, by `app_id`, the validator installed for the process:
+/// [`azure_oauth_routes!`] installs the one it builds (`AzureOAuth::install()` installs one built
+/// by hand). So the OAuth endpoints and every handler of the app share one validator, one signing
+/// key cache and one verified-token cache. If none is installed for the app id, the handler fails
+/// closed: every request gets a `500` with `{"error": "server_error", "error_description": "no
+/// AzureOAuth installed for app …: call azure_oauth_routes!{…} or AzureOAuth::install()"}`, and
+/// the mistake is logged once.
 ///
-/// If a layer (`AzureOAuth::layer()`) has already verified the request, its claims are reused and
-/// only this handler's requirements are checked. A missing or invalid token gets a `401`, a token
-/// without the required scope, role or tenant a `403`, each with the `WWW-Authenticate` challenge
-/// MCP clients follow.
+/// A missing or invalid token gets a `401`, a token without the required scope or role a `403`,
+/// each with the `WWW-Authenticate` challenge MCP clients follow. If a layer has already verified
+/// the request, the handler still checks it against its own requirements (a lookup in the
+/// verified-token cache), so a looser layer never stands in for the handler.
 ///
 /// # Equivalent code without the macro
-/// The expansion is thin: a marker type carrying the requirements, and the `Authorized` extractor
-/// as the first parameter. Written by hand with the public API:
+/// The expansion is thin: a marker type carrying the requirements as `const`s, and the extractor
+/// that checks them as the first parameter. With the public API, the same protection is a layer
+/// on the route:
 ///
 /// ```
-/// use axum::Json;
-/// use axum::response::{IntoResponse, Response};
-/// use axum_mcp_azure_oauth::{AzureClaims, Requirements};
-/// use serde_json::Value;
+/// use std::sync::Arc;
 ///
-/// const APP_ID: &str = "11111111-2222-3333-4444-555555555555";
+/// use axum::routing::post;
+/// use axum::{Json, Router};
+/// use axum_mcp_azure_oauth::{AuthLayer, AzureClaims, AzureOAuthConfig, Requirements, TokenValidator};
+/// use serde_json::{Value, json};
+///
 /// const REQUIRES: Requirements = Requirements::new(&["access_as_user"]);
 ///
-/// async fn mcp_handler(
-///     claims: AzureClaims, // verified by `AzureOAuth::layer()` on the route
-///     Json(request): Json<Value>,
-/// ) -> Response {
-///     if let Err(denied) = REQUIRES.check(&claims) {
-///         return denied.into_response();
-///     }
-///     Json(serde_json::json!({ "user": claims.subject(), "echo": request })).into_response()
+/// async fn mcp_handler(claims: AzureClaims, Json(request): Json<Value>) -> Json<Value> {
+///     Json(json!({ "user": claims.oid(), "echo": request }))
 /// }
-/// ```
 ///
-/// [`AzureOAuth`]: https://docs.rs/axum-mcp-azure-oauth/latest/axum_mcp_azure_oauth/struct.AzureOAuth.html
+/// # fn main() -> Result<(), axum_mcp_azure_oauth::ConfigError> {
+/// let config = AzureOAuthConfig::builder()
+///     .app_id("11111111-2222-3333-4444-555555555555")
+///     .tenant_id("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
+///     .build()?;
+/// let validator = TokenValidator::new(Arc::new(config));
+/// let app: Router = Router::new()
+///     .route("/mcp", post(mcp_handler))
+///     .route_layer(AuthLayer::new(validator).requirements(REQUIRES));
+/// # Ok(()) }
+/// ```
 #[proc_macro_attribute]
 pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
     auth_attr::azure_mcp_auth(args.into(), item.into()).into()
@@ -99,8 +112,8 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// The OAuth endpoints (protected resource metadata, authorization server metadata, registration,
 /// the authorize/token bridge, the callback) as an axum `Router`, built from a configuration whose
-/// values are checked at compile time; it also installs the configuration for the process, so
-/// every [`macro@azure_mcp_auth`] handler with the same `app_id` uses the same validator.
+/// values are checked at compile time. It also installs the configuration's validator for the
+/// process, so every [`macro@azure_mcp_auth`] handler with the same `app_id` uses it.
 ///
 /// ```no_run
 /// use axum::Router;
@@ -109,39 +122,43 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// #[azure_mcp_auth(app_id = "11111111-2222-3333-4444-555555555555", scope = "access_as_user")]
 /// async fn mcp_handler(claims: AzureClaims) -> String {
-///     format!("hello {}", claims.subject())
+///     format!("hello {}", claims.oid().unwrap_or("app"))
 /// }
 ///
-/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// let app: Router = Router::new().route("/mcp", post(mcp_handler)).merge(azure_oauth_routes! {
-///     app_id: "11111111-2222-3333-4444-555555555555",
-///     tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
-///     client_secret: std::env::var("AZURE_CLIENT_SECRET")?,
-///     api_scope: "access_as_user",
-///     resource_path: "/mcp",
-///     base_url: "https://mcp.example.com",
-///     allowed_redirect_uris: ["https://global.consent.azure-apim.net/redirect/my-connector"],
-///     allowed_tenant_ids: ["aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"],
-/// });
-/// let listener = tokio::net::TcpListener::bind("0.0.0.0:8000").await?;
-/// axum::serve(listener, app).await?;
-/// # Ok(()) }
+/// #[tokio::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let app: Router = Router::new().route("/mcp", post(mcp_handler)).merge(azure_oauth_routes! {
+///         app_id: "11111111-2222-3333-4444-555555555555",
+///         tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+///         client_secret: std::env::var("AZURE_CLIENT_SECRET")?,
+///         api_scope: "access_as_user",
+///         resource_path: "/mcp",
+///         base_url: "https://mcp.example.com",
+///         allowed_redirect_uris: ["https://global.consent.azure-apim.net/redirect/my-connector"],
+///         allowed_tenant_ids: ["aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"],
+///     });
+///     let listener = tokio::net::TcpListener::bind("0.0.0.0:8000").await?;
+///     axum::serve(listener, app).await?;
+///     Ok(())
+/// }
 /// ```
 ///
 /// # Keys
-/// One per `AzureOAuthConfigBuilder` method, by the same name: `app_id` and `tenant_id` (required),
-/// `client_secret`, `authority_host`, `graph_endpoint`, `base_url`, `allowed_redirect_uris`,
-/// `allowed_redirect_uri_prefixes`, `allowed_tenant_ids`, `api_scope`, `resource_path`, `mode`,
-/// `https_redirect_platform`, `required_scopes`, `required_roles`, `app_id_uris`, `clock_skew`,
-/// `custom_signing_keys`, `key_cache_tenants`, `token_cache_capacity`, `key_refresh_interval`,
-/// `http_timeout`. Unknown keys (with a "did you mean" hint) and duplicates are refused.
+/// One per `AzureOAuthConfigBuilder` method, by the same name: `app_id` and `tenant_id`
+/// (required), `client_secret`, `authority_host`, `graph_endpoint`, `base_url`,
+/// `allowed_redirect_uris`, `allowed_redirect_uri_prefixes`, `allowed_tenant_ids`, `api_scope`,
+/// `resource_path`, `mode`, `https_redirect_platform`, `required_scopes`, `required_roles`,
+/// `app_id_uris`, `clock_skew`, `custom_signing_keys`, `key_cache_tenants`,
+/// `token_cache_capacity`, `key_refresh_interval`, `http_timeout`. Unknown keys (with a "did you
+/// mean" hint) and duplicates are refused, and every independent mistake is reported in one build.
 ///
 /// # Values
 /// - Strings and lists of strings (`["…", "…"]`) may be literals, checked by the macro with the
 ///   error on the literal; constant expressions (`env!(…)`, `concat!(…)`, `include_str!(…)`,
 ///   `const { … }`, an `UPPER_CASE` constant), checked by emitted `const` items during const
-///   evaluation; or any other expression, computed at run time and checked when the router is
-///   built. A list may also be any run-time iterable of strings.
+///   evaluation (the error names the field: "evaluation of `…::base_url` failed"); or any other
+///   expression, computed at run time and checked when the router is built. A list may also be any
+///   run-time iterable of strings.
 /// - `client_secret` must be computed at run time (`std::env::var("AZURE_CLIENT_SECRET")?`, a
 ///   vault): a literal or `env!(…)` would bake the secret into the binary, so both are refused.
 /// - `mode: bridge | direct` and `https_redirect_platform: web | spa`, or a path to the variant
@@ -149,28 +166,34 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - `clock_skew`, `key_refresh_interval`, `http_timeout`: whole seconds (`300`) or a `Duration`.
 /// - `custom_signing_keys`: a `bool`; `key_cache_tenants`, `token_cache_capacity`: a `usize`.
 ///
+/// Run-time values are evaluated in the order written, in the enclosing function, so `?` works.
+///
 /// # Failure at startup
-/// Only run-time values can be invalid once the build succeeds. Then building the router panics
-/// with the `ConfigError` message (which names the field and its rule, never the secret), at the
-/// macro's location: configuration mistakes stop the server before it serves a request. To handle
-/// the error instead, build the configuration by hand, as below, and use `?`.
+/// Once the build succeeds, only run-time values can be invalid. Then building the router panics
+/// with the `ConfigError` message (it names the field, its environment variable and its rule, and
+/// never shows the secret), at the macro's location: a misconfigured server stops before it serves
+/// a request. To handle the error instead, build the configuration by hand, as below, and use `?`.
 ///
 /// # Equivalent code without the macro
 /// ```no_run
+/// use std::sync::Arc;
+///
 /// use axum::Router;
-/// use axum_mcp_azure_oauth::{AzureOAuth, AzureOAuthConfig};
+/// use axum_mcp_azure_oauth::{AzureOAuthConfig, OAuthEndpoints};
 ///
 /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let config = AzureOAuthConfig::builder()
 ///     .app_id("11111111-2222-3333-4444-555555555555")
 ///     .tenant_id("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
 ///     .client_secret(std::env::var("AZURE_CLIENT_SECRET")?)
+///     .api_scope("access_as_user")
+///     .resource_path("/mcp")
 ///     .base_url("https://mcp.example.com")
 ///     .allowed_redirect_uris(["https://global.consent.azure-apim.net/redirect/my-connector"])
+///     .allowed_tenant_ids(["aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"])
 ///     .build()?;
-/// let auth = AzureOAuth::new(config);
-/// auth.install(); // what `#[azure_mcp_auth]` handlers look up by app id
-/// let routes: Router = auth.router();
+/// let routes: Router = OAuthEndpoints::new(Arc::new(config)).router();
+/// // The macro also installs a validator for the configuration, for `#[azure_mcp_auth]` handlers.
 /// # Ok(()) }
 /// ```
 #[proc_macro]
