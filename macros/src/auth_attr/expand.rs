@@ -39,6 +39,14 @@ pub(crate) fn check_fn(item: &ItemFn) -> syn::Result<Option<usize>> {
             "`#[azure_mcp_auth]` goes on an `async fn` axum handler: add `async` before `fn`",
         );
     }
+    if let Some(again) =
+        item.attrs.iter().find(|a| a.path().segments.last().is_some_and(|s| s.ident == "azure_mcp_auth"))
+    {
+        errors.at(
+            again,
+            "`#[azure_mcp_auth]` is given twice: give it once, with every scope, role and tenant the handler accepts",
+        );
+    }
     let mut claims = None;
     for (i, arg) in sig.inputs.iter().enumerate() {
         match arg {
