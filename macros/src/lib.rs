@@ -54,7 +54,8 @@ use proc_macro::TokenStream;
 /// `const`) by `const` items that call the same rules, so a bad value fails the build either way.
 ///
 /// # The handler
-/// It must be an `async fn` with no `self` receiver. A parameter of type `AzureClaims` (any
+/// It must be a free `async fn` (not in an `impl` block, where the generated marker type cannot
+/// live), so with no `self` receiver. A parameter of type `AzureClaims` (any
 /// pattern, any position) receives the verified claims; without one the handler is protected all
 /// the same. The auth extractor becomes the first parameter, so a body extractor (`Json`,
 /// `String`, …) stays last; `State`, `Path`, `Query`, `Json` and generic router state work as
