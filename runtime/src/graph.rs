@@ -425,9 +425,12 @@ impl GraphClient {
     }
 
     /// Enrols redirect URIs on the app registration, each on its platform
-    /// ([`RedirectPlatform::for_uri`]). URIs already there (loopback URIs with any port) are
-    /// left alone; URIs enrolled earlier by this process are not written again. Concurrent
-    /// calls are merged into one Graph write. Never panics: failures are reported per URI.
+    /// ([`RedirectPlatform::for_uri`]). URIs already there, on any platform, are left alone — a
+    /// loopback URI counts as there when the same URI with any port is (Entra ignores the port
+    /// when matching), otherwise it is stored as given. URIs enrolled earlier by this process are
+    /// not written again. Concurrent calls are merged into one Graph write (read, merge, `PATCH`,
+    /// read back), one write at a time per client: share one `GraphClient` in a process. Call it
+    /// within a Tokio runtime. Never panics: failures are reported per URI.
     pub async fn enrol<I, S>(&self, uris: I) -> EnrolReport
     where
         I: IntoIterator<Item = S>,
