@@ -16,6 +16,7 @@ mod facade;
 mod graph;
 mod http;
 mod oauth;
+mod private;
 mod register;
 mod validate;
 
@@ -27,11 +28,11 @@ pub use config::{
 };
 
 pub use endpoints::{MAX_BODY_BYTES, OAuthEndpoints};
-pub use oauth::AzureOAuth;
 pub use graph::{
     AppRedirectUris, EnrolError, EnrolReport, GRAPH_RETRY_BUDGET, GraphClient, REDIRECT_URI_LIMIT,
     RedirectPlatform,
 };
+pub use oauth::AzureOAuth;
 
 pub use validate::{
     AuthError, AuthLayer, AuthService, AzureClaims, Clock, InsufficientScope, InvalidRequest, InvalidToken,
@@ -41,6 +42,11 @@ pub use validate::{
 #[cfg(feature = "emulator")]
 pub mod emulator;
 
+#[doc(inline)]
+pub use axum_mcp_azure_oauth_macros::{azure_mcp_auth, azure_oauth_routes};
+
 /// Not public API: what the macros' expansions call.
 #[doc(hidden)]
-pub mod __private {}
+pub mod __private {
+    pub use crate::private::*;
+}
