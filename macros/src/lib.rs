@@ -1,3 +1,298 @@
-//! Procedural macros for [`axum-mcp-azure-oauth`](https://docs.rs/axum-mcp-azure-oauth).
+//! Procedural macros for [`axum-mcp-azure-oauth`](https://docs.rs/axum-mcp-azure-oauth):
+//! [`macro@azure_mcp_auth`] protects a handler, [`azure_oauth_routes!`] serves the OAuth endpoints
+//! and installs the validator those handlers use.
 //!
-//! Use them through the runtime crate, which re-exports them.
+//! Use them through the runtime crate, which re-exports them; the expansions call
+//! `axum_mcp_azure_oauth::__private`, so this crate is not useful on its own.
+//!
+//! Configuration values written as literals are checked by this crate, with the error on the
+//! literal, by the runtime crate's own `const fn` rules (`src/rules.rs` is a link to
+//! `runtime/src/config/rules.rs`: one source of truth, and `cargo package` copies the file). Values
+//! written as `env!(…)` or another constant expression are checked by `const` items the macros
+//! emit, which call the same rules through `axum_mcp_azure_oauth::rules` during const evaluation.
+
+mod auth_attr;
+mod common;
+mod routes;
+// The runtime crate's file (a link): the macros use most of it, and its lints are the runtime's.
+#[allow(dead_code, clippy::all)]
+mod rules;
+
+use proc_macro::TokenStream;
+
+/// Protects an axum handler: the request must carry an Entra ID access token for `app_id` that
+/// holds one of the handler's scopes (or, for an app-only token, one of its roles), from an
+/// accepted tenant.
+///
+/// ```
+/// use axum::response::IntoResponse;
+/// use axum::routing::post;
+/// use axum::{Json, Router};
+/// use axum_mcp_azure_oauth::{AzureClaims, azure_mcp_auth};
+/// use serde_json::{Value, json};
+///
+/// #[azure_mcp_auth(app_id = "11111111-2222-3333-4444-555555555555", scope = "access_as_user")]
+/// async fn mcp_handler(claims: AzureClaims, Json(request): Json<Value>) -> impl IntoResponse {
+///     Json(json!({ "user": claims.oid(), "echo": request }))
+/// }
+///
+/// let app: Router = Router::new().route("/mcp", post(mcp_handler));
+/// ```
+///
+/// # Arguments
+/// - `app_id = …` (required): the app (client) id GUID whose tokens the handler accepts: a string
+///   literal or any `&'static str` constant expression, such as `env!("AZURE_CLIENT_ID")` or a
+///   `const`.
+/// - `scope = "…"` or `scopes = ["…", "…"]` (required): delegated scope names, as in the token's
+///   `scp` (without `api://{app_id}/`); a user's token must hold one of them.
+/// - `roles = ["…"]`: app roles that admit app-only tokens (one of them); without `roles`, the
+///   configuration's `required_roles` (by default none: app-only tokens are refused).
+/// - `tenants = ["…"]`: tenant GUIDs whose tokens this handler accepts, instead of the
+///   configuration's `allowed_tenant_ids`.
+///
+/// Literal values are checked by the macro; constant expressions (`env!(…)`, `concat!(…)`, a
+/// `const`) by `const` items that call the same rules, so a bad value fails the build either way.
+///
+/// # The handler
+/// It must be a free `async fn` (not in an `impl` block, where the generated marker type cannot
+/// live), so with no `self` receiver. A parameter of type `AzureClaims` (any
+/// pattern, any position) receives the verified claims; without one the handler is protected all
+/// the same. The auth extractor becomes the first parameter, so a body extractor (`Json`,
+/// `String`, …) stays last; `State`, `Path`, `Query`, `Json` and generic router state work as
+/// usual. axum handlers take at most 16 extractors, the auth extractor included. The expansion is
+/// the same in debug and release builds.
+///
+/// # Where the validator comes from
+/// The handler looks up, by `app_id`, the validator installed for the process:
+/// [`azure_oauth_routes!`] installs the one it builds (`AzureOAuth::install()` installs one built
+/// by hand). So the OAuth endpoints and every handler of the app share one validator, one signing
+/// key cache and one verified-token cache. If none is installed for the app id, the handler fails
+/// closed: every request gets a `500` with `{"error": "server_error", "error_description": "no
+/// AzureOAuth installed for app …: call azure_oauth_routes!{…} or AzureOAuth::install()"}`, and
+/// the mistake is logged once.
+///
+/// A missing or invalid token gets a `401`, a token without the required scope or role a `403`,
+/// each with the `WWW-Authenticate` challenge MCP clients follow. If a layer has already verified
+/// the request, the handler still checks it against its own requirements (a lookup in the
+/// verified-token cache), so a looser layer never stands in for the handler.
+///
+/// # Equivalent code without the macro
+/// The expansion is thin: a marker type carrying the requirements as `const`s, and the extractor
+/// that checks them as the first parameter. With the public API, the same protection is a layer
+/// on the route:
+///
+/// ```
+/// use std::sync::Arc;
+///
+/// use axum::routing::post;
+/// use axum::{Json, Router};
+/// use axum_mcp_azure_oauth::{AuthLayer, AzureClaims, AzureOAuthConfig, Requirements, TokenValidator};
+/// use serde_json::{Value, json};
+///
+/// const REQUIRES: Requirements = Requirements::new(&["access_as_user"]);
+///
+/// async fn mcp_handler(claims: AzureClaims, Json(request): Json<Value>) -> Json<Value> {
+///     Json(json!({ "user": claims.oid(), "echo": request }))
+/// }
+///
+/// # fn main() -> Result<(), axum_mcp_azure_oauth::ConfigError> {
+/// let config = AzureOAuthConfig::builder()
+///     .app_id("11111111-2222-3333-4444-555555555555")
+///     .tenant_id("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
+///     .build()?;
+/// let validator = TokenValidator::new(Arc::new(config));
+/// let app: Router = Router::new()
+///     .route("/mcp", post(mcp_handler))
+///     .route_layer(AuthLayer::new(validator).requirements(REQUIRES));
+/// # Ok(()) }
+/// ```
+#[proc_macro_attribute]
+pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
+    auth_attr::azure_mcp_auth(args.into(), item.into()).into()
+}
+
+/// The OAuth endpoints (protected resource metadata, authorization server metadata, registration,
+/// the authorize/token bridge, the callback) as an axum `Router`, built from a configuration whose
+/// values are checked at compile time. It also installs the configuration's validator for the
+/// process, so every [`macro@azure_mcp_auth`] handler with the same `app_id` uses it.
+///
+/// ```no_run
+/// use axum::Router;
+/// use axum::routing::post;
+/// use axum_mcp_azure_oauth::{AzureClaims, azure_mcp_auth, azure_oauth_routes};
+///
+/// #[azure_mcp_auth(app_id = "11111111-2222-3333-4444-555555555555", scope = "access_as_user")]
+/// async fn mcp_handler(claims: AzureClaims) -> String {
+///     format!("hello {}", claims.oid().unwrap_or("app"))
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+///     let app: Router = Router::new().route("/mcp", post(mcp_handler)).merge(azure_oauth_routes! {
+///         app_id: "11111111-2222-3333-4444-555555555555",
+///         tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+///         client_secret: std::env::var("AZURE_CLIENT_SECRET")?,
+///         api_scope: "access_as_user",
+///         resource_path: "/mcp",
+///         base_url: "https://mcp.example.com",
+///         allowed_redirect_uris: ["https://global.consent.azure-apim.net/redirect/my-connector"],
+///         allowed_tenant_ids: ["aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"],
+///     });
+///     let listener = tokio::net::TcpListener::bind("0.0.0.0:8000").await?;
+///     axum::serve(listener, app).await?;
+///     Ok(())
+/// }
+/// ```
+///
+/// # Keys
+/// One per `AzureOAuthConfigBuilder` method, by the same name: `app_id` and `tenant_id`
+/// (required), `client_secret`, `authority_host`, `graph_endpoint`, `base_url`,
+/// `allowed_redirect_uris`, `allowed_redirect_uri_prefixes`, `allowed_tenant_ids`, `api_scope`,
+/// `resource_path`, `mode`, `https_redirect_platform`, `required_scopes`, `required_roles`,
+/// `app_id_uris`, `clock_skew`, `custom_signing_keys`, `key_cache_tenants`,
+/// `token_cache_capacity`, `key_refresh_interval`, `http_timeout`. Unknown keys (with a "did you
+/// mean" hint) and duplicates are refused, and every independent mistake is reported in one build.
+///
+/// # Values
+/// - Strings and lists of strings (`["…", "…"]`) may be literals, checked by the macro with the
+///   error on the literal; constant expressions (`env!(…)`, `concat!(…)`, `include_str!(…)`,
+///   `const { … }`, an `UPPER_CASE` constant), checked by emitted `const` items during const
+///   evaluation (the error names the field: "evaluation of `…::base_url` failed"); or any other
+///   expression, computed at run time and checked when the router is built. A list may also be any
+///   run-time iterable of strings.
+/// - `client_secret` must be computed at run time (`std::env::var("AZURE_CLIENT_SECRET")?`, a
+///   vault): a literal or `env!(…)` would bake the secret into the binary, so both are refused.
+/// - `mode: bridge | direct` and `https_redirect_platform: web | spa`, or a path to the variant
+///   (`Mode::Direct`); a run-time value goes in braces (`mode: { mode }`).
+/// - `clock_skew`, `key_refresh_interval`, `http_timeout`: whole seconds (`300`) or a `Duration`.
+/// - `custom_signing_keys`: a `bool`; `key_cache_tenants`, `token_cache_capacity`: a `usize`.
+///
+/// Run-time values are evaluated in the order written, in the enclosing function, so `?` works.
+///
+/// # Failure at startup
+/// Once the build succeeds, only run-time values can be invalid. Then building the router panics
+/// with the `ConfigError` message (it names the field, its environment variable and its rule, and
+/// never shows the secret), at the macro's location: a misconfigured server stops before it serves
+/// a request. To handle the error instead, build the configuration by hand, as below, and use `?`.
+///
+/// # Equivalent code without the macro
+/// ```no_run
+/// use std::sync::Arc;
+///
+/// use axum::Router;
+/// use axum_mcp_azure_oauth::{AzureOAuthConfig, OAuthEndpoints};
+///
+/// # fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let config = AzureOAuthConfig::builder()
+///     .app_id("11111111-2222-3333-4444-555555555555")
+///     .tenant_id("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
+///     .client_secret(std::env::var("AZURE_CLIENT_SECRET")?)
+///     .api_scope("access_as_user")
+///     .resource_path("/mcp")
+///     .base_url("https://mcp.example.com")
+///     .allowed_redirect_uris(["https://global.consent.azure-apim.net/redirect/my-connector"])
+///     .allowed_tenant_ids(["aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"])
+///     .build()?;
+/// let routes: Router = OAuthEndpoints::new(Arc::new(config)).router();
+/// // The macro also installs a validator for the configuration, for `#[azure_mcp_auth]` handlers.
+/// # Ok(()) }
+/// ```
+#[proc_macro]
+pub fn azure_oauth_routes(input: TokenStream) -> TokenStream {
+    routes::azure_oauth_routes(input.into()).into()
+}
+
+#[cfg(test)]
+mod tests {
+    use quote::quote;
+
+    fn errors(tokens: proc_macro2::TokenStream) -> Vec<String> {
+        let text = tokens.to_string();
+        text.match_indices("compile_error !")
+            .map(|(i, _)| {
+                let rest = &text[i..];
+                let start = rest.find('"').map_or(0, |s| s + 1);
+                let end = rest[start..].find("\" }").map_or(rest.len(), |e| start + e);
+                rest[start..end].to_owned()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn attribute_reports_every_independent_mistake_and_keeps_the_handler() {
+        let out = super::auth_attr::azure_mcp_auth(
+            quote!(app_id = "my-app", scope = "a b", roles = ["x y"], tenant = []),
+            quote!(
+                fn handler() {}
+            ),
+        );
+        let errors = errors(out.clone());
+        assert_eq!(errors.len(), 5, "{errors:#?}");
+        assert!(errors[0].starts_with("invalid `app_id`: expected a GUID"), "{errors:#?}");
+        assert!(errors[1].starts_with("invalid `scope`: expected an OAuth scope token"), "{errors:#?}");
+        assert!(errors[2].starts_with("invalid `roles`"), "{errors:#?}");
+        assert_eq!(errors[3], "unknown argument `tenant`: did you mean `tenants`?");
+        assert!(errors[4].starts_with("`#[azure_mcp_auth]` goes on an `async fn`"), "{errors:#?}");
+        assert!(out.to_string().ends_with("fn handler () { }"), "the handler is kept: {out}");
+    }
+
+    #[test]
+    fn attribute_puts_the_auth_extractor_first_with_the_users_pattern() {
+        let out = super::auth_attr::azure_mcp_auth(
+            quote!(app_id = APP_ID, scopes = ["read", "write"], roles = ["Mcp.Invoke"]),
+            quote!(
+                pub async fn h(State(s): State<S>, mut claims: AzureClaims, body: String) {}
+            ),
+        )
+        .to_string();
+        assert!(errors(out.parse().expect("tokens")).is_empty(), "{out}");
+        assert!(
+            out.contains(
+                "pub async fn h (:: axum_mcp_azure_oauth :: __private :: Authorized { claims : mut claims , .. } : :: axum_mcp_azure_oauth :: __private :: Authorized < __AzureMcpAuth_h > , State (s) : State < S > , body : String)"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("pub struct __AzureMcpAuth_h ;"), "{out}");
+        assert!(out.contains("const app_id : () ="), "a const check for the constant app id: {out}");
+        assert!(!out.contains("const scopes"), "literal scopes were checked by the macro: {out}");
+    }
+
+    #[test]
+    fn routes_report_every_independent_mistake() {
+        let out = super::routes::azure_oauth_routes(quote!(
+            app_id: "my-app",
+            base_url: "http://mcp.example.com",
+            client_secret: "s3cr3t",
+            redirect_uris: ["https://vscode.dev/redirect"],
+            mode: bridge,
+            mode: direct,
+        ));
+        let errors = errors(out);
+        assert_eq!(errors.len(), 6, "{errors:#?}");
+        assert!(errors[0].starts_with("invalid `app_id`: expected a GUID"));
+        assert!(errors[1].starts_with("invalid `base_url`: expected https://"));
+        assert!(errors[2].starts_with("`client_secret` must not be written in the source"));
+        assert_eq!(errors[3], "unknown key `redirect_uris`: did you mean `allowed_redirect_uris`?");
+        assert_eq!(errors[4], "duplicate key `mode`: give it once");
+        assert!(errors[5].starts_with("missing `tenant_id`"));
+    }
+
+    #[test]
+    fn routes_check_constants_in_const_items_and_pass_run_time_values_to_the_builder() {
+        let out = super::routes::azure_oauth_routes(quote!(
+            app_id: env!("AZURE_CLIENT_ID"),
+            tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+            client_secret: std::env::var("AZURE_CLIENT_SECRET")?,
+            allowed_tenant_ids: [TENANT, "*"],
+            clock_skew: 60,
+        ))
+        .to_string();
+        assert!(out.contains("const app_id : () ="), "{out}");
+        assert!(out.contains("= [env ! (\"AZURE_CLIENT_ID\")] ;"), "{out}");
+        assert!(out.contains("rules :: guid (__AZURE_MCP_VALUES [0usize])"), "{out}");
+        assert!(out.contains("const allowed_tenant_ids : () ="), "{out}");
+        assert!(!out.contains("const tenant_id"), "{out}");
+        assert!(out.contains(". client_secret (std :: env :: var (\"AZURE_CLIENT_SECRET\") ?)"), "{out}");
+        assert!(out.contains(". clock_skew (:: core :: time :: Duration :: from_secs (60))"), "{out}");
+    }
+}

@@ -9,28 +9,28 @@ use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::extract::rejection::BytesRejection;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use http::{HeaderValue, Method, StatusCode, header};
 use tower_http::cors::{Any, CorsLayer};
 
-use crate::graph::DigestSet;
+use crate::facade::RefreshPlatforms;
 use crate::{AzureOAuthConfig, GraphClient, discovery, facade, register};
 
 /// The largest request body the registration and token endpoints read (64 KiB); larger bodies get
 /// 413 with an OAuth JSON error.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 
-/// How many refresh tokens from confidential (`web`) redemptions are remembered (as SHA-256
-/// digests) so that their refresh is sent with the client secret.
-const WEB_REFRESH_TOKENS: usize = 10_000;
+/// How many refresh tokens of `web` and `spa` redemptions are remembered (as SHA-256 digests) so
+/// that their refresh is sent as their platform needs.
+const REMEMBERED_REFRESH_TOKENS: usize = 10_000;
 
 /// What every handler shares.
 pub(crate) struct Shared {
     pub(crate) config: Arc<AzureOAuthConfig>,
     pub(crate) graph: GraphClient,
     pub(crate) http: reqwest::Client,
-    /// Digests of refresh tokens issued to `web` redemptions (their refresh needs the secret).
-    pub(crate) web_refresh_tokens: StdMutex<DigestSet>,
+    /// The platform of refresh tokens from `web` and `spa` redemptions, by digest.
+    pub(crate) refresh_platforms: StdMutex<RefreshPlatforms>,
 }
 
 pub(crate) type AppState = Arc<Shared>;
@@ -93,7 +93,7 @@ impl OAuthEndpoints {
                 http: crate::http::client(&config),
                 config,
                 graph,
-                web_refresh_tokens: StdMutex::new(DigestSet::new(WEB_REFRESH_TOKENS)),
+                refresh_platforms: StdMutex::new(RefreshPlatforms::new(REMEMBERED_REFRESH_TOKENS)),
             }),
         }
     }
@@ -117,27 +117,63 @@ impl OAuthEndpoints {
             .allow_headers(Any)
             .max_age(std::time::Duration::from_secs(3600));
         let browser = Router::new()
-            .route("/.well-known/oauth-protected-resource", get(discovery::protected_resource))
-            .route(&format!("/.well-known/oauth-protected-resource{rp}"), get(discovery::protected_resource))
-            .route("/.well-known/oauth-authorization-server", get(discovery::authorization_server))
+            .route(
+                "/.well-known/oauth-protected-resource",
+                get(discovery::protected_resource).fallback(not_allowed("GET")),
+            )
+            .route(
+                &format!("/.well-known/oauth-protected-resource{rp}"),
+                get(discovery::protected_resource).fallback(not_allowed("GET")),
+            )
+            .route(
+                "/.well-known/oauth-authorization-server",
+                get(discovery::authorization_server).fallback(not_allowed("GET")),
+            )
             .route(
                 &format!("/.well-known/oauth-authorization-server{rp}"),
-                get(discovery::authorization_server),
+                get(discovery::authorization_server).fallback(not_allowed("GET")),
             )
-            .route("/.well-known/openid-configuration", get(discovery::openid_configuration))
-            .route(&format!("/.well-known/openid-configuration{rp}"), get(discovery::openid_configuration))
-            .route(&format!("{rp}/.well-known/openid-configuration"), get(discovery::openid_configuration))
-            .route("/register", get(register::register_get).post(register::register_post))
-            .route("/token", axum::routing::post(facade::token))
-            .route("/oauth/config", get(facade::oauth_config))
+            .route(
+                "/.well-known/openid-configuration",
+                get(discovery::openid_configuration).fallback(not_allowed("GET")),
+            )
+            .route(
+                &format!("/.well-known/openid-configuration{rp}"),
+                get(discovery::openid_configuration).fallback(not_allowed("GET")),
+            )
+            .route(
+                &format!("{rp}/.well-known/openid-configuration"),
+                get(discovery::openid_configuration).fallback(not_allowed("GET")),
+            )
+            .route(
+                "/register",
+                get(register::register_get).post(register::register_post).fallback(not_allowed("GET, POST")),
+            )
+            .route("/token", post(facade::token).fallback(not_allowed("POST")))
+            .route("/oauth/config", get(facade::oauth_config).fallback(not_allowed("GET")))
             .layer(cors);
         let navigation = Router::new()
-            .route("/authorize", get(facade::authorize))
-            .route(self.shared.config.callback_path(), get(facade::callback));
+            .route("/authorize", get(facade::authorize).fallback(not_allowed("GET")))
+            .route(self.shared.config.callback_path(), get(facade::callback).fallback(not_allowed("GET")));
         browser
             .merge(navigation)
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
             .with_state(Arc::clone(&self.shared))
+    }
+}
+
+/// The answer to a method an endpoint does not serve: 405 with `Allow` and an OAuth JSON error.
+fn not_allowed(
+    allow: &'static str,
+) -> impl Fn() -> std::future::Ready<Response> + Clone + Send + Sync + 'static {
+    move || {
+        let mut response = oauth_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "invalid_request",
+            format!("this endpoint answers {allow} only"),
+        );
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+        std::future::ready(response)
     }
 }
 

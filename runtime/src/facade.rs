@@ -5,21 +5,22 @@
 //! removes `resource`, qualifies scopes, and otherwise passes requests through: tokens are Entra's
 //! own, never minted or altered here.
 //!
-//! **When the client secret is added** to a token request (and only then; it never appears in a
-//! response):
-//! - `authorization_code`: when the request's `redirect_uri` is enrolled on the `web` platform —
-//!   as Graph reports it (read at most once a minute), or, when Graph cannot be read, when the
-//!   configuration allows the URI and enrols `https` URIs on `web`. Loopback, custom-scheme and
-//!   `spa` redirects never get it (Entra refuses a secret for them: AADSTS700025).
-//! - `refresh_token`: when the refresh token came from a redemption the secret was added to (this
-//!   process remembers the SHA-256 digests of the last 10,000 such refresh tokens, never the tokens),
-//!   or when Entra answers a refresh without the secret with AADSTS7000218 ("a client secret is
-//!   required": the token belongs to a confidential redemption, e.g. from before a restart) — then
-//!   the request is sent once more with the secret.
+//! **How a token request is sent**, by the platform of its redirect URI (entra.md: `web` needs the
+//! secret and refuses `Origin`, `spa` needs `Origin` and refuses a secret, `publicClient` refuses
+//! both). The client secret is only ever sent to Entra, never in a response.
+//! - `authorization_code`: the platform of the request's `redirect_uri` as Graph reports it (read
+//!   at most once a minute), or, when Graph does not list it, the platform this server enrols an
+//!   allowed URI on. `web` → with the secret, without `Origin`; `spa` → with the browser's
+//!   `Origin`; `publicClient` or unknown → neither.
+//! - `refresh_token`: the platform of the redemption the refresh token came from (this process
+//!   remembers the SHA-256 digests of the last 10,000 `web`/`spa` refresh tokens, never the
+//!   tokens). An unknown refresh token (e.g. issued before a restart) is sent with neither; if
+//!   Entra answers AADSTS7000218 ("client_secret required": it is a `web` token) or AADSTS9002327
+//!   (`spa` needs `Origin`, and the client sent one), it is sent once more as that platform needs.
 //! - Any other grant type is refused (`unsupported_grant_type`): the secret can never be used
 //!   through the bridge to obtain app-only tokens.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::PoisonError;
 
 use axum::body::Bytes;
@@ -37,6 +38,8 @@ use crate::{AzureOAuthConfig, rules};
 
 /// Entra's error code for "a client secret or assertion is required" on a token request.
 const SECRET_REQUIRED: u64 = 7_000_218;
+/// Entra's error code for "`spa` tokens may only be redeemed via cross-origin requests".
+const SPA_NEEDS_ORIGIN: u64 = 9_002_327;
 
 /// Rewrites a `scope` parameter for Entra: OpenID scopes kept, this app's qualified scopes kept
 /// (`api://{app_id}/x`, `{app_id}/x`, or under a configured App ID URI), bare names qualified as
@@ -224,17 +227,55 @@ pub(crate) async fn authorize(State(state): State<AppState>, RawQuery(query): Ra
     found(target.as_str())
 }
 
-/// Whether the code for this redirect URI is redeemed confidentially (the `web` platform).
-async fn web_redirect(state: &Shared, uri: &str) -> bool {
-    if state.config.client_secret().is_none() || rules::redirect_uri(uri).is_err() {
-        return false;
+/// The platform the redirect URI is enrolled on: as Graph reports it (read at most once a
+/// minute), else as this server enrols URIs the configuration allows; `None` when unknown.
+async fn redirect_platform(state: &Shared, uri: &str) -> Option<RedirectPlatform> {
+    if rules::redirect_uri(uri).is_err() {
+        return None;
     }
-    match state.graph.redirect_uris().await {
-        Ok(uris) if uris.platform_of(uri).is_some() => uris.platform_of(uri) == Some(RedirectPlatform::Web),
-        _ => {
-            allowed_by_config(&state.config, uri)
-                && RedirectPlatform::for_uri(&state.config, uri) == RedirectPlatform::Web
+    if let Ok(uris) = state.graph.redirect_uris().await
+        && let Some(platform) = uris.platform_of(uri)
+    {
+        return Some(platform);
+    }
+    allowed_by_config(&state.config, uri).then(|| RedirectPlatform::for_uri(&state.config, uri))
+}
+
+/// The platform of refresh tokens from `web` and `spa` redemptions, by SHA-256 digest (never the
+/// tokens), the oldest forgotten first beyond the capacity.
+#[derive(Debug)]
+pub(crate) struct RefreshPlatforms {
+    capacity: usize,
+    map: HashMap<[u8; 32], RedirectPlatform>,
+    order: VecDeque<[u8; 32]>,
+}
+
+impl RefreshPlatforms {
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self { capacity: capacity.max(1), map: HashMap::new(), order: VecDeque::new() }
+    }
+
+    fn digest(token: &str) -> [u8; 32] {
+        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(d.as_ref());
+        out
+    }
+
+    fn insert(&mut self, token: &str, platform: RedirectPlatform) {
+        let d = Self::digest(token);
+        if self.map.insert(d, platform).is_none() {
+            self.order.push_back(d);
+            while self.order.len() > self.capacity {
+                if let Some(old) = self.order.pop_front() {
+                    self.map.remove(&old);
+                }
+            }
         }
+    }
+
+    fn get(&self, token: &str) -> Option<RedirectPlatform> {
+        self.map.get(&Self::digest(token)).copied()
     }
 }
 
@@ -246,21 +287,33 @@ struct EntraAnswer {
 }
 
 impl EntraAnswer {
-    fn needs_secret(&self) -> bool {
+    /// Whether Entra's `error_codes` hold `code`.
+    fn has_error_code(&self, code: u64) -> bool {
         self.json
             .get("error_codes")
             .and_then(Value::as_array)
-            .is_some_and(|codes| codes.iter().any(|c| c.as_u64() == Some(SECRET_REQUIRED)))
+            .is_some_and(|codes| codes.iter().any(|c| c.as_u64() == Some(code)))
     }
 }
 
-async fn forward(
+/// How a token request is sent to Entra for a redirect platform: `web` with the secret and
+/// without `Origin` (this server redeems, server to server); `spa` with the browser's `Origin`
+/// and no secret; `publicClient` (and unknown) with neither.
+async fn send_as(
     state: &Shared,
     pairs: &[(String, String)],
+    platform: Option<RedirectPlatform>,
     origin: Option<&HeaderValue>,
 ) -> Result<EntraAnswer, OAuthError> {
+    let mut form = pairs.to_vec();
+    if platform == Some(RedirectPlatform::Web)
+        && let Some(secret) = state.config.client_secret()
+    {
+        form.push(("client_secret".into(), secret.expose().to_owned()));
+    }
+    let origin = origin.filter(|_| platform == Some(RedirectPlatform::Spa));
     let url = format!("{}/oauth2/v2.0/token", entra_tenant_url(&state.config));
-    let mut request = state.http.post(&url).form(pairs);
+    let mut request = state.http.post(&url).form(&form);
     if let Some(origin) = origin {
         request = request.header(header::ORIGIN, origin.clone());
     }
@@ -291,108 +344,104 @@ pub(crate) async fn token(
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let body = match body_or_error(body, "invalid_request") {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    let bad = |error: &str, description: String| oauth_error(StatusCode::BAD_REQUEST, error, description);
+    match bridge_token(&state, &headers, body).await {
+        Ok(answer) => {
+            let content_type = HeaderValue::from_static("application/json");
+            let mut response =
+                (answer.status, [(header::CONTENT_TYPE, content_type)], answer.body).into_response();
+            no_store(&mut response);
+            response
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn bridge_token(
+    state: &Shared,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<EntraAnswer, OAuthError> {
+    let body = body_or_error(body, "invalid_request")?;
+    let bad = |error: &'static str, description: String| OAuthError::bad_request(error, description);
     let form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
     if !form {
-        return bad("invalid_request", "the body must be application/x-www-form-urlencoded".into());
+        return Err(bad("invalid_request", "the body must be application/x-www-form-urlencoded".into()));
     }
-    let Ok(raw) = std::str::from_utf8(&body) else {
-        return bad("invalid_request", "the body is not UTF-8".into());
-    };
-    let mut pairs = match parse_pairs(raw) {
-        Ok(p) => p,
-        Err(e) => return bad("invalid_request", e),
-    };
+    let raw =
+        std::str::from_utf8(&body).map_err(|_| bad("invalid_request", "the body is not UTF-8".into()))?;
+    let mut pairs = parse_pairs(raw).map_err(|e| bad("invalid_request", e))?;
     let grant = get(&pairs, "grant_type").map(str::to_owned);
     match grant.as_deref() {
         Some("authorization_code" | "refresh_token") => {}
         Some(other) => {
-            return bad(
+            return Err(bad(
                 "unsupported_grant_type",
                 format!("grant_type {other:?} is not supported: use authorization_code or refresh_token"),
-            );
+            ));
         }
-        None => return bad("invalid_request", "grant_type is required".into()),
+        None => return Err(bad("invalid_request", "grant_type is required".into())),
     }
     match get(&pairs, "client_id") {
         Some(id) if !id.eq_ignore_ascii_case(state.config.app_id()) => {
-            return bad(
+            return Err(bad(
                 "invalid_client",
                 format!(
                     "client_id {id:?} is not this server's client: use the client_id POST /register returned"
                 ),
-            );
+            ));
         }
         _ => set(&mut pairs, "client_id", state.config.app_id().to_owned()),
     }
-    let scope = match qualify_scopes(&state.config, get(&pairs, "scope")) {
-        Ok(s) => s,
-        Err(e) => return bad("invalid_scope", e),
-    };
+    let scope = qualify_scopes(&state.config, get(&pairs, "scope")).map_err(|e| bad("invalid_scope", e))?;
     // The client's own credentials are never passed on: the bridge decides about the secret.
     pairs.retain(|(k, _)| {
         !matches!(k.as_str(), "resource" | "client_secret" | "client_assertion" | "client_assertion_type")
     });
     set(&mut pairs, "scope", scope);
-
-    let refresh = get(&pairs, "refresh_token").map(str::to_owned);
-    let with_secret = match grant.as_deref() {
-        Some("authorization_code") => match get(&pairs, "redirect_uri") {
-            Some(uri) => web_redirect(&state, uri).await,
-            None => false,
-        },
-        _ => refresh.as_deref().is_some_and(|r| {
-            state.web_refresh_tokens.lock().unwrap_or_else(PoisonError::into_inner).contains(r)
-        }),
-    };
-    let secret = state.config.client_secret();
-    let mut request = pairs.clone();
-    if with_secret && let Some(secret) = secret {
-        request.push(("client_secret".into(), secret.expose().to_owned()));
-    }
     let origin = headers.get(header::ORIGIN);
-    let mut answer = match forward(&state, &request, origin).await {
-        Ok(a) => a,
-        Err(e) => return e.into_response(),
+
+    let refresh_token = get(&pairs, "refresh_token").map(str::to_owned);
+    let known =
+        |token: &str| state.refresh_platforms.lock().unwrap_or_else(PoisonError::into_inner).get(token);
+    let mut platform = match (grant.as_deref(), &refresh_token) {
+        (Some("refresh_token"), Some(token)) => known(token),
+        _ => match get(&pairs, "redirect_uri") {
+            Some(uri) => redirect_platform(state, uri).await,
+            None => None,
+        },
     };
-    let mut secret_sent = with_secret && secret.is_some();
-    if !secret_sent
-        && grant.as_deref() == Some("refresh_token")
-        && answer.needs_secret()
-        && let Some(secret) = secret
-    {
-        let mut retry = pairs;
-        retry.push(("client_secret".into(), secret.expose().to_owned()));
-        answer = match forward(&state, &retry, origin).await {
-            Ok(a) => a,
-            Err(e) => return e.into_response(),
+    let mut answer = send_as(state, &pairs, platform, origin).await?;
+    // A refresh token this process does not know (issued before a restart): Entra says which
+    // platform it belongs to, and the request is sent once more as that platform needs.
+    if grant.as_deref() == Some("refresh_token") && platform.is_none() {
+        let retry_as = if answer.has_error_code(SECRET_REQUIRED) && state.config.client_secret().is_some() {
+            Some(RedirectPlatform::Web)
+        } else if answer.has_error_code(SPA_NEEDS_ORIGIN) && origin.is_some() {
+            Some(RedirectPlatform::Spa)
+        } else {
+            None
         };
-        secret_sent = true;
+        if retry_as.is_some() {
+            platform = retry_as;
+            answer = send_as(state, &pairs, platform, origin).await?;
+        }
     }
-    if secret_sent
-        && answer.status.is_success()
+    if answer.status.is_success()
+        && let Some(platform @ (RedirectPlatform::Web | RedirectPlatform::Spa)) = platform
         && let Some(new_refresh) = answer.json.get("refresh_token").and_then(Value::as_str)
     {
-        state.web_refresh_tokens.lock().unwrap_or_else(PoisonError::into_inner).insert(new_refresh);
+        state.refresh_platforms.lock().unwrap_or_else(PoisonError::into_inner).insert(new_refresh, platform);
     }
     tracing::debug!(
         grant_type = grant.as_deref().unwrap_or(""),
         status = answer.status.as_u16(),
-        confidential = secret_sent,
+        platform = platform.map_or("unknown", RedirectPlatform::graph_name),
         "token request bridged to Entra ID"
     );
-    let mut response =
-        (answer.status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], answer.body)
-            .into_response();
-    no_store(&mut response);
-    response
+    Ok(answer)
 }
 
 /// `GET /oauth/callback`: the server's own redirect URI. Echoes `code` and `state` (or `error`
@@ -477,6 +526,18 @@ mod tests {
             let e = q(Some(foreign)).expect_err(foreign);
             assert!(e.contains(&api), "{e}");
         }
+    }
+
+    #[test]
+    fn refresh_platforms_forget_the_oldest_beyond_capacity() {
+        let mut memo = RefreshPlatforms::new(2);
+        memo.insert("a", RedirectPlatform::Web);
+        memo.insert("b", RedirectPlatform::Spa);
+        memo.insert("a", RedirectPlatform::Web);
+        memo.insert("c", RedirectPlatform::Web);
+        assert_eq!(memo.get("a"), None);
+        assert_eq!(memo.get("b"), Some(RedirectPlatform::Spa));
+        assert_eq!(memo.get("c"), Some(RedirectPlatform::Web));
     }
 
     #[test]

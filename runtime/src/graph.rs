@@ -6,7 +6,7 @@
 //! through one writer at a time: registrations that arrive together are merged into one batch,
 //! written with one `PATCH` per batch and confirmed by reading the application back.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, Mutex as StdMutex, PoisonError};
 use std::time::Duration;
@@ -28,6 +28,8 @@ pub const REDIRECT_URI_LIMIT: usize = 256;
 
 /// How long a read of the app registration's redirect URIs is reused by [`GraphClient::redirect_uris`].
 const SNAPSHOT_TTL: Duration = Duration::from_secs(60);
+/// The longest a request in flight waits for a read of the app registration (token included).
+const SNAPSHOT_READ_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a failed read of the app registration is remembered.
 const FAILED_SNAPSHOT_TTL: Duration = Duration::from_secs(10);
 
@@ -400,8 +402,8 @@ impl GraphClient {
     }
 
     /// The app registration's redirect URIs, read from Graph at most once a minute (a failed
-    /// read is remembered for 10 seconds; a read in flight is shared). One attempt, no retries:
-    /// this serves requests in flight.
+    /// read is remembered for 10 seconds; a read in flight is shared). One attempt of at most
+    /// 3 seconds, no retries: this serves requests in flight.
     pub async fn redirect_uris(&self) -> Result<AppRedirectUris, EnrolError> {
         self.inner.config.client_secret().ok_or(EnrolError::NoClientSecret)?;
         let mut snapshot = self.inner.snapshot.lock().await;
@@ -411,15 +413,24 @@ impl GraphClient {
                 return read.clone();
             }
         }
-        let read = self.inner.read_app(&mut Backoff::new(Duration::ZERO)).await.map(|(_, uris)| uris);
+        let read = tokio::time::timeout(
+            SNAPSHOT_READ_TIMEOUT,
+            self.inner.read_app(&mut Backoff::new(Duration::ZERO)),
+        )
+        .await
+        .unwrap_or_else(|_| Err(EnrolError::Unavailable("reading the app registration timed out".into())))
+        .map(|(_, uris)| uris);
         *snapshot = Some((Instant::now(), read.clone()));
         read
     }
 
     /// Enrols redirect URIs on the app registration, each on its platform
-    /// ([`RedirectPlatform::for_uri`]). URIs already there (loopback URIs with any port) are
-    /// left alone; URIs enrolled earlier by this process are not written again. Concurrent
-    /// calls are merged into one Graph write. Never panics: failures are reported per URI.
+    /// ([`RedirectPlatform::for_uri`]). URIs already there, on any platform, are left alone — a
+    /// loopback URI counts as there when the same URI with any port is (Entra ignores the port
+    /// when matching), otherwise it is stored as given. URIs enrolled earlier by this process are
+    /// not written again. Concurrent calls are merged into one Graph write (read, merge, `PATCH`,
+    /// read back), one write at a time per client: share one `GraphClient` in a process. Call it
+    /// within a Tokio runtime. Never panics: failures are reported per URI.
     pub async fn enrol<I, S>(&self, uris: I) -> EnrolReport
     where
         I: IntoIterator<Item = S>,
@@ -489,48 +500,63 @@ impl Inner {
         }
     }
 
-    /// Read, merge, write, read back. One result per job, in order.
+    /// Read, merge, write, read back. One result per job, in order. When Graph refuses a write
+    /// of several URIs as a bad request, each URI is written alone, so that one URI Graph refuses
+    /// cannot sink the others.
     async fn write_batch(&self, jobs: &[Job]) -> Vec<Result<(), EnrolError>> {
         let mut backoff = Backoff::new(self.retry_budget);
-        let (id, current) = match self.read_app(&mut backoff).await {
+        let (id, mut current) = match self.read_app(&mut backoff).await {
             Ok(app) => app,
             Err(e) => return vec![Err(e); jobs.len()],
         };
-        let mut desired = current.clone();
-        let mut changed = Vec::new();
+        let mut total = current.total();
+        let mut additions = Vec::new();
         let mut results: Vec<Option<Result<(), EnrolError>>> = Vec::with_capacity(jobs.len());
-        for job in jobs {
-            if desired.platform_of(&job.uri).is_some() {
-                // Already there, on this or another platform (the bridge redeems by the platform Graph reports).
-                results.push(Some(Ok(())));
-            } else if desired.total() >= REDIRECT_URI_LIMIT {
+        for (i, job) in jobs.iter().enumerate() {
+            let queued = additions.iter().any(|&j: &usize| jobs[j].uri == job.uri);
+            if queued || current.platform_of(&job.uri).is_some() {
+                // Already there, on this or another platform (the bridge redeems by the platform
+                // Graph reports), or already in this batch.
+                results.push(if queued { None } else { Some(Ok(())) });
+            } else if total >= REDIRECT_URI_LIMIT {
                 results.push(Some(Err(EnrolError::LimitReached { limit: REDIRECT_URI_LIMIT })));
             } else {
-                desired.on_mut(job.platform).push(job.uri.clone());
-                if !changed.contains(&job.platform) {
-                    changed.push(job.platform);
-                }
+                total += 1;
+                additions.push(i);
                 results.push(None);
             }
         }
-        if !changed.is_empty() {
-            let mut body = Map::new();
-            for platform in &changed {
-                body.insert(
-                    platform.graph_name().to_owned(),
-                    serde_json::json!({ "redirectUris": desired.on(*platform) }),
-                );
-            }
-            let after = match self.patch_app(&id, &Value::Object(body), &mut backoff).await {
-                Ok(()) => self.read_app(&mut backoff).await,
-                Err(e) => Err(e),
+        if !additions.is_empty() {
+            let all: Vec<&Job> = additions.iter().map(|&i| &jobs[i]).collect();
+            let mut refused: Vec<(String, EnrolError)> = Vec::new();
+            let outcome = match self.write(&id, &current, &all, &mut backoff).await {
+                Err(EnrolError::Graph { status: 400, .. }) if all.len() > 1 => {
+                    let mut last = Err(EnrolError::Interrupted);
+                    for job in all {
+                        match self.write(&id, &current, &[job], &mut backoff).await {
+                            Ok(after) => {
+                                current = after.clone();
+                                last = Ok(after);
+                            }
+                            Err(e) => refused.push((job.uri.clone(), e)),
+                        }
+                    }
+                    // What is on the app registration now decides each URI below.
+                    match last {
+                        Ok(after) => Ok(after),
+                        Err(_) => self.read_app(&mut backoff).await.map(|(_, after)| after),
+                    }
+                }
+                other => other,
             };
-            match after {
-                Ok((_, after)) => {
+            match outcome {
+                Ok(after) => {
                     for (job, result) in jobs.iter().zip(results.iter_mut()) {
                         if result.is_none() {
                             *result = Some(if after.contains(job.platform, &job.uri) {
                                 Ok(())
+                            } else if let Some((_, e)) = refused.iter().find(|(uri, _)| *uri == job.uri) {
+                                Err(e.clone())
                             } else {
                                 Err(EnrolError::NotConfirmed)
                             });
@@ -549,6 +575,34 @@ impl Inner {
         results.into_iter().map(|r| r.unwrap_or(Err(EnrolError::Interrupted))).collect()
     }
 
+    /// Writes `current` plus the jobs' URIs (whole arrays of the changed platforms) and reads the
+    /// application back.
+    async fn write(
+        &self,
+        id: &str,
+        current: &AppRedirectUris,
+        jobs: &[&Job],
+        backoff: &mut Backoff,
+    ) -> Result<AppRedirectUris, EnrolError> {
+        let mut desired = current.clone();
+        let mut changed = Vec::new();
+        for job in jobs {
+            desired.on_mut(job.platform).push(job.uri.clone());
+            if !changed.contains(&job.platform) {
+                changed.push(job.platform);
+            }
+        }
+        let mut body = Map::new();
+        for platform in changed {
+            body.insert(
+                platform.graph_name().to_owned(),
+                serde_json::json!({ "redirectUris": desired.on(platform) }),
+            );
+        }
+        self.patch_app(id, &Value::Object(body), backoff).await?;
+        self.read_app(backoff).await.map(|(_, after)| after)
+    }
+
     fn app_url(&self) -> String {
         format!("{}/v1.0/applications(appId='{}')", self.config.graph_endpoint(), self.config.app_id())
     }
@@ -556,28 +610,32 @@ impl Inner {
     /// `GET /v1.0/applications(appId='…')`: the object id and the redirect URIs.
     async fn read_app(&self, backoff: &mut Backoff) -> Result<(String, AppRedirectUris), EnrolError> {
         let url = self.app_url();
-        let body = self.graph_request(backoff, |http, token| http.get(&url).bearer_auth(token)).await?;
-        let app: Value = serde_json::from_slice(&body)
-            .map_err(|e| EnrolError::InvalidResponse(format!("the application is not JSON: {e}")))?;
-        AppRedirectUris::from_application(&app).ok_or_else(|| {
-            EnrolError::InvalidResponse("the application has no `id` or malformed `redirectUris`".into())
-        })
+        let parse = |body: &[u8]| {
+            let app: Value = serde_json::from_slice(body)
+                .map_err(|e| EnrolError::InvalidResponse(format!("the application is not JSON: {e}")))?;
+            AppRedirectUris::from_application(&app).ok_or_else(|| {
+                EnrolError::InvalidResponse("the application has no `id` or malformed `redirectUris`".into())
+            })
+        };
+        self.graph_request(backoff, |http, token| http.get(&url).bearer_auth(token), parse).await
     }
 
     /// `PATCH /v1.0/applications/{id}` with the whole arrays of the changed platforms.
     async fn patch_app(&self, id: &str, body: &Value, backoff: &mut Backoff) -> Result<(), EnrolError> {
         let url = format!("{}/v1.0/applications/{id}", self.config.graph_endpoint());
-        self.graph_request(backoff, |http, token| http.patch(&url).bearer_auth(token).json(body)).await?;
-        Ok(())
+        self.graph_request(backoff, |http, token| http.patch(&url).bearer_auth(token).json(body), |_| Ok(()))
+            .await
     }
 
-    /// Sends a Graph request with the app token; retries 429, 5xx, timeouts and unreadable
-    /// bodies within the budget, and a 401 once with a fresh token.
-    async fn graph_request(
+    /// Sends a Graph request with the app token and parses a success; retries 429, 5xx,
+    /// timeouts and unparsable answers (a proxy's HTML page) within the budget, and a 401 once
+    /// with a fresh token.
+    async fn graph_request<T>(
         &self,
         backoff: &mut Backoff,
         make: impl Fn(&reqwest::Client, &str) -> reqwest::RequestBuilder,
-    ) -> Result<axum::body::Bytes, EnrolError> {
+        parse: impl Fn(&[u8]) -> Result<T, EnrolError>,
+    ) -> Result<T, EnrolError> {
         let mut renewed = false;
         loop {
             let token = self.token(backoff).await?;
@@ -588,7 +646,10 @@ impl Inner {
                     let wait = retry_after(resp.headers());
                     match resp.bytes().await {
                         Err(e) => Attempt::Retry(EnrolError::Unavailable(describe(&e)), None),
-                        Ok(body) if status.is_success() => Attempt::Done(body),
+                        Ok(body) if status.is_success() => match parse(&body) {
+                            Ok(value) => Attempt::Done(value),
+                            Err(e) => Attempt::Retry(e, None),
+                        },
                         Ok(_) if status == StatusCode::UNAUTHORIZED && !renewed => {
                             renewed = true;
                             *self.token.lock().await = None;
@@ -752,44 +813,6 @@ fn excerpt(body: &[u8]) -> String {
     format!("unexpected body {short:?}")
 }
 
-/// A bounded set of SHA-256 digests (oldest forgotten first), for remembering which refresh
-/// tokens came from confidential (`web`) redemptions without keeping the tokens.
-#[derive(Debug)]
-pub(crate) struct DigestSet {
-    capacity: usize,
-    set: HashSet<[u8; 32]>,
-    order: VecDeque<[u8; 32]>,
-}
-
-impl DigestSet {
-    pub(crate) fn new(capacity: usize) -> Self {
-        Self { capacity: capacity.max(1), set: HashSet::new(), order: VecDeque::new() }
-    }
-
-    fn digest(value: &str) -> [u8; 32] {
-        let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, value.as_bytes());
-        let mut out = [0u8; 32];
-        out.copy_from_slice(d.as_ref());
-        out
-    }
-
-    pub(crate) fn insert(&mut self, value: &str) {
-        let d = Self::digest(value);
-        if self.set.insert(d) {
-            self.order.push_back(d);
-            while self.order.len() > self.capacity {
-                if let Some(old) = self.order.pop_front() {
-                    self.set.remove(&old);
-                }
-            }
-        }
-    }
-
-    pub(crate) fn contains(&self, value: &str) -> bool {
-        self.set.contains(&Self::digest(value))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -830,17 +853,6 @@ mod tests {
         assert_eq!(AppRedirectUris::from_application(&sparse).map(|x| x.1), Some(AppRedirectUris::default()));
         let bad = serde_json::json!({ "id": "obj", "web": { "redirectUris": "x" } });
         assert_eq!(AppRedirectUris::from_application(&bad), None);
-    }
-
-    #[test]
-    fn digest_set_forgets_the_oldest_beyond_capacity() {
-        let mut set = DigestSet::new(2);
-        set.insert("a");
-        set.insert("b");
-        set.insert("a");
-        set.insert("c");
-        assert!(!set.contains("a"));
-        assert!(set.contains("b") && set.contains("c"));
     }
 
     #[test]

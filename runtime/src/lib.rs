@@ -1,6 +1,9 @@
 //! Make an [axum] MCP server an OAuth 2.0 protected resource backed by Microsoft Entra ID.
 //!
+//! - [`AzureOAuth`]: one handle on the configuration, the validator and the endpoints.
 //! - [`AzureOAuthConfig`]: the one configuration model, checked by the `const fn` [`rules`].
+//! - [`OAuthEndpoints`]: discovery, registration, the authorize/token bridge to Entra, callback and
+//!   config; [`GraphClient`] enrols redirect URIs on the app registration.
 //! - `emulator` (feature `emulator`): an in-process Entra ID + Microsoft Graph for tests and local runs.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -12,6 +15,8 @@ mod endpoints;
 mod facade;
 mod graph;
 mod http;
+mod oauth;
+mod private;
 mod register;
 mod validate;
 
@@ -27,6 +32,7 @@ pub use graph::{
     AppRedirectUris, EnrolError, EnrolReport, GRAPH_RETRY_BUDGET, GraphClient, REDIRECT_URI_LIMIT,
     RedirectPlatform,
 };
+pub use oauth::AzureOAuth;
 
 pub use validate::{
     AuthError, AuthLayer, AuthService, AzureClaims, Clock, InsufficientScope, InvalidRequest, InvalidToken,
@@ -36,6 +42,11 @@ pub use validate::{
 #[cfg(feature = "emulator")]
 pub mod emulator;
 
+#[doc(inline)]
+pub use axum_mcp_azure_oauth_macros::{azure_mcp_auth, azure_oauth_routes};
+
 /// Not public API: what the macros' expansions call.
 #[doc(hidden)]
-pub mod __private {}
+pub mod __private {
+    pub use crate::private::*;
+}

@@ -179,16 +179,13 @@ fn registration(config: &AzureOAuthConfig) -> Map<String, Value> {
     let mut scope = crate::discovery::app_scopes(config).join(" ");
     scope.push_str(" offline_access openid profile");
     let issued_at = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let Value::Object(map) = json!({
-        "client_id": config.app_id(),
-        "client_id_issued_at": issued_at,
-        "grant_types": ["authorization_code", "refresh_token"],
-        "response_types": ["code"],
-        "token_endpoint_auth_method": "none",
-        "scope": scope,
-    }) else {
-        unreachable!("a JSON object literal")
-    };
+    let mut map = Map::new();
+    map.insert("client_id".into(), json!(config.app_id()));
+    map.insert("client_id_issued_at".into(), json!(issued_at));
+    map.insert("grant_types".into(), json!(["authorization_code", "refresh_token"]));
+    map.insert("response_types".into(), json!(["code"]));
+    map.insert("token_endpoint_auth_method".into(), json!("none"));
+    map.insert("scope".into(), json!(scope));
     map
 }
 

@@ -536,3 +536,47 @@ fn endpoints_debug_never_shows_the_secret() {
     let debug = format!("{e:?} {:?}", e.graph());
     assert!(!debug.contains(OFFLINE_SECRET), "{debug}");
 }
+
+#[tokio::test]
+async fn the_router_merges_into_an_application_with_its_own_state() {
+    #[derive(Clone)]
+    struct AppState(&'static str);
+    let config =
+        Arc::new(offline_config().base_url("https://mcp.example.com").build().expect("valid configuration"));
+    let app: axum::Router<AppState> = axum::Router::new()
+        .route(
+            "/hello",
+            axum::routing::get(|axum::extract::State(s): axum::extract::State<AppState>| async move { s.0 }),
+        )
+        .merge(OAuthEndpoints::new(config).router());
+    let app: axum::Router = app.with_state(AppState("hi"));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    assert_eq!(
+        client().get(format!("{base}/hello")).send().await.expect("GET").text().await.expect("body"),
+        "hi"
+    );
+    let prm = get(&format!("{base}/.well-known/oauth-protected-resource")).await;
+    assert_eq!(prm.json()["resource"], "https://mcp.example.com/mcp");
+}
+
+#[tokio::test]
+async fn wrong_methods_get_405_with_allow_and_an_oauth_json_error() {
+    let s = serve(offline_config()).await;
+    for (method, path, allow) in [
+        (reqwest::Method::GET, "/token", "POST"),
+        (reqwest::Method::PUT, "/register", "GET, POST"),
+        (reqwest::Method::POST, "/authorize", "GET"),
+        (reqwest::Method::DELETE, "/.well-known/oauth-protected-resource/mcp", "GET"),
+    ] {
+        let a = Answer::read(
+            client().request(method.clone(), format!("{}{path}", s.base)).send().await.expect("request"),
+            OFFLINE_SECRET,
+        )
+        .await;
+        assert_eq!(a.status, 405, "{method} {path}");
+        assert_eq!(a.header("allow"), Some(allow), "{method} {path}");
+        assert_eq!(a.json()["error"], "invalid_request", "{method} {path}");
+    }
+}

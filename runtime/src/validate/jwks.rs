@@ -8,6 +8,8 @@
 //!   [`KeyError::Unavailable`] (503) and, for [`FAILURE_BACKOFF`], no new fetch is tried
 //!   (a tenant Entra does not know is remembered for [`REFRESH_MIN_INTERVAL`]).
 //! - Issuers come from the metadata documents, never from a hard-coded host.
+//! - At most [`MAX_CONCURRENT_FETCHES`] fetches are in flight at once; each has the HTTP client's
+//!   timeouts and a size cap.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,6 +34,9 @@ pub(crate) const FAILURE_BACKOFF: Duration = Duration::from_secs(10);
 const MAX_DOCUMENT: usize = 512 * 1024;
 /// Keys beyond this many in one JWKS are ignored (Entra publishes a handful).
 const MAX_KEYS: usize = 64;
+/// Fetches in flight at once, over all tenants: a flood of new tenants (with
+/// [`TenantPolicy::Any`](crate::TenantPolicy::Any)) queues here instead of opening a connection each.
+const MAX_CONCURRENT_FETCHES: usize = 8;
 
 /// A signing key from the JWKS.
 pub(crate) struct Key {
@@ -112,6 +117,7 @@ pub(crate) struct KeyCache {
     client: reqwest::Client,
     clock: Clock,
     tenants: Mutex<Tenants>,
+    fetch_permits: tokio::sync::Semaphore,
     pub(crate) metadata_fetches: AtomicU64,
     pub(crate) jwks_fetches: AtomicU64,
 }
@@ -147,6 +153,7 @@ impl KeyCache {
             client,
             clock,
             tenants: Mutex::default(),
+            fetch_permits: tokio::sync::Semaphore::new(MAX_CONCURRENT_FETCHES),
             metadata_fetches: AtomicU64::new(0),
             jwks_fetches: AtomicU64::new(0),
         }
@@ -277,6 +284,8 @@ impl KeyCache {
     }
 
     async fn fetch(&self, tenant: &str, version: TokenVersion) -> Result<KeySet, Failure> {
+        // Never closed, so acquiring fails only in theory.
+        let _permit = self.fetch_permits.acquire().await.map_err(|_| Failure::Transient)?;
         let url = self.metadata_url(tenant, version);
         self.metadata_fetches.fetch_add(1, Ordering::Relaxed);
         let metadata: Metadata = self.get_json(&url, tenant, "metadata").await?;
@@ -362,8 +371,56 @@ fn parse_key(value: serde_json::Value) -> Option<(String, Arc<Key>)> {
     let kid = jwk.kid.filter(|k| !k.is_empty())?;
     let n = URL_SAFE_NO_PAD.decode(jwk.n?).ok()?;
     let e = URL_SAFE_NO_PAD.decode(jwk.e?).ok()?;
+    // 2048 to 8192 bits, as RS256 keys must be (checked here, not left to verification).
+    let bits =
+        n.iter().position(|b| *b != 0).map_or(0, |i| (n.len() - i) * 8 - n[i].leading_zeros() as usize);
+    if !(2048..=8192).contains(&bits) {
+        return None;
+    }
     let key = RsaPublicKeyComponents { n: &n[..], e: &e[..] }
         .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256)
         .ok()?;
     Some((kid, Arc::new(Key { key, issuer: jwk.issuer })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_lc_rs::rsa::KeySize;
+    use aws_lc_rs::signature::{KeyPair, RsaKeyPair};
+    use serde_json::json;
+
+    fn rsa_jwk(extra: serde_json::Value) -> serde_json::Value {
+        let pair = RsaKeyPair::generate(KeySize::Rsa2048).expect("a key");
+        let n = URL_SAFE_NO_PAD.encode(pair.public_key().modulus().big_endian_without_leading_zero());
+        let e = URL_SAFE_NO_PAD.encode(pair.public_key().exponent().big_endian_without_leading_zero());
+        let mut jwk = json!({"kty": "RSA", "kid": "k1", "n": n, "e": e});
+        if let (Some(o), Some(extra)) = (jwk.as_object_mut(), extra.as_object()) {
+            o.extend(extra.clone());
+        }
+        jwk
+    }
+
+    #[test]
+    fn only_rsa_signature_keys_for_rs256_are_kept() {
+        let (kid, key) = parse_key(rsa_jwk(json!({"use": "sig", "issuer": "https://x/{tenantid}/v2.0"})))
+            .expect("an Entra key");
+        assert_eq!(kid, "k1");
+        assert_eq!(key.issuer.as_deref(), Some("https://x/{tenantid}/v2.0"));
+        assert!(parse_key(rsa_jwk(json!({}))).is_some(), "use and alg are optional");
+        assert!(parse_key(rsa_jwk(json!({"use": "enc"}))).is_none());
+        assert!(parse_key(rsa_jwk(json!({"alg": "RS384"}))).is_none());
+        assert!(parse_key(rsa_jwk(json!({"kid": ""}))).is_none());
+        assert!(parse_key(rsa_jwk(json!({"kty": "EC"}))).is_none());
+        assert!(parse_key(rsa_jwk(json!({"n": "not base64!"}))).is_none());
+        assert!(parse_key(json!({"kty": "oct", "k": "c2VjcmV0"})).is_none());
+    }
+
+    #[test]
+    fn keys_shorter_than_2048_bits_are_refused() {
+        for n in [vec![0xffu8; 128], [vec![0x7f], vec![0xffu8; 255]].concat()] {
+            let jwk = json!({"kty": "RSA", "kid": "short", "n": URL_SAFE_NO_PAD.encode(&n), "e": "AQAB"});
+            assert!(parse_key(jwk).is_none(), "{} bytes", n.len());
+        }
+    }
 }

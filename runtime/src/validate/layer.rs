@@ -97,19 +97,12 @@ where
             if req.method() == Method::OPTIONS {
                 return inner.call(req).await.map(|r| r.map(Body::new));
             }
-            let result = match challenge::bearer_token(req.headers(), req.uri()) {
-                Ok(token) => validator.validate_for(token, &requirements).await,
-                Err(e) => {
-                    tracing::debug!(reason = %e, "request without a usable bearer token");
-                    Err(e)
-                }
-            };
-            match result {
+            match validator.authenticate(req.headers(), req.uri(), &requirements).await {
                 Ok(claims) => {
                     req.extensions_mut().insert(claims);
                     inner.call(req).await.map(|r| r.map(Body::new))
                 }
-                Err(e) => Ok(validator.challenge(&e, req.headers(), &requirements)),
+                Err(challenge) => Ok(challenge),
             }
         })
     }
@@ -125,18 +118,9 @@ impl<S: Send + Sync> FromRequestParts<S> for AzureClaims {
         let Some(validator) = parts.extensions.get::<TokenValidator>().cloned() else {
             return Err(challenge::not_installed());
         };
-        let requirements = Requirements::CONFIG;
-        let result = match challenge::bearer_token(&parts.headers, &parts.uri) {
-            Ok(token) => validator.validate_for(token, &requirements).await,
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(claims) => {
-                parts.extensions.insert(claims.clone());
-                Ok(claims)
-            }
-            Err(e) => Err(validator.challenge(&e, &parts.headers, &requirements)),
-        }
+        let claims = validator.authenticate(&parts.headers, &parts.uri, &Requirements::CONFIG).await?;
+        parts.extensions.insert(claims.clone());
+        Ok(claims)
     }
 }
 

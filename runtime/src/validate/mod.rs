@@ -1,25 +1,7 @@
 //! Entra ID access token validation: [`TokenValidator`], [`Requirements`], [`AuthError`], the
 //! [`AzureClaims`] extractor and the [`AuthLayer`].
 //!
-//! What a token must be to pass (each rule is checked in this order; nothing is fetched for a
-//! token refused before step 4):
-//! 1. At most 16 KiB; three base64url parts; header `alg` = `RS256` (the allow-list, never the
-//!    token's choice), a `kid`, no `crit`; `jku`, `x5u`, `jwk` and `x5c` are ignored.
-//! 2. `tid` is a GUID and the tenant is allowed (the [`Requirements`]' tenants, else the
-//!    configuration's [`TenantPolicy`](crate::TenantPolicy)); `ver` is `1.0` or `2.0`.
-//! 3. The verified-token cache: a token seen before and not expired skips to step 8.
-//! 4. The signing key: the tenant's JWKS named by its OpenID metadata for that version, from the
-//!    configured authority host; an unknown `kid` refetches at most once per 5 minutes.
-//! 5. The RS256 signature.
-//! 6. `iss` equals the metadata's issuer with `{tenantid}` replaced by `tid`; the tenant in `iss`
-//!    equals `tid`; the key's own `issuer` (when present) agrees.
-//! 7. `exp` is required; `exp` and `nbf` are honoured with the configured clock skew (default
-//!    5 minutes); `aud` is the app id, `api://{app_id}` (v1: also with a trailing `/`) or one of the
-//!    configured App ID URIs (never `…/.default`); ID tokens (`nonce`, or neither `scp` nor
-//!    `roles`) are refused.
-//! 8. Permissions: a delegated token's `scp` holds one of the required scopes (whole words); an
-//!    app-only token (`roles` without `scp`, or `idtyp` = `app`) holds one of the required roles,
-//!    and is refused when no roles are required.
+//! The rules are listed on [`TokenValidator`].
 
 mod cache;
 pub(crate) mod claims;
@@ -299,8 +281,35 @@ pub struct ValidatorStats {
     pub cached_tokens: usize,
 }
 
-/// Validates Entra ID access tokens (see the [module documentation](self) for the rules). Cheap to
-/// clone (an `Arc` inside); share one per application.
+/// Validates Entra ID access tokens. Cheap to clone (an `Arc` inside); share one per application.
+///
+/// What a token must be to pass (each rule is checked in this order; nothing is fetched for a
+/// token refused before step 4):
+/// 1. At most 16 KiB; three base64url parts; header `alg` = `RS256` (the allow-list, never the
+///    token's choice), a `kid`, no `crit`; `jku`, `x5u`, `jwk` and `x5c` are ignored.
+/// 2. `tid` is a GUID and the tenant is allowed (the [`Requirements`]' tenants, else the
+///    configuration's [`TenantPolicy`](crate::TenantPolicy)); `ver` is `1.0` or `2.0`.
+/// 3. The verified-token cache: a token seen before and not expired skips to step 8.
+/// 4. The signing key: the tenant's JWKS named by its OpenID metadata for that version, from the
+///    configured authority host; an unknown `kid` refetches at most once per 5 minutes.
+/// 5. The RS256 signature.
+/// 6. `iss` equals the metadata's issuer with `{tenantid}` replaced by `tid`; the tenant in `iss`
+///    equals `tid`; the key's own `issuer` (when present) agrees.
+/// 7. `exp` is required; `exp` and `nbf` are honoured with the configured clock skew (default
+///    5 minutes); `aud` is the app id, `api://{app_id}` (v1: also with a trailing `/`) or one of the
+///    configured App ID URIs (never `…/.default`); ID tokens (`nonce`, or neither `scp` nor
+///    `roles`) are refused.
+/// 8. Permissions: a delegated token's `scp` holds one of the required scopes (whole words); an
+///    app-only token (`roles` without `scp`, or `idtyp` = `app`) holds one of the required roles,
+///    and is refused when no roles are required.
+///
+/// Keys and availability: metadata and keys are cached per tenant and version
+/// (`key_cache_tenants`, FIFO), fetched once however many requests wait for them, refreshed in the
+/// background every `key_refresh_interval` (±10%), and kept when a refresh fails. With no keys at
+/// all (Entra unreachable), requests get 503 `temporarily_unavailable`, not 401; new fetches are
+/// then tried at most every 10 seconds. Verified tokens are remembered by their SHA-256 digest
+/// (`token_cache_capacity`) until their `exp`, so repeated requests skip the RSA check; the
+/// permissions of step 8 are checked on every request.
 ///
 /// ```no_run
 /// use std::sync::Arc;
@@ -393,11 +402,30 @@ impl TokenValidator {
     ) -> Result<AzureClaims, AuthError> {
         self.ensure_refresher();
         let result = self.inner.validate(token, requirements).await;
-        match &result {
-            Ok(c) => tracing::debug!(tenant = c.tid(), oid = c.oid(), "access token accepted"),
-            Err(e) => tracing::debug!(reason = e.reason(), "access token refused"),
+        if let Ok(c) = &result {
+            tracing::debug!(tenant = c.tid(), oid = c.oid(), "access token accepted");
         }
         result
+    }
+
+    /// Authenticates a request: reads its bearer token strictly (exactly one
+    /// `Authorization: Bearer <token>` header, none in the query) and validates it against
+    /// `requirements`. On failure, the answer to send: the challenge of [`TokenValidator::challenge`].
+    /// [`AuthLayer`] and the [`AzureClaims`] extractor call this; so can a handler or a macro.
+    pub async fn authenticate(
+        &self,
+        headers: &http::HeaderMap,
+        uri: &http::Uri,
+        requirements: &Requirements,
+    ) -> Result<AzureClaims, axum::response::Response> {
+        let result = match crate::challenge::bearer_token(headers, uri) {
+            Ok(token) => self.validate_for(token, requirements).await,
+            Err(e) => {
+                tracing::debug!(reason = e.reason(), "request without a usable bearer token");
+                Err(e)
+            }
+        };
+        result.map_err(|e| self.challenge(&e, headers, requirements))
     }
 
     /// The answer for a failed authentication: the status, `WWW-Authenticate` challenge and JSON
@@ -446,6 +474,12 @@ fn jitter(interval: Duration) -> Duration {
     interval.mul_f64(0.9 + f64::from(r) / 255.0 * 0.2).max(Duration::from_secs(1))
 }
 
+/// Logs a refusal at debug level (never the token) and passes the error on.
+fn refused(error: AuthError, tenant: Option<&str>, oid: Option<&str>) -> AuthError {
+    tracing::debug!(tenant, oid, reason = error.reason(), "access token refused");
+    error
+}
+
 /// The lower-case `tid` of unverified claims, if it is a GUID.
 fn tenant_of(claims: &Map<String, Value>) -> Option<String> {
     let tid = claims.get("tid")?.as_str()?;
@@ -475,39 +509,60 @@ fn issuer_tenant(iss: &str) -> Option<String> {
 impl Inner {
     async fn validate(&self, token: &str, req: &Requirements) -> Result<AzureClaims, AuthError> {
         if token.len() > jwt::MAX_TOKEN_LEN {
-            return Err(AuthError::InvalidToken(InvalidToken::Oversized));
+            return Err(refused(AuthError::InvalidToken(InvalidToken::Oversized), None, None));
         }
         let digest = self.tokens.as_ref().map(|_| TokenDigest::of(token));
         if let (Some(cache), Some(digest)) = (&self.tokens, &digest)
             && let Some(claims) = cache.get(digest, self.clock.unix())
         {
-            if !req.tenant_allowed(&self.config, claims.tid()) {
-                return Err(AuthError::InvalidToken(InvalidToken::TenantNotAllowed));
-            }
-            self.authorize(&claims, req)?;
-            return Ok(claims);
+            let checked = if req.tenant_allowed(&self.config, claims.tid()) {
+                self.authorize(&claims, req)
+            } else {
+                Err(AuthError::InvalidToken(InvalidToken::TenantNotAllowed))
+            };
+            return match checked {
+                Ok(()) => Ok(claims),
+                Err(e) => Err(refused(e, Some(claims.tid()), claims.oid())),
+            };
         }
-        let claims = self.verify(token, req).await?;
+        // The slow path's future (key fetches, HTTP) is large: boxed, so that the cached path
+        // neither builds nor moves it.
+        let claims = Box::pin(self.verify(token, req)).await?;
         if let (Some(cache), Some(digest)) = (&self.tokens, digest) {
             cache.insert(digest, claims.exp(), claims.clone(), self.clock.unix());
         }
-        self.authorize(&claims, req)?;
-        Ok(claims)
+        match self.authorize(&claims, req) {
+            Ok(()) => Ok(claims),
+            Err(e) => Err(refused(e, Some(claims.tid()), claims.oid())),
+        }
     }
 
-    /// Everything but the permissions.
+    /// Everything but the permissions; refusals are logged with the token's (claimed) tenant and
+    /// `oid` once they are known.
     async fn verify(&self, token: &str, req: &Requirements) -> Result<AzureClaims, AuthError> {
+        let invalid = AuthError::InvalidToken;
+        let parsed = jwt::parse(token).map_err(|e| refused(invalid(e), None, None))?;
+        let Some(tenant) = tenant_of(&parsed.claims) else {
+            return Err(refused(invalid(InvalidToken::NotEntra), None, None));
+        };
+        let oid = parsed.claims.get("oid").and_then(Value::as_str).map(str::to_owned);
+        self.verify_parsed(parsed, &tenant, req).await.map_err(|e| refused(e, Some(&tenant), oid.as_deref()))
+    }
+
+    async fn verify_parsed(
+        &self,
+        parsed: jwt::Parsed<'_>,
+        tenant: &str,
+        req: &Requirements,
+    ) -> Result<AzureClaims, AuthError> {
         use InvalidToken as E;
         let invalid = AuthError::InvalidToken;
-        let parsed = jwt::parse(token).map_err(invalid)?;
-        let tenant = tenant_of(&parsed.claims).ok_or(invalid(E::NotEntra))?;
         let version = version_of(&parsed.claims).ok_or(invalid(E::NotEntra))?;
-        if !req.tenant_allowed(&self.config, &tenant) {
-            tracing::debug!(tenant, "access token of a tenant that is not allowed");
+        if !req.tenant_allowed(&self.config, tenant) {
             return Err(invalid(E::TenantNotAllowed));
         }
 
-        let (set, key) = self.keys.key(&tenant, version, &parsed.kid).await.map_err(|e| match e {
+        let (set, key) = self.keys.key(tenant, version, &parsed.kid).await.map_err(|e| match e {
             KeyError::UnknownKey => invalid(E::UnknownKey),
             KeyError::UnknownTenant => invalid(E::UnknownTenant),
             KeyError::Unavailable => AuthError::KeysUnavailable,
@@ -517,13 +572,12 @@ impl Inner {
 
         // The issuer: the metadata's, for this tenant; the tenant inside it is `tid`.
         let iss = claims.get("iss").and_then(Value::as_str).ok_or(invalid(E::Issuer))?;
-        if iss != set.issuer.replace("{tenantid}", &tenant) || issuer_tenant(iss).as_deref() != Some(&tenant)
-        {
+        if iss != set.issuer.replace("{tenantid}", tenant) || issuer_tenant(iss).as_deref() != Some(tenant) {
             tracing::debug!(tenant, "issuer does not match the tenant's metadata");
             return Err(invalid(E::Issuer));
         }
         if let Some(key_issuer) = &key.issuer
-            && key_issuer.replace("{tenantid}", &tenant) != iss
+            && key_issuer.replace("{tenantid}", tenant) != iss
         {
             tracing::debug!(tenant, "issuer does not match the signing key's issuer");
             return Err(invalid(E::Issuer));
@@ -563,7 +617,7 @@ impl Inner {
         }
         let kind = if app_idtyp || !has_scp { TokenKind::AppOnly } else { TokenKind::Delegated };
         // The cache entry never outlives `exp` (the skew is only tolerance for clock drift).
-        Ok(AzureClaims::new(claims, version, kind, tenant, exp))
+        Ok(AzureClaims::new(claims, version, kind, tenant.to_owned(), exp))
     }
 
     fn audience_accepted(&self, aud: &str, version: TokenVersion) -> bool {
@@ -600,5 +654,69 @@ impl Inner {
                 if ok { Ok(()) } else { Err(AuthError::InsufficientScope(InsufficientScope::Role)) }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Arc<AzureOAuthConfig> {
+        Arc::new(
+            AzureOAuthConfig::builder()
+                .app_id("11111111-2222-3333-4444-555555555555")
+                .tenant_id("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
+                .authority_host("http://127.0.0.1:9")
+                .build()
+                .expect("valid"),
+        )
+    }
+
+    #[tokio::test]
+    async fn the_refresher_starts_on_first_use_and_ends_with_the_validator() {
+        let metrics = tokio::runtime::Handle::current().metrics();
+        let validator = TokenValidator::new(config());
+        assert_eq!(metrics.num_alive_tasks(), 0, "nothing is spawned by new()");
+        let clone = validator.clone();
+        assert!(validator.validate("not.a.token").await.is_err());
+        assert!(clone.validate("not.a.token").await.is_err());
+        assert_eq!(metrics.num_alive_tasks(), 1, "one refresher");
+        drop(validator);
+        assert_eq!(metrics.num_alive_tasks(), 1, "a clone still holds the validator");
+        drop(clone);
+        for _ in 0..100 {
+            if metrics.num_alive_tasks() == 0 {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        assert_eq!(metrics.num_alive_tasks(), 0, "the refresher ended");
+    }
+
+    #[test]
+    fn audiences() {
+        let v = TokenValidator::new(config());
+        let i = &v.inner;
+        let app = "11111111-2222-3333-4444-555555555555";
+        for (aud, version, ok) in [
+            (app, TokenVersion::V2, true),
+            ("api://11111111-2222-3333-4444-555555555555", TokenVersion::V2, true),
+            ("api://11111111-2222-3333-4444-555555555555/", TokenVersion::V1, true),
+            ("api://11111111-2222-3333-4444-555555555555/", TokenVersion::V2, false),
+            ("api://11111111-2222-3333-4444-555555555555/.default", TokenVersion::V1, false),
+            ("api://11111111-2222-3333-4444-555555555555//", TokenVersion::V1, false),
+            ("https://graph.microsoft.com", TokenVersion::V1, false),
+            ("", TokenVersion::V2, false),
+        ] {
+            assert_eq!(i.audience_accepted(aud, version), ok, "{aud} {version:?}");
+        }
+    }
+
+    #[test]
+    fn issuer_tenant_is_the_guid_segment() {
+        let t = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+        assert_eq!(issuer_tenant(&format!("https://sts.windows.net/{t}/")).as_deref(), Some(t));
+        assert_eq!(issuer_tenant(&format!("https://login.microsoftonline.com/{t}/v2.0")).as_deref(), Some(t));
+        assert_eq!(issuer_tenant("https://login.microsoftonline.com/{tenantid}/v2.0"), None);
     }
 }

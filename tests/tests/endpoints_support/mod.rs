@@ -2,6 +2,8 @@
 //! follows no redirects, PKCE, and checks that the client secret never leaks.
 #![allow(dead_code)] // each test binary uses a part
 
+pub mod flow;
+
 use std::sync::Arc;
 
 use axum_mcp_azure_oauth::{AzureOAuthConfig, AzureOAuthConfigBuilder, GraphClient, OAuthEndpoints};

@@ -1,0 +1,89 @@
+//! [`AzureOAuth`]: one app's configuration, token validator and OAuth endpoints in one handle.
+
+use std::sync::Arc;
+
+use axum::Router;
+
+use crate::{AuthLayer, AzureOAuthConfig, ConfigError, OAuthEndpoints, Requirements, TokenValidator};
+
+/// Everything one Entra app needs to protect an axum MCP server: the validated
+/// [`AzureOAuthConfig`], the [`TokenValidator`] (one signing-key cache) and the
+/// [`OAuthEndpoints`] (discovery, registration, the authorize/token bridge, Graph enrolment).
+/// Clones share all of it.
+///
+/// ```no_run
+/// use axum::{Router, routing::post};
+/// use axum_mcp_azure_oauth::{AzureClaims, AzureOAuth};
+///
+/// async fn mcp(claims: AzureClaims) -> String {
+///     format!("hello {}", claims.user_id().unwrap_or("unknown"))
+/// }
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let auth = AzureOAuth::from_env()?.install();
+/// let app: Router = Router::new()
+///     .route("/mcp", post(mcp).layer(auth.layer()))
+///     .merge(auth.router());
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+/// axum::serve(listener, app).await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Debug)]
+pub struct AzureOAuth {
+    config: Arc<AzureOAuthConfig>,
+    validator: TokenValidator,
+    endpoints: OAuthEndpoints,
+}
+
+impl AzureOAuth {
+    /// Builds the validator and the endpoints for `config`. Nothing is fetched until the first
+    /// request needs it.
+    pub fn new(config: AzureOAuthConfig) -> Self {
+        let config = Arc::new(config);
+        Self {
+            validator: TokenValidator::new(Arc::clone(&config)),
+            endpoints: OAuthEndpoints::new(Arc::clone(&config)),
+            config,
+        }
+    }
+
+    /// [`AzureOAuthConfig::from_env`], then [`new`](Self::new).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        AzureOAuthConfig::from_env().map(Self::new)
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &AzureOAuthConfig {
+        &self.config
+    }
+
+    /// The token validator (clone it freely: clones share the key and token caches).
+    pub fn validator(&self) -> &TokenValidator {
+        &self.validator
+    }
+
+    /// The OAuth endpoints and their Graph client.
+    pub fn endpoints(&self) -> &OAuthEndpoints {
+        &self.endpoints
+    }
+
+    /// The router of the OAuth endpoints, to [`merge`](Router::merge) into the app.
+    pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
+        self.endpoints.router()
+    }
+
+    /// A layer that protects what it wraps with the configuration's requirements (the API scope,
+    /// or the configured scopes and roles), putting [`AzureClaims`](crate::AzureClaims) in the
+    /// request extensions. Use [`AuthLayer::requirements`] for stricter ones.
+    pub fn layer(&self) -> AuthLayer {
+        AuthLayer::new(self.validator.clone()).requirements(Requirements::CONFIG)
+    }
+
+    /// Makes this the validator `#[azure_mcp_auth]` handlers of this app id use (replacing one
+    /// installed before), so handlers and layers share one key cache. Returns `self` for chaining.
+    #[must_use = "install() returns the handle; keep it to build the router and the layer"]
+    pub fn install(self) -> Self {
+        crate::private::install(self.validator.clone());
+        self
+    }
+}

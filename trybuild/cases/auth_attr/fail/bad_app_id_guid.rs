@@ -1,0 +1,6 @@
+use axum_mcp_azure_oauth::azure_mcp_auth;
+
+#[azure_mcp_auth(app_id = "my-app", scope = "access_as_user")]
+async fn handler() {}
+
+fn main() {}

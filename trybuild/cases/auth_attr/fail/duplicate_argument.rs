@@ -1,0 +1,6 @@
+use axum_mcp_azure_oauth::azure_mcp_auth;
+
+#[azure_mcp_auth(app_id = "11111111-2222-3333-4444-555555555555", scope = "access_as_user", app_id = "11111111-2222-3333-4444-555555555555")]
+async fn handler() {}
+
+fn main() {}

@@ -1,0 +1,12 @@
+use axum::Router;
+use axum_mcp_azure_oauth::azure_oauth_routes;
+
+const BASE_URL: &str = concat!("https://mcp.example.com", "?x=1");
+
+fn main() {
+    let _: Router = azure_oauth_routes! {
+        app_id: "11111111-2222-3333-4444-555555555555",
+        tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+        base_url: BASE_URL,
+    };
+}

@@ -1,0 +1,39 @@
+//! Every key of the configuration builder, written as literals.
+use axum::Router;
+use axum_mcp_azure_oauth::azure_oauth_routes;
+
+fn secret_from_vault() -> String {
+    "from-the-vault".to_owned()
+}
+
+fn main() {
+    let _: Router = azure_oauth_routes! {
+        app_id: "11111111-2222-3333-4444-555555555555",
+        tenant_id: "AAAAAAAA-bbbb-cccc-dddd-eeeeeeeeeeee",
+        client_secret: secret_from_vault(),
+        authority_host: "https://login.microsoftonline.us",
+        graph_endpoint: "https://graph.microsoft.us/",
+        base_url: "https://mcp.example.com/prefix",
+        allowed_redirect_uris: [
+            "https://vscode.dev/redirect",
+            "http://127.0.0.1:33418/",
+            "http://localhost:6274/oauth/callback",
+            "cursor://anysphere.cursor-mcp/oauth/callback",
+        ],
+        allowed_redirect_uri_prefixes: ["https://global.consent.azure-apim.net/redirect/"],
+        allowed_tenant_ids: ["aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee", "bbbbbbbb-cccc-dddd-eeee-ffffffffffff"],
+        api_scope: "access_as_user",
+        resource_path: "/api/mcp",
+        mode: direct,
+        https_redirect_platform: spa,
+        required_scopes: ["access_as_user", "Mcp.Read"],
+        required_roles: ["Mcp.Invoke"],
+        app_id_uris: ["api://my-api", "https://contoso.com/my-api"],
+        clock_skew: 120,
+        custom_signing_keys: true,
+        key_cache_tenants: 10,
+        token_cache_capacity: 0,
+        key_refresh_interval: std::time::Duration::from_secs(3600),
+        http_timeout: 5,
+    };
+}
