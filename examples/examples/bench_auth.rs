@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::Router;
+use axum_mcp_azure_oauth::AzureOAuth;
 use axum_mcp_azure_oauth::emulator::Emulator;
 use examples::{ServerOptions, app, unprotected_app};
 
@@ -185,7 +186,7 @@ async fn main() {
         let addr = listener.local_addr().expect("addr");
         let config = builder.base_url(format!("http://{addr}")).build().expect("valid configuration");
         let options = ServerOptions::new(config.base_url());
-        let router = app(config, &options);
+        let router = app(&AzureOAuth::new(config), &options);
         let stop = options.shutdown.clone();
         tokio::spawn(
             axum::serve(listener, router)

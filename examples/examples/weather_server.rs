@@ -28,8 +28,8 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use axum_mcp_azure_oauth::AzureOAuthConfig;
 use axum_mcp_azure_oauth::emulator::Emulator;
+use axum_mcp_azure_oauth::{AzureOAuth, AzureOAuthConfig};
 use examples::demo::{Demo, REAL_APP_VARIABLES};
 use examples::{DEFAULT_BIND_ADDR, ServerOptions, app, serve};
 use tracing_subscriber::EnvFilter;
@@ -79,13 +79,15 @@ async fn run() -> Result<(), String> {
     let local = listener.local_addr().map_err(|e| e.to_string())?;
 
     // Keeps the emulator (if any) running as long as the server.
-    let (config, _emulator) = if env("AZURE_CLIENT_ID").is_some() {
-        let config = AzureOAuthConfig::from_env().map_err(|e| e.to_string())?;
-        (config, None)
+    let (auth, _emulator) = if env("AZURE_CLIENT_ID").is_some() {
+        (AzureOAuth::from_env().map_err(|e| e.to_string())?, None)
     } else {
         let (config, emulator) = emulated(local).await?;
-        (config, Some(emulator))
+        (AzureOAuth::new(config), Some(emulator))
     };
+    // Installed: `#[azure_mcp_auth]` handlers added to this server would share its validator.
+    let auth = auth.install();
+    let config = auth.config();
 
     let options = ServerOptions::new(config.base_url());
     tracing::info!(
@@ -95,7 +97,7 @@ async fn run() -> Result<(), String> {
         authority_host = config.authority_host(),
         "weather MCP server listening"
     );
-    let router = app(config, &options);
+    let router = app(&auth, &options);
     serve(listener, router, options.shutdown.clone()).await.map_err(|e| format!("server failed: {e}"))
 }
 

@@ -18,7 +18,7 @@ use axum::Router;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
-use axum_mcp_azure_oauth::{AuthLayer, AzureClaims, AzureOAuthConfig, OAuthEndpoints, TokenValidator};
+use axum_mcp_azure_oauth::{AuthLayer, AzureClaims, AzureOAuth};
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
@@ -91,15 +91,30 @@ pub fn mcp_service(options: &ServerOptions) -> StreamableHttpService<WeatherServ
     StreamableHttpService::new(move || Ok(WeatherServer::new(nws.clone())), Arc::default(), config)
 }
 
-/// The example's whole router: the OAuth routes (protected resource metadata, authorization
+/// The example's whole router: `auth`'s OAuth routes (protected resource metadata, authorization
 /// server metadata, `/register`, the `/authorize` + `/token` bridge to Entra ID, `/oauth/callback`)
-/// and the MCP endpoint at the configured resource path (`/mcp`) behind the `AuthLayer`, which
+/// and the MCP endpoint at the configured resource path (`/mcp`) behind `auth.layer()`, which
 /// answers 401/403 with an RFC 6750 challenge and hands the caller's [`AzureClaims`] to the tools.
-pub fn app(config: AzureOAuthConfig, options: &ServerOptions) -> Router {
-    let config = Arc::new(config);
-    let auth = AuthLayer::new(TokenValidator::new(config.clone()));
-    let mcp = mcp_router(config.resource_path(), options, Some(auth));
-    with_tracing(OAuthEndpoints::new(config).router().merge(mcp))
+///
+/// The example reads its configuration at run time (the environment, or the emulator), so it
+/// uses [`AzureOAuth`], which is also what `azure_oauth_routes!` builds for a configuration known
+/// at compile time; the layer around rmcp's service comes from the same handle, so the routes and
+/// the layer share one validator and one signing-key cache.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// use axum_mcp_azure_oauth::AzureOAuth;
+/// use examples::{ServerOptions, app, serve};
+///
+/// let auth = AzureOAuth::from_env()?.install();
+/// let options = ServerOptions::new(auth.config().base_url());
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
+/// serve(listener, app(&auth, &options), options.shutdown.clone()).await?;
+/// # Ok(()) }
+/// ```
+pub fn app(auth: &AzureOAuth, options: &ServerOptions) -> Router {
+    let mcp = mcp_router(auth.config().resource_path(), options, Some(auth.layer()));
+    with_tracing(auth.router().merge(mcp))
 }
 
 /// The same MCP endpoint at `/mcp`, with the same layers but the `AuthLayer`: the benchmark's
@@ -296,7 +311,7 @@ mod demo_tests {
 
         let options = ServerOptions::new(demo.config.base_url());
         let shutdown = options.shutdown.clone();
-        let router = app(demo.config.clone(), &options);
+        let router = app(&AzureOAuth::new(demo.config.clone()), &options);
         tokio::spawn(
             axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).into_future(),
         );

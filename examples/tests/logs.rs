@@ -4,6 +4,7 @@
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
+use axum_mcp_azure_oauth::AzureOAuth;
 use examples::demo::{Demo, MCP_ACCEPT, WHOAMI_CALL};
 use examples::{ServerOptions, app};
 
@@ -38,7 +39,7 @@ async fn logs_never_hold_the_token_or_a_code() {
     let demo = Demo::start(listener.local_addr().expect("addr"), |_| None).await.expect("demo");
     let options = ServerOptions::new(demo.config.base_url());
     let shutdown = options.shutdown.clone();
-    let router = app(demo.config.clone(), &options);
+    let router = app(&AzureOAuth::new(demo.config.clone()), &options);
     tokio::spawn(
         axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).into_future(),
     );

@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each test file uses a different part
 
 use axum_mcp_azure_oauth::emulator::Emulator;
-use axum_mcp_azure_oauth::{AzureOAuthConfig, AzureOAuthConfigBuilder};
+use axum_mcp_azure_oauth::{AzureOAuth, AzureOAuthConfig, AzureOAuthConfigBuilder};
 use base64::Engine as _;
 use examples::ServerOptions;
 use rmcp::ServiceExt as _;
@@ -48,7 +48,7 @@ pub async fn serve_config(emu: Emulator, configure: impl FnOnce(&str) -> AzureOA
     // Nothing listens on the discard port: the NWS tools must answer with a clear tool error.
     let options = ServerOptions::new(config.base_url()).with_nws_api_base("http://127.0.0.1:9");
     let mcp_url = config.resource_url().expect("base URL configured");
-    let router = examples::app(config, &options);
+    let router = examples::app(&AzureOAuth::new(config), &options);
     let shutdown = options.shutdown.clone();
     tokio::spawn(
         axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).into_future(),
