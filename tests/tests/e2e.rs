@@ -24,7 +24,8 @@ use serde_json::json;
 
 mod e2e_support;
 use e2e_support::{
-    Server, browse_to_redirect, call, jwt_payload, serve, serve_config, unauthenticated_challenge, whoami,
+    Server, browse_to_redirect, call, jwt_payload, serve, serve_config, serve_on, unauthenticated_challenge,
+    whoami,
 };
 
 /// Steps 2–6: discovery from the challenge, registration, authorization in the browser, and the
@@ -313,4 +314,24 @@ async fn configured_from_environment_variables() {
     let third = server.emu.add_tenant();
     let error = ().serve(of_tenant(&third)).await.expect_err("a tenant that is not allowed");
     assert!(error.auth_challenge().is_some(), "refused with a challenge: {error:?}");
+}
+
+/// The zero-configuration run (`cargo run -p examples --example weather_server` without
+/// `AZURE_CLIENT_ID`): MCP Inspector's OAuth flow, with its fixed redirect URI, signs in, and so
+/// does a native client on any loopback port (the printed instructions hold).
+#[tokio::test]
+async fn zero_configuration_run_serves_mcp_inspector_and_loopback_clients() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
+    let demo = examples::demo::Demo::start(listener.local_addr().expect("address"), |_| None)
+        .await
+        .expect("the demo configuration");
+    let server = serve_on(listener, demo.emulator, demo.config);
+    for redirect in [examples::demo::INSPECTOR_REDIRECT_URI, "http://127.0.0.1:51234/callback"] {
+        let challenge = unauthenticated_challenge(&server.mcp_url).await;
+        let store = InMemoryCredentialStore::new();
+        let manager = sign_in(&server, &challenge, redirect, &store).await;
+        let client = connect(&server, manager).await;
+        assert_eq!(whoami(&client).await["oid"], server.emu.user().oid.as_str(), "{redirect}");
+        client.cancel().await.expect("close");
+    }
 }

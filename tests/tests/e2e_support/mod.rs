@@ -45,6 +45,12 @@ pub async fn serve_config(emu: Emulator, configure: impl FnOnce(&str) -> AzureOA
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
     let base = format!("http://{}", listener.local_addr().expect("local address"));
     let config = configure(&base);
+    serve_on(listener, emu, config)
+}
+
+/// The example server on `listener` with `config`.
+pub fn serve_on(listener: tokio::net::TcpListener, emu: Emulator, config: AzureOAuthConfig) -> Server {
+    let base = format!("http://{}", listener.local_addr().expect("local address"));
     // Nothing listens on the discard port: the NWS tools must answer with a clear tool error.
     let options = ServerOptions::new(config.base_url()).with_nws_api_base("http://127.0.0.1:9");
     let mcp_url = config.resource_url().expect("base URL configured");
