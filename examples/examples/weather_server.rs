@@ -9,7 +9,7 @@
 //! MCP URL, a bearer token valid for an hour, a `curl` line that calls a tool, and how to connect
 //! MCP Inspector.
 //!
-//! Against a real app registration, set (see the README for the app registration itself):
+//! Against a real app registration, set (`examples/README.md` describes the app registration):
 //!
 //! | variable | meaning |
 //! | --- | --- |
@@ -36,6 +36,7 @@ use tracing_subscriber::EnvFilter;
 
 /// The log filter unless `RUST_LOG` says otherwise (rmcp logs every stateless request at info).
 const DEFAULT_LOG_FILTER: &str = "info,rmcp=warn";
+
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
