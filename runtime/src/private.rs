@@ -75,22 +75,10 @@ impl<S: Send + Sync, R: Requirement> FromRequestParts<S> for Authorized<R> {
         let Some(validator) = installed(R::APP_ID) else {
             return Err(not_installed(R::APP_ID, R::HANDLER));
         };
-        let requirements = R::REQUIREMENTS;
-        let result = match crate::challenge::bearer_token(&parts.headers, &parts.uri) {
-            Ok(token) => validator.validate_for(token, &requirements).await,
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(claims) => {
-                // Like the layer: later `AzureClaims` extractors of this request see the claims.
-                parts.extensions.insert(claims.clone());
-                Ok(Self { claims, marker: PhantomData })
-            }
-            Err(e) => {
-                tracing::debug!(handler = R::HANDLER, reason = %e, "request refused");
-                Err(validator.challenge(&e, &parts.headers, &requirements))
-            }
-        }
+        let claims = validator.authenticate(&parts.headers, &parts.uri, &R::REQUIREMENTS).await?;
+        // Like the layer: later `AzureClaims` extractors of this request see the claims.
+        parts.extensions.insert(claims.clone());
+        Ok(Self { claims, marker: PhantomData })
     }
 }
 
