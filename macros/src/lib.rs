@@ -254,6 +254,7 @@ mod tests {
         assert!(out.contains("pub struct __AzureMcpAuth_h ;"), "{out}");
         assert!(out.contains("const app_id : () ="), "a const check for the constant app id: {out}");
         assert!(!out.contains("const scopes"), "literal scopes were checked by the macro: {out}");
+        assert!(!out.contains("cfg"), "the same expansion in debug and release builds: {out}");
     }
 
     #[test]
@@ -293,5 +294,18 @@ mod tests {
         assert!(!out.contains("const tenant_id"), "{out}");
         assert!(out.contains(". client_secret (std :: env :: var (\"AZURE_CLIENT_SECRET\") ?)"), "{out}");
         assert!(out.contains(". clock_skew (:: core :: time :: Duration :: from_secs (60))"), "{out}");
+    }
+
+    #[test]
+    fn routes_accept_choices_as_names_paths_and_braced_run_time_values() {
+        let out = super::routes::azure_oauth_routes(quote!(
+            app_id: "11111111-2222-3333-4444-555555555555",
+            tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+            mode: direct,
+            https_redirect_platform: { platform },
+        ))
+        .to_string();
+        assert!(out.contains(". mode (:: axum_mcp_azure_oauth :: __private :: Mode :: Direct)"), "{out}");
+        assert!(out.contains(". https_redirect_platform (platform)"), "braces dropped: {out}");
     }
 }
