@@ -376,6 +376,34 @@ async fn an_azure_oauth_installed_by_hand_serves_the_handlers_and_shares_its_val
     assert_eq!(s.get("/.well-known/oauth-protected-resource/mcp", None).await.status, 200);
 }
 
+const APP_TWO_A: &str = "a1000000-0000-4000-8000-00000000000d";
+const APP_TWO_B: &str = "a1000000-0000-4000-8000-00000000000e";
+
+#[azure_mcp_auth(app_id = APP_TWO_A, scope = "access_as_user")]
+async fn app_a(claims: AzureClaims) -> Json<Value> {
+    Json(claims_json(&claims))
+}
+
+#[azure_mcp_auth(app_id = APP_TWO_B, scope = "access_as_user")]
+async fn app_b(claims: AzureClaims) -> Json<Value> {
+    Json(claims_json(&claims))
+}
+
+#[tokio::test]
+async fn each_handler_uses_the_configuration_installed_for_its_own_app_id() {
+    let a = serve(APP_TWO_A, false, |_| Router::new().route("/a", get(app_a))).await;
+    let b = serve(APP_TWO_B, false, |_| Router::new().route("/b", get(app_b))).await;
+    let token_a = a.token("access_as_user");
+    let token_b = b.token("access_as_user");
+    assert_eq!(a.get("/a", Some(&token_a)).await.status, 200);
+    assert_eq!(b.get("/b", Some(&token_b)).await.status, 200);
+    // Each emulator signs with its own keys for its own app: a token of one app is not the other's.
+    let crossed = b.get("/b", Some(&token_a)).await;
+    assert_eq!(crossed.status, 401, "{:?}", crossed.body);
+    assert_eq!(crossed.body["error"], "invalid_token");
+    assert_eq!(a.get("/a", Some(&token_b)).await.status, 401);
+}
+
 #[test]
 fn a_bad_run_time_value_panics_at_startup_with_the_configuration_error() {
     let base_url = String::from("http://mcp.example.com");
