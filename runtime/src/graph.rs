@@ -38,7 +38,8 @@ const SNAPSHOT_READ_TIMEOUT: Duration = Duration::from_secs(3);
 const FAILED_SNAPSHOT_TTL: Duration = Duration::from_secs(10);
 
 /// The shortest wait before a batch looks at the app registration again after its read-back
-/// confirmed it (the wait is twice the write's round trip, at most the HTTP timeout).
+/// confirmed it (the wait is twice the write's round trip, at most the HTTP timeout; never a
+/// `clamp`, which would panic for an HTTP timeout below this).
 const MIN_SETTLE: Duration = Duration::from_millis(50);
 
 /// How many times one batch merges again with what Graph holds and rewrites, when its read-back
@@ -575,8 +576,10 @@ impl Inner {
                     if rounds < REMERGE_ROUNDS
                         && self.missing(jobs, &additions, &refused, &after).is_empty() =>
                 {
-                    tokio::time::sleep((started.elapsed() * 2).clamp(MIN_SETTLE, self.config.http_timeout()))
-                        .await;
+                    tokio::time::sleep(
+                        (started.elapsed() * 2).min(self.config.http_timeout()).max(MIN_SETTLE),
+                    )
+                    .await;
                     match self.read_app(&mut backoff).await {
                         Ok((_, again)) => Ok(again),
                         // Confirmed once; a failed second look changes nothing.
