@@ -63,10 +63,11 @@ use proc_macro::TokenStream;
 /// the same in debug and release builds.
 ///
 /// # Where the validator comes from
-/// The handler looks up, by `app_id`, the validator installed for the process:
-/// [`azure_oauth_routes!`] installs the one it builds (`AzureOAuth::install()` installs one built
-/// by hand). So the OAuth endpoints and every handler of the app share one validator, one signing
-/// key cache and one verified-token cache. If none is installed for the app id, the handler fails
+/// The handler looks up, by `app_id`, the `AzureOAuth` installed for the process:
+/// [`azure_oauth_routes!`] installs the one it builds, and `AzureOAuth::install()` installs one
+/// built by hand. So every handler of the app, and `AzureOAuth::layer()`, share one validator, one
+/// signing key cache and one verified-token cache. Installing again for the same app id replaces
+/// the previous one. If none is installed for the app id, the handler fails
 /// closed: every request gets a `500` with `{"error": "server_error", "error_description": "no
 /// AzureOAuth installed for app …: call azure_oauth_routes!{…} or AzureOAuth::install()"}`, and
 /// the mistake is logged once.
@@ -79,14 +80,12 @@ use proc_macro::TokenStream;
 /// # Equivalent code without the macro
 /// The expansion is thin: a marker type carrying the requirements as `const`s, and the extractor
 /// that checks them as the first parameter. With the public API, the same protection is a layer
-/// on the route:
+/// with the handler's requirements on its route:
 ///
 /// ```
-/// use std::sync::Arc;
-///
 /// use axum::routing::post;
 /// use axum::{Json, Router};
-/// use axum_mcp_azure_oauth::{AuthLayer, AzureClaims, AzureOAuthConfig, Requirements, TokenValidator};
+/// use axum_mcp_azure_oauth::{AzureClaims, AzureOAuth, AzureOAuthConfig, Requirements};
 /// use serde_json::{Value, json};
 ///
 /// const REQUIRES: Requirements = Requirements::new(&["access_as_user"]);
@@ -96,14 +95,15 @@ use proc_macro::TokenStream;
 /// }
 ///
 /// # fn main() -> Result<(), axum_mcp_azure_oauth::ConfigError> {
-/// let config = AzureOAuthConfig::builder()
-///     .app_id("11111111-2222-3333-4444-555555555555")
-///     .tenant_id("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
-///     .build()?;
-/// let validator = TokenValidator::new(Arc::new(config));
+/// let auth = AzureOAuth::new(
+///     AzureOAuthConfig::builder()
+///         .app_id("11111111-2222-3333-4444-555555555555")
+///         .tenant_id("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
+///         .build()?,
+/// );
 /// let app: Router = Router::new()
-///     .route("/mcp", post(mcp_handler))
-///     .route_layer(AuthLayer::new(validator).requirements(REQUIRES));
+///     .route("/mcp", post(mcp_handler).layer(auth.layer().requirements(REQUIRES)))
+///     .merge(auth.router());
 /// # Ok(()) }
 /// ```
 #[proc_macro_attribute]
@@ -113,8 +113,8 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 
 /// The OAuth endpoints (protected resource metadata, authorization server metadata, registration,
 /// the authorize/token bridge, the callback) as an axum `Router`, built from a configuration whose
-/// values are checked at compile time. It also installs the configuration's validator for the
-/// process, so every [`macro@azure_mcp_auth`] handler with the same `app_id` uses it.
+/// values are checked at compile time. It builds an `AzureOAuth` and installs it for the process,
+/// so every [`macro@azure_mcp_auth`] handler with the same `app_id` uses its validator.
 ///
 /// ```no_run
 /// use axum::Router;
@@ -177,10 +177,8 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// # Equivalent code without the macro
 /// ```no_run
-/// use std::sync::Arc;
-///
 /// use axum::Router;
-/// use axum_mcp_azure_oauth::{AzureOAuthConfig, OAuthEndpoints};
+/// use axum_mcp_azure_oauth::{AzureOAuth, AzureOAuthConfig};
 ///
 /// # fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let config = AzureOAuthConfig::builder()
@@ -193,8 +191,9 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     .allowed_redirect_uris(["https://global.consent.azure-apim.net/redirect/my-connector"])
 ///     .allowed_tenant_ids(["aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"])
 ///     .build()?;
-/// let routes: Router = OAuthEndpoints::new(Arc::new(config)).router();
-/// // The macro also installs a validator for the configuration, for `#[azure_mcp_auth]` handlers.
+/// // `install()` makes its validator the one `#[azure_mcp_auth]` handlers of this app id use.
+/// let auth = AzureOAuth::new(config).install();
+/// let routes: Router = auth.router();
 /// # Ok(()) }
 /// ```
 #[proc_macro]
@@ -255,6 +254,7 @@ mod tests {
         assert!(out.contains("pub struct __AzureMcpAuth_h ;"), "{out}");
         assert!(out.contains("const app_id : () ="), "a const check for the constant app id: {out}");
         assert!(!out.contains("const scopes"), "literal scopes were checked by the macro: {out}");
+        assert!(!out.contains("cfg"), "the same expansion in debug and release builds: {out}");
     }
 
     #[test]
@@ -294,5 +294,18 @@ mod tests {
         assert!(!out.contains("const tenant_id"), "{out}");
         assert!(out.contains(". client_secret (std :: env :: var (\"AZURE_CLIENT_SECRET\") ?)"), "{out}");
         assert!(out.contains(". clock_skew (:: core :: time :: Duration :: from_secs (60))"), "{out}");
+    }
+
+    #[test]
+    fn routes_accept_choices_as_names_paths_and_braced_run_time_values() {
+        let out = super::routes::azure_oauth_routes(quote!(
+            app_id: "11111111-2222-3333-4444-555555555555",
+            tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+            mode: direct,
+            https_redirect_platform: { platform },
+        ))
+        .to_string();
+        assert!(out.contains(". mode (:: axum_mcp_azure_oauth :: __private :: Mode :: Direct)"), "{out}");
+        assert!(out.contains(". https_redirect_platform (platform)"), "braces dropped: {out}");
     }
 }

@@ -4,7 +4,11 @@
 //! Graph's `PATCH /applications/{id}` replaces whole arrays and offers no concurrency control
 //! (entra.md, "Microsoft Graph: the application object"), so every write of this process goes
 //! through one writer at a time: registrations that arrive together are merged into one batch,
-//! written with one `PATCH` per batch and confirmed by reading the application back.
+//! written with one `PATCH` per batch and confirmed by reading the application back. Across
+//! processes, a read-back that lacks a URI just written (another process's `PATCH` replaced the
+//! list) is merged with what Graph now holds and written again; and once confirmed, the batch
+//! looks again after twice the write's round trip (a write another process sent before ours
+//! landed has landed by then), merging and rewriting what went missing.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -32,6 +36,15 @@ const SNAPSHOT_TTL: Duration = Duration::from_secs(60);
 const SNAPSHOT_READ_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a failed read of the app registration is remembered.
 const FAILED_SNAPSHOT_TTL: Duration = Duration::from_secs(10);
+
+/// The shortest wait before a batch looks at the app registration again after its read-back
+/// confirmed it (the wait is twice the write's round trip, at most the HTTP timeout; never a
+/// `clamp`, which would panic for an HTTP timeout below this).
+const MIN_SETTLE: Duration = Duration::from_millis(50);
+
+/// How many times one batch merges again with what Graph holds and rewrites, when its read-back
+/// shows that another process replaced URIs it had just written.
+const REMERGE_ROUNDS: usize = 3;
 
 /// The longest pause between two retries when Graph gives no `Retry-After`.
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
@@ -500,9 +513,10 @@ impl Inner {
         }
     }
 
-    /// Read, merge, write, read back. One result per job, in order. When Graph refuses a write
-    /// of several URIs as a bad request, each URI is written alone, so that one URI Graph refuses
-    /// cannot sink the others.
+    /// Read, merge, write, read back — and merge again and rewrite what the read-back lacks
+    /// (another process's write landed in between). One result per job, in order. When Graph
+    /// refuses a write of several URIs as a bad request, each URI is written alone, so that one URI
+    /// Graph refuses cannot sink the others.
     async fn write_batch(&self, jobs: &[Job]) -> Vec<Result<(), EnrolError>> {
         let mut backoff = Backoff::new(self.retry_budget);
         let (id, mut current) = match self.read_app(&mut backoff).await {
@@ -526,9 +540,15 @@ impl Inner {
                 results.push(None);
             }
         }
-        if !additions.is_empty() {
-            let all: Vec<&Job> = additions.iter().map(|&i| &jobs[i]).collect();
-            let mut refused: Vec<(String, EnrolError)> = Vec::new();
+        // URIs of this batch still to write; after a write, those the read-back lacks (another
+        // process replaced the list between our read and our write: Graph has no ETag) are merged
+        // with what Graph now holds and written again, at most `REMERGE_ROUNDS` times.
+        let mut to_write = additions.clone();
+        let mut refused: Vec<(String, EnrolError)> = Vec::new();
+        let mut rounds = 0;
+        while !to_write.is_empty() {
+            let all: Vec<&Job> = to_write.iter().map(|&i| &jobs[i]).collect();
+            let started = Instant::now();
             let outcome = match self.write(&id, &current, &all, &mut backoff).await {
                 Err(EnrolError::Graph { status: 400, .. }) if all.len() > 1 => {
                     let mut last = Err(EnrolError::Interrupted);
@@ -549,8 +569,38 @@ impl Inner {
                 }
                 other => other,
             };
+            // Another process that read the registration before this write landed may land its
+            // own write after our read-back: look again once such a write would have landed.
+            let outcome = match outcome {
+                Ok(after)
+                    if rounds < REMERGE_ROUNDS
+                        && self.missing(jobs, &additions, &refused, &after).is_empty() =>
+                {
+                    tokio::time::sleep(
+                        (started.elapsed() * 2).min(self.config.http_timeout()).max(MIN_SETTLE),
+                    )
+                    .await;
+                    match self.read_app(&mut backoff).await {
+                        Ok((_, again)) => Ok(again),
+                        // Confirmed once; a failed second look changes nothing.
+                        Err(_) => Ok(after),
+                    }
+                }
+                other => other,
+            };
             match outcome {
                 Ok(after) => {
+                    let lost = self.missing(jobs, &additions, &refused, &after);
+                    if !lost.is_empty() && rounds < REMERGE_ROUNDS {
+                        rounds += 1;
+                        tracing::debug!(
+                            uris = lost.len(),
+                            "redirect URIs replaced by another writer before the read-back: merging again"
+                        );
+                        current = after;
+                        to_write = lost;
+                        continue;
+                    }
                     for (job, result) in jobs.iter().zip(results.iter_mut()) {
                         if result.is_none() {
                             *result = Some(if after.contains(job.platform, &job.uri) {
@@ -571,6 +621,7 @@ impl Inner {
                     }
                 }
             }
+            break;
         }
         results.into_iter().map(|r| r.unwrap_or(Err(EnrolError::Interrupted))).collect()
     }
@@ -618,6 +669,24 @@ impl Inner {
             })
         };
         self.graph_request(backoff, |http, token| http.get(&url).bearer_auth(token), parse).await
+    }
+
+    /// The jobs of `additions` that `after` lacks and Graph did not refuse.
+    fn missing(
+        &self,
+        jobs: &[Job],
+        additions: &[usize],
+        refused: &[(String, EnrolError)],
+        after: &AppRedirectUris,
+    ) -> Vec<usize> {
+        additions
+            .iter()
+            .copied()
+            .filter(|&i| {
+                !after.contains(jobs[i].platform, &jobs[i].uri)
+                    && !refused.iter().any(|(uri, _)| *uri == jobs[i].uri)
+            })
+            .collect()
     }
 
     /// `PATCH /v1.0/applications/{id}` with the whole arrays of the changed platforms.

@@ -45,6 +45,62 @@ pub mod emulator;
 #[doc(inline)]
 pub use axum_mcp_azure_oauth_macros::{azure_mcp_auth, azure_oauth_routes};
 
+/// Not public API: entry points into private parsing for the cargo-fuzz targets in `fuzz/`
+/// (feature `fuzzing`). Thin wrappers; no logic of their own.
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod __fuzz {
+    use serde_json::{Map, Value};
+
+    pub use crate::validate::InvalidToken;
+
+    /// A token parsed up to (not including) the signature check.
+    #[derive(Debug)]
+    pub struct ParsedToken {
+        /// The bytes the signature covers.
+        pub signed_len: usize,
+        /// The header's `kid`.
+        pub kid: String,
+        /// The unverified claims.
+        pub claims: Map<String, Value>,
+        /// The decoded signature's length.
+        pub signature_len: usize,
+    }
+
+    /// The strict `Authorization: Bearer` reading the layer and the extractor use.
+    pub fn bearer_token<'a>(
+        headers: &'a http::HeaderMap,
+        uri: &http::Uri,
+    ) -> Result<&'a str, crate::AuthError> {
+        crate::challenge::bearer_token(headers, uri)
+    }
+
+    /// The JWS compact parsing the validator does before it looks up the key.
+    pub fn parse_token(token: &str) -> Result<ParsedToken, InvalidToken> {
+        crate::validate::fuzz_parse(token).map(|p| ParsedToken {
+            signed_len: p.signed.len(),
+            kid: p.kid.clone(),
+            signature_len: p.signature().len(),
+            claims: p.claims,
+        })
+    }
+
+    /// What the validator reads from unverified claims to pick the tenant's keys: the lower-case
+    /// `tid` (a GUID) and the token version.
+    pub fn tenant_and_version(claims: &Map<String, Value>) -> (Option<String>, Option<crate::TokenVersion>) {
+        crate::validate::fuzz_tenant_and_version(claims)
+    }
+
+    /// The 401/403/400/503 answer for `error` (status, `WWW-Authenticate`, JSON body).
+    pub fn challenge(
+        config: &crate::AzureOAuthConfig,
+        headers: &http::HeaderMap,
+        error: &crate::AuthError,
+    ) -> axum::response::Response {
+        crate::challenge::response(config, headers, error, &crate::Requirements::CONFIG)
+    }
+}
+
 /// Not public API: what the macros' expansions call.
 #[doc(hidden)]
 pub mod __private {

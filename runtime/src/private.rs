@@ -3,9 +3,9 @@
 //!
 //! - [`Authorized`] is the extractor `#[azure_mcp_auth]` puts first in a handler. Its marker type
 //!   `R` ([`Requirement`]) carries the handler's app id and [`Requirements`] as `const`s.
-//! - The process-wide registry maps an app id to the [`TokenValidator`] of the `AzureOAuth`
-//!   installed for it ([`install`], called by `AzureOAuth::install()` and `azure_oauth_routes!`), so
-//!   the endpoints and every handler share one validator and one signing key cache.
+//! - The process-wide registry maps an app id to the [`TokenValidator`] of the [`AzureOAuth`]
+//!   installed for it ([`install`], called by [`AzureOAuth::install`] and so by
+//!   `azure_oauth_routes!`), so layers and every handler share one validator and one key cache.
 //! - [`azure_oauth_routes`] is what `azure_oauth_routes!` expands to, after its `const` checks.
 
 use std::collections::HashSet;
@@ -22,7 +22,7 @@ pub use crate::{AzureClaims, AzureOAuthConfig, HttpsPlatform, Mode, Requirements
 pub use axum::Router;
 
 use crate::validate::TokenValidator;
-use crate::{AzureOAuthConfigBuilder, OAuthEndpoints};
+use crate::{AzureOAuth, AzureOAuthConfigBuilder};
 
 /// What one `#[azure_mcp_auth]` handler requires; implemented by the marker type
 /// `__AzureMcpAuth_{handler}` the attribute generates.
@@ -75,22 +75,10 @@ impl<S: Send + Sync, R: Requirement> FromRequestParts<S> for Authorized<R> {
         let Some(validator) = installed(R::APP_ID) else {
             return Err(not_installed(R::APP_ID, R::HANDLER));
         };
-        let requirements = R::REQUIREMENTS;
-        let result = match crate::challenge::bearer_token(&parts.headers, &parts.uri) {
-            Ok(token) => validator.validate_for(token, &requirements).await,
-            Err(e) => Err(e),
-        };
-        match result {
-            Ok(claims) => {
-                // Like the layer: later `AzureClaims` extractors of this request see the claims.
-                parts.extensions.insert(claims.clone());
-                Ok(Self { claims, marker: PhantomData })
-            }
-            Err(e) => {
-                tracing::debug!(handler = R::HANDLER, reason = %e, "request refused");
-                Err(validator.challenge(&e, &parts.headers, &requirements))
-            }
-        }
+        let claims = validator.authenticate(&parts.headers, &parts.uri, &R::REQUIREMENTS).await?;
+        // Like the layer: later `AzureClaims` extractors of this request see the claims.
+        parts.extensions.insert(claims.clone());
+        Ok(Self { claims, marker: PhantomData })
     }
 }
 
@@ -141,8 +129,8 @@ fn not_installed(app_id: &str, handler: &str) -> Response {
     response
 }
 
-/// `azure_oauth_routes!`: builds the configuration, installs it for the handlers and returns the
-/// endpoints' router.
+/// `azure_oauth_routes!`: builds the configuration and its [`AzureOAuth`], installs it for the
+/// handlers and returns the endpoints' router.
 ///
 /// # Panics
 /// When a value computed at run time breaks its rule (the build already checked the others), with
@@ -153,9 +141,7 @@ pub fn azure_oauth_routes<S: Clone + Send + Sync + 'static>(builder: AzureOAuthC
         Ok(config) => config,
         Err(e) => panic!("azure_oauth_routes!: invalid configuration: {e}"),
     };
-    let config = std::sync::Arc::new(config);
-    install(TokenValidator::new(std::sync::Arc::clone(&config)));
-    OAuthEndpoints::new(config).router()
+    AzureOAuth::new(config).install().router()
 }
 
 #[cfg(test)]

@@ -10,9 +10,7 @@ use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use axum_mcp_azure_oauth::emulator::{Emulator, Endpoint};
-use axum_mcp_azure_oauth::{
-    AuthLayer, AzureClaims, Requirements, TokenValidator, azure_mcp_auth, azure_oauth_routes,
-};
+use axum_mcp_azure_oauth::{AzureClaims, AzureOAuth, azure_mcp_auth, azure_oauth_routes};
 use serde_json::{Value, json};
 
 /// A fixed home tenant for the handler that names its tenants.
@@ -357,25 +355,53 @@ async fn layered_admin(claims: AzureClaims) -> Json<Value> {
 }
 
 #[tokio::test]
-async fn a_request_a_layer_verified_is_still_held_to_the_handlers_requirements() {
-    let s = serve(APP_LAYERED, false, |_| Router::new()).await;
-    // A layer requiring only the configuration's scope, in front of a handler requiring `admin`.
-    let config =
-        s.emu.config().app_id(APP_LAYERED).base_url(s.url.clone()).build().expect("a valid configuration");
-    let layer = AuthLayer::new(TokenValidator::new(std::sync::Arc::new(config)))
-        .requirements(Requirements::new(&["access_as_user"]));
-    let app = Router::new().route("/admin", get(layered_admin)).route_layer(layer);
+async fn an_azure_oauth_installed_by_hand_serves_the_handlers_and_shares_its_validator_with_the_layer() {
+    let emu =
+        Emulator::builder().app_id(APP_LAYERED).home_tenant(HOME).start().await.expect("the emulator starts");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port on 127.0.0.1");
     let url = format!("http://{}", listener.local_addr().expect("an address"));
+    let config = emu.config().base_url(url.clone()).build().expect("a valid configuration");
+    let auth = AzureOAuth::new(config).install();
+    // The layer requires the configuration's scope; the handler behind it requires `admin`.
+    let app: Router =
+        Router::new().route("/admin", get(layered_admin).layer(auth.layer())).merge(auth.router());
     tokio::spawn(async move { axum::serve(listener, app).await });
-    let http = reqwest::Client::new();
-    let status = |token: String| {
-        let req = http.get(format!("{url}/admin")).bearer_auth(token);
-        async move { req.send().await.expect("the server answers").status().as_u16() }
-    };
-    assert_eq!(status(s.token("access_as_user")).await, 403, "the layer passes it, the handler does not");
-    assert_eq!(status(s.token("access_as_user admin")).await, 200);
-    assert_eq!(status(s.token("admin")).await, 403, "the layer's own requirement still holds");
+    let s = Server { emu, url, http: reqwest::Client::new() };
+    let a = s.get("/admin", Some(&s.token("access_as_user"))).await;
+    assert_eq!(a.status, 403, "the layer passes it, the handler does not: {:?}", a.body);
+    assert_eq!(a.body["error"], "insufficient_scope");
+    assert_eq!(s.get("/admin", Some(&s.token("access_as_user admin"))).await.status, 200);
+    assert_eq!(s.get("/admin", Some(&s.token("admin"))).await.status, 403, "the layer's requirement holds");
+    assert_eq!(s.emu.request_count(Endpoint::JwksV2), 1, "the layer and the handler share one key cache");
+    assert_eq!(s.get("/.well-known/oauth-protected-resource/mcp", None).await.status, 200);
+}
+
+const APP_TWO_A: &str = "a1000000-0000-4000-8000-00000000000d";
+const APP_TWO_B: &str = "a1000000-0000-4000-8000-00000000000e";
+
+#[azure_mcp_auth(app_id = APP_TWO_A, scope = "access_as_user")]
+async fn app_a(claims: AzureClaims) -> Json<Value> {
+    Json(claims_json(&claims))
+}
+
+#[azure_mcp_auth(app_id = APP_TWO_B, scope = "access_as_user")]
+async fn app_b(claims: AzureClaims) -> Json<Value> {
+    Json(claims_json(&claims))
+}
+
+#[tokio::test]
+async fn each_handler_uses_the_configuration_installed_for_its_own_app_id() {
+    let a = serve(APP_TWO_A, false, |_| Router::new().route("/a", get(app_a))).await;
+    let b = serve(APP_TWO_B, false, |_| Router::new().route("/b", get(app_b))).await;
+    let token_a = a.token("access_as_user");
+    let token_b = b.token("access_as_user");
+    assert_eq!(a.get("/a", Some(&token_a)).await.status, 200);
+    assert_eq!(b.get("/b", Some(&token_b)).await.status, 200);
+    // Each emulator signs with its own keys for its own app: a token of one app is not the other's.
+    let crossed = b.get("/b", Some(&token_a)).await;
+    assert_eq!(crossed.status, 401, "{:?}", crossed.body);
+    assert_eq!(crossed.body["error"], "invalid_token");
+    assert_eq!(a.get("/a", Some(&token_b)).await.status, 401);
 }
 
 #[test]

@@ -457,6 +457,13 @@ fn choice_of(choice: &Choice, value: &Expr, field: &str, errors: &mut Errors) ->
             errors.at(l, format_args!("`{field}` takes {expected} without quotes"));
             None
         }
+        // `{ value }`: the braces only mark a run-time value; emitting them would trip `unused_braces`.
+        Expr::Block(b) if b.attrs.is_empty() && b.label.is_none() && b.block.stmts.len() == 1 => {
+            match &b.block.stmts[0] {
+                syn::Stmt::Expr(inner, None) => Some(inner.to_token_stream()),
+                _ => Some(value.to_token_stream()),
+            }
+        }
         _ => Some(value.to_token_stream()),
     }
 }

@@ -480,6 +480,18 @@ fn refused(error: AuthError, tenant: Option<&str>, oid: Option<&str>) -> AuthErr
     error
 }
 
+/// `jwt::parse`, for the fuzz targets (feature `fuzzing`).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_parse(token: &str) -> Result<jwt::Parsed<'_>, InvalidToken> {
+    jwt::parse(token)
+}
+
+/// `tenant_of` and `version_of`, for the fuzz targets (feature `fuzzing`).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_tenant_and_version(claims: &Map<String, Value>) -> (Option<String>, Option<TokenVersion>) {
+    (tenant_of(claims), version_of(claims))
+}
+
 /// The lower-case `tid` of unverified claims, if it is a GUID.
 fn tenant_of(claims: &Map<String, Value>) -> Option<String> {
     let tid = claims.get("tid")?.as_str()?;

@@ -1,5 +1,6 @@
 //! Every accepted argument form: literals, constants, `concat!`, `env!`, `const { … }` blocks,
 //! `scope` or `scopes`, roles and tenants, in any order.
+#![deny(unused, nonstandard_style, warnings)]
 use axum::Router;
 use axum::routing::get;
 use axum_mcp_azure_oauth::{AzureClaims, azure_mcp_auth};

@@ -1,4 +1,5 @@
 //! Any pattern and any spelling of the claims type.
+#![deny(unused, nonstandard_style, warnings)]
 use axum::Router;
 use axum::routing::get;
 use axum_mcp_azure_oauth::{AzureClaims, azure_mcp_auth};

@@ -1,5 +1,6 @@
 //! The claims parameter anywhere among State, Path, Query, HeaderMap and Json, with concrete and
 //! generic router state.
+#![deny(unused, nonstandard_style, warnings)]
 use std::collections::HashMap;
 
 use axum::extract::{Path, Query, State};

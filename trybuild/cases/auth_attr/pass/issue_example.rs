@@ -1,4 +1,5 @@
 //! The example of the issue: claims first, a body extractor last.
+#![deny(unused, nonstandard_style, warnings)]
 use axum::Json;
 use axum::Router;
 use axum::response::IntoResponse;

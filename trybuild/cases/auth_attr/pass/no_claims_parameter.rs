@@ -1,4 +1,5 @@
 //! A handler without an `AzureClaims` parameter is protected all the same.
+#![deny(unused, nonstandard_style, warnings)]
 use axum::Router;
 use axum::routing::get;
 use axum_mcp_azure_oauth::azure_mcp_auth;

@@ -1,4 +1,5 @@
 //! Sixteen extractors, the claims among them: the most axum allows.
+#![deny(unused, nonstandard_style, warnings)]
 use axum::Router;
 use axum::http::{HeaderMap, Method, Uri, Version};
 use axum::routing::get;

@@ -1,5 +1,5 @@
 //! Visibility, doc comments and other attributes are kept; public handlers in modules work.
-#![deny(missing_docs, unused)]
+#![deny(missing_docs, missing_debug_implementations, unused, nonstandard_style, warnings)]
 //! A crate with strict lints.
 
 use axum::Router;

@@ -1,4 +1,5 @@
 //! `mode` and `https_redirect_platform` as names, as paths, and as run-time values in braces.
+#![deny(unused, nonstandard_style, warnings)]
 use axum::Router;
 use axum_mcp_azure_oauth::{HttpsPlatform, Mode, azure_oauth_routes};
 

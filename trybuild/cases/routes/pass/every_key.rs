@@ -1,4 +1,5 @@
 //! Every key of the configuration builder, written as literals.
+#![deny(unused, nonstandard_style, warnings)]
 use axum::Router;
 use axum_mcp_azure_oauth::azure_oauth_routes;
 

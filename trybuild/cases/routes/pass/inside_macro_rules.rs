@@ -1,5 +1,6 @@
 //! Values passed through `macro_rules!` fragments (wrapped in invisible groups) are still checked
 //! and accepted.
+#![deny(unused, nonstandard_style, warnings)]
 use axum::Router;
 use axum_mcp_azure_oauth::{azure_mcp_auth, azure_oauth_routes};
 

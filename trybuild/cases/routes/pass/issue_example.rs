@@ -1,4 +1,5 @@
 //! The example of the issue: both macros, the secret read at run time, `?` in `main`.
+#![deny(unused, nonstandard_style, warnings)]
 use axum::Json;
 use axum::Router;
 use axum::response::IntoResponse;

@@ -1,4 +1,5 @@
 //! The routes merge into a router with state, and nest.
+#![deny(unused, nonstandard_style, warnings)]
 use axum::Router;
 use axum::extract::State;
 use axum::routing::get;

@@ -1,4 +1,5 @@
 //! Constants, `concat!`, `env!`, `const { … }` blocks and run-time values side by side.
+#![deny(unused, nonstandard_style, warnings)]
 use axum::Router;
 use axum_mcp_azure_oauth::azure_oauth_routes;
 
