@@ -13,6 +13,7 @@ pub mod tools;
 pub mod weather;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Request;
@@ -22,6 +23,7 @@ use axum_mcp_azure_oauth::{AuthLayer, AzureClaims, AzureOAuth};
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 pub use tools::WeatherServer;
@@ -193,20 +195,63 @@ fn challenge_param<'a>(challenge: &'a str, name: &str) -> Option<&'a str> {
     None
 }
 
+/// How long a client may take to send a request's headers before its connection is closed.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one request may take (the NWS look-ups time out after 10 s) before it gets 408.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
 /// Serves `router` on `listener` until Ctrl-C (or SIGTERM on Unix), then lets open requests
-/// finish.
+/// finish. Unlike `axum::serve`, each connection gets a header read timeout
+/// ([`HEADER_READ_TIMEOUT`]) and each request a time limit ([`REQUEST_TIMEOUT`]), so a client
+/// that sends its request a byte at a time cannot hold a connection forever (see SECURITY.md).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     router: Router,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            tracing::info!("shutting down");
-            shutdown.cancel();
-        })
-        .await?;
+    serve_until(listener, router, shutdown, shutdown_signal()).await
+}
+
+/// [`serve`] until `signal` resolves instead of Ctrl-C.
+pub async fn serve_until(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    shutdown: CancellationToken,
+    signal: impl Future<Output = ()>,
+) -> std::io::Result<()> {
+    let router =
+        router.layer(TimeoutLayer::with_status_code(http::StatusCode::REQUEST_TIMEOUT, REQUEST_TIMEOUT));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    tokio::pin!(signal);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait a moment rather than spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut signal => break,
+        };
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(hyper_util::rt::TokioTimer::new())
+            .header_read_timeout(HEADER_READ_TIMEOUT)
+            .serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    tracing::info!("shutting down");
+    drop(listener);
+    shutdown.cancel();
+    graceful.shutdown().await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -340,5 +385,55 @@ mod demo_tests {
             "{challenge}"
         );
         options.shutdown.cancel();
+    }
+}
+
+#[cfg(test)]
+mod serve_tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// A client that never finishes its headers is cut off after [`HEADER_READ_TIMEOUT`] (in
+    /// paused tokio time), a normal request is answered, and the signal stops the server
+    /// gracefully and cancels the MCP service's token.
+    #[tokio::test(start_paused = true)]
+    async fn slow_headers_are_cut_off_and_the_signal_stops_the_server() {
+        let options = ServerOptions::new(None).with_nws_api_base("http://127.0.0.1:9");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let server = tokio::spawn(serve_until(
+            listener,
+            unprotected_app(&options),
+            options.shutdown.clone(),
+            async move {
+                let _ = stopped.await;
+            },
+        ));
+
+        let mut slow = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        slow.write_all(b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n").await.expect("write");
+        let started = tokio::time::Instant::now();
+        let mut buf = Vec::new();
+        tokio::time::timeout(HEADER_READ_TIMEOUT * 2, slow.read_to_end(&mut buf))
+            .await
+            .expect("the server closes the connection")
+            .expect("read");
+        assert!(started.elapsed() >= HEADER_READ_TIMEOUT, "cut off after the header read timeout");
+        assert!(!String::from_utf8_lossy(&buf).contains("200 OK"), "{buf:?}");
+
+        let mut ok = tokio::net::TcpStream::connect(addr).await.expect("connect");
+        ok.write_all(b"GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            .await
+            .expect("write");
+        let mut answer = String::new();
+        ok.read_to_string(&mut answer).await.expect("read");
+        assert!(answer.starts_with("HTTP/1.1 404"), "{answer}");
+
+        assert!(!options.shutdown.is_cancelled());
+        stop.send(()).expect("server running");
+        server.await.expect("join").expect("served");
+        assert!(options.shutdown.is_cancelled(), "the MCP service is told to stop");
     }
 }
