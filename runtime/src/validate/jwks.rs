@@ -8,6 +8,7 @@
 //!   - *unproven* tenants (looked up for a token not yet verified, or unknown to Entra): a quarter
 //!     of the capacity (at least one). A flood of forged tokens naming random tenants churns only
 //!     this FIFO; the proven tenants keep their keys and their refetch throttles.
+//!
 //!   A tenant is promoted on its first verified token.
 //! - A tenant in neither FIFO is looked up only while the global token bucket for new tenants
 //!   ([`NEW_TENANT_BURST`], refilled at [`NEW_TENANT_REFILL_PER_SEC`]) has a token; beyond it the
@@ -549,6 +550,22 @@ mod tests {
         assert!(parse_key(rsa_jwk(json!({"kty": "EC"}))).is_none());
         assert!(parse_key(rsa_jwk(json!({"n": "not base64!"}))).is_none());
         assert!(parse_key(json!({"kty": "oct", "k": "c2VjcmV0"})).is_none());
+    }
+
+    #[test]
+    fn the_new_tenant_bucket_allows_its_burst_then_its_refill_rate() {
+        let start = Instant::now();
+        let mut bucket = Bucket::full();
+        let taken = (0..100).filter(|_| bucket.take(start)).count();
+        assert_eq!(taken, NEW_TENANT_BURST as usize, "the burst, no more");
+        let later = start + Duration::from_secs(5);
+        let taken = (0..100).filter(|_| bucket.take(later)).count();
+        assert_eq!(taken, 5 * NEW_TENANT_REFILL_PER_SEC as usize, "5 seconds of refill");
+        let much_later = later + Duration::from_secs(3600);
+        let taken = (0..100).filter(|_| bucket.take(much_later)).count();
+        assert_eq!(taken, NEW_TENANT_BURST as usize, "the refill stops at the burst");
+        // A clock going backwards refills nothing.
+        assert!(!bucket.take(start));
     }
 
     #[test]
