@@ -177,14 +177,30 @@ fn check_pkce(
         (Some(_), None) => Err(
             "code_challenge_method=S256 is required with code_challenge (without it Entra ID would take the challenge as plain)",
         ),
-        (Some(c), Some(_)) => {
-            let unreserved = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~');
-            if (43..=128).contains(&c.len()) && c.bytes().all(unreserved) {
-                Ok(())
-            } else {
-                Err("code_challenge must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636)")
-            }
+        (Some(c), Some(_)) if is_pkce_string(c) => Ok(()),
+        (Some(_), Some(_)) => {
+            Err("code_challenge must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636)")
         }
+    }
+}
+
+/// RFC 7636's shape of a `code_verifier` and an S256 `code_challenge`: 43 to 128 unreserved characters.
+fn is_pkce_string(s: &str) -> bool {
+    (43..=128).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// Checks the `code_verifier` of an `authorization_code` redemption (RFC 7636 §4.5): required unless
+/// [`AzureOAuthConfig::require_pkce`] is off, so a code obtained without PKCE (a flow started at
+/// Entra directly) is never redeemed through the bridge, which may add the secret.
+fn check_code_verifier(config: &AzureOAuthConfig, verifier: Option<&str>) -> Result<(), &'static str> {
+    match verifier {
+        None if config.require_pkce() => Err(
+            "PKCE is required: send the code_verifier whose S256 hash was the authorization request's code_challenge",
+        ),
+        None => Ok(()),
+        Some(v) if is_pkce_string(v) => Ok(()),
+        Some(_) => Err("code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636)"),
     }
 }
 
@@ -423,6 +439,10 @@ async fn bridge_token(
             ));
         }
         _ => set(&mut pairs, "client_id", state.config.app_id().to_owned()),
+    }
+    if grant.as_deref() == Some("authorization_code") {
+        check_code_verifier(&state.config, get(&pairs, "code_verifier"))
+            .map_err(|e| bad("invalid_request", e.into()))?;
     }
     let scope = qualify_scopes(&state.config, get(&pairs, "scope")).map_err(|e| bad("invalid_scope", e))?;
     // The client's own credentials are never passed on: the bridge decides about the secret.

@@ -580,8 +580,9 @@ async fn token_refuses_other_grants_foreign_clients_and_bad_bodies_before_reachi
             "invalid_client",
         ),
         (
-            "grant_type=authorization_code&code=x&scope=https%3A%2F%2Fgraph.microsoft.com%2FUser.Read"
-                .to_owned(),
+            format!(
+                "grant_type=authorization_code&code=x&code_verifier={VERIFIER}&scope=https%3A%2F%2Fgraph.microsoft.com%2FUser.Read"
+            ),
             form,
             400,
             "invalid_scope",
@@ -597,12 +598,44 @@ async fn token_refuses_other_grants_foreign_clients_and_bad_bodies_before_reachi
     }
 }
 
+/// A well-formed RFC 7636 code verifier (its value does not matter before Entra checks it).
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+#[tokio::test]
+async fn token_requires_a_pkce_code_verifier_unless_configured_off() {
+    let redeem = |verifier: &str| {
+        format!(
+            "grant_type=authorization_code&code=abc&redirect_uri=https%3A%2F%2Fvscode.dev%2Fredirect{verifier}"
+        )
+    };
+    let form = "application/x-www-form-urlencoded";
+    let s = serve(offline_config().allowed_redirect_uris(["https://vscode.dev/redirect"])).await;
+    for (verifier, why) in [("", "PKCE is required"), ("&code_verifier=short", "43 to 128 characters")] {
+        let a = token(&s.base, redeem(verifier), form).await;
+        assert_eq!(a.status, 400, "{verifier}");
+        assert_eq!(a.json()["error"], "invalid_request");
+        let description = a.json()["error_description"].as_str().unwrap_or_default().to_owned();
+        assert!(description.contains(why), "{description}");
+    }
+    // A well-formed verifier is forwarded (Entra is unreachable here: 502).
+    assert_eq!(token(&s.base, redeem(&format!("&code_verifier={VERIFIER}")), form).await.status, 502);
+    // Refresh grants carry no verifier.
+    assert_eq!(token(&s.base, "grant_type=refresh_token&refresh_token=r".into(), form).await.status, 502);
+
+    let lax =
+        serve(offline_config().allowed_redirect_uris(["https://vscode.dev/redirect"]).require_pkce(false))
+            .await;
+    assert_eq!(token(&lax.base, redeem(""), form).await.status, 502, "require_pkce=false forwards it");
+    let a = token(&lax.base, redeem("&code_verifier=short"), form).await;
+    assert_eq!(a.status, 400, "a malformed verifier is refused either way");
+}
+
 #[tokio::test]
 async fn token_reports_an_unreachable_entra_as_an_oauth_json_error() {
     let s = serve(offline_config().allowed_redirect_uris(["https://vscode.dev/redirect"])).await;
     let a = token(
         &s.base,
-        "grant_type=authorization_code&code=abc&redirect_uri=https%3A%2F%2Fvscode.dev%2Fredirect&code_verifier=v".into(),
+        "grant_type=authorization_code&code=abc&redirect_uri=https%3A%2F%2Fvscode.dev%2Fredirect&code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into(),
         "application/x-www-form-urlencoded",
     )
     .await;
