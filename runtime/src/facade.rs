@@ -157,9 +157,58 @@ fn found(location: &str) -> Response {
     }
 }
 
+/// Checks PKCE parameters of an authorization request (RFC 7636 §4.2, §4.3): a
+/// `code_challenge` of 43 to 128 unreserved characters with `code_challenge_method=S256` —
+/// required unless [`AzureOAuthConfig::require_pkce`] is off. A method other than `S256`, a method
+/// without a challenge, and a challenge without a method (Entra would take it as `plain`, which
+/// this server does not advertise) are refused either way.
+fn check_pkce(
+    config: &AzureOAuthConfig,
+    challenge: Option<&str>,
+    method: Option<&str>,
+) -> Result<(), &'static str> {
+    match (challenge, method) {
+        (None, None) if config.require_pkce() => Err(
+            "PKCE is required: send code_challenge (the S256 hash of a code_verifier, RFC 7636) with code_challenge_method=S256",
+        ),
+        (None, None) => Ok(()),
+        (_, Some(m)) if m != "S256" => Err("only code_challenge_method=S256 is supported"),
+        (None, Some(_)) => Err("code_challenge_method was given without code_challenge"),
+        (Some(_), None) => Err(
+            "code_challenge_method=S256 is required with code_challenge (without it Entra ID would take the challenge as plain)",
+        ),
+        (Some(c), Some(_)) if is_pkce_string(c) => Ok(()),
+        (Some(_), Some(_)) => {
+            Err("code_challenge must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636)")
+        }
+    }
+}
+
+/// RFC 7636's shape of a `code_verifier` and an S256 `code_challenge`: 43 to 128 unreserved characters.
+fn is_pkce_string(s: &str) -> bool {
+    (43..=128).contains(&s.len())
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// Checks the `code_verifier` of an `authorization_code` redemption (RFC 7636 §4.5): required unless
+/// [`AzureOAuthConfig::require_pkce`] is off, so a code obtained without PKCE (a flow started at
+/// Entra directly) is never redeemed through the bridge, which may add the secret.
+fn check_code_verifier(config: &AzureOAuthConfig, verifier: Option<&str>) -> Result<(), &'static str> {
+    match verifier {
+        None if config.require_pkce() => Err(
+            "PKCE is required: send the code_verifier whose S256 hash was the authorization request's code_challenge",
+        ),
+        None => Ok(()),
+        Some(v) if is_pkce_string(v) => Ok(()),
+        Some(_) => Err("code_verifier must be 43 to 128 characters of A-Z a-z 0-9 - . _ ~ (RFC 7636)"),
+    }
+}
+
 /// `GET /authorize`: validates the request and redirects (302) to Entra's v2 authorize endpoint
 /// without `resource` and with scopes qualified. An unknown or missing `redirect_uri` or
-/// `client_id` is answered with a 400 JSON error, never a redirect.
+/// `client_id` is answered with a 400 JSON error, never a redirect; once the redirect URI is
+/// validated, other errors (no PKCE, an unsupported `response_type`, a foreign scope) go back to it
+/// with `error` and `state` (RFC 6749 §4.1.2.1).
 pub(crate) async fn authorize(State(state): State<AppState>, RawQuery(query): RawQuery) -> Response {
     let bad = |description: String| oauth_error(StatusCode::BAD_REQUEST, "invalid_request", description);
     let mut pairs = match parse_pairs(query.as_deref().unwrap_or("")) {
@@ -197,14 +246,10 @@ pub(crate) async fn authorize(State(state): State<AppState>, RawQuery(query): Ra
     if get(&pairs, "response_type") != Some("code") {
         return fail("unsupported_response_type", "only response_type=code is supported");
     }
-    match (get(&pairs, "code_challenge"), get(&pairs, "code_challenge_method")) {
-        (_, Some(m)) if m != "S256" => {
-            return fail("invalid_request", "only code_challenge_method=S256 is supported");
-        }
-        (None, Some(_)) => {
-            return fail("invalid_request", "code_challenge_method was given without code_challenge");
-        }
-        _ => {}
+    if let Err(why) =
+        check_pkce(&state.config, get(&pairs, "code_challenge"), get(&pairs, "code_challenge_method"))
+    {
+        return fail("invalid_request", why);
     }
     let scope = match qualify_scopes(&state.config, get(&pairs, "scope")) {
         Ok(s) => s,
@@ -394,6 +439,10 @@ async fn bridge_token(
             ));
         }
         _ => set(&mut pairs, "client_id", state.config.app_id().to_owned()),
+    }
+    if grant.as_deref() == Some("authorization_code") {
+        check_code_verifier(&state.config, get(&pairs, "code_verifier"))
+            .map_err(|e| bad("invalid_request", e.into()))?;
     }
     let scope = qualify_scopes(&state.config, get(&pairs, "scope")).map_err(|e| bad("invalid_scope", e))?;
     // The client's own credentials are never passed on: the bridge decides about the secret.

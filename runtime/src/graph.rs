@@ -49,6 +49,9 @@ const REMERGE_ROUNDS: usize = 3;
 /// The longest pause between two retries when Graph gives no `Retry-After`.
 const MAX_BACKOFF: Duration = Duration::from_secs(8);
 
+/// The longest a Graph token is reused, whatever `expires_in` Entra sent.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
+
 /// The platform of the app registration a redirect URI is enrolled on; it decides how Entra lets
 /// the code be redeemed (entra.md, "Authorization and token endpoints").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -130,6 +133,12 @@ pub(crate) fn loopback_key(uri: &str) -> Option<String> {
         // `http://localhost.evil.example/…` is not a loopback URI.
         None
     }
+}
+
+/// How a redirect URI is remembered as enrolled: loopback URIs without their port (Entra matches
+/// them whatever the port, so `:1/cb` … `:65535/cb` are one entry), others as given.
+fn enrolled_key(uri: &str) -> String {
+    loopback_key(uri).unwrap_or_else(|| uri.to_owned())
 }
 
 /// Whether a request's redirect URI matches an enrolled one as Entra matches them: exactly, or for
@@ -297,14 +306,18 @@ struct Backoff {
 
 impl Backoff {
     fn new(budget: Duration) -> Self {
-        Self { deadline: Instant::now() + budget, attempt: 0 }
+        // A budget past what `Instant` can hold (`Duration::MAX`) is a year: as good as unbounded.
+        let now = Instant::now();
+        let deadline = now.checked_add(budget).unwrap_or_else(|| now + Duration::from_secs(365 * 86_400));
+        Self { deadline, attempt: 0 }
     }
 
     /// Sleeps before the next try; `false` when the wait would pass the deadline (give up).
     async fn wait(&mut self, retry_after: Option<Duration>) -> bool {
         let backoff = Duration::from_millis(250).saturating_mul(1 << self.attempt.min(10)).min(MAX_BACKOFF);
         let wait = retry_after.unwrap_or(backoff);
-        if Instant::now() + wait > self.deadline {
+        // A `Retry-After` too large to add (Graph's or a proxy's) is past any deadline.
+        if Instant::now().checked_add(wait).is_none_or(|until| until > self.deadline) {
             return false;
         }
         self.attempt += 1;
@@ -345,7 +358,8 @@ struct Inner {
     token: Mutex<Option<CachedToken>>,
     /// The last read of the app registration's redirect URIs (or its failure); single flight.
     snapshot: Mutex<Option<(Instant, Result<AppRedirectUris, EnrolError>)>>,
-    /// URIs confirmed on the app registration by this process.
+    /// URIs confirmed on the app registration by this process ([`enrolled_key`]), at most
+    /// [`REDIRECT_URI_LIMIT`] (Graph holds no more).
     enrolled: StdMutex<HashSet<String>>,
     /// Enrolments waiting for the writer.
     pending: StdMutex<Vec<Job>>,
@@ -406,7 +420,9 @@ impl GraphClient {
         }
     }
 
-    /// The URIs this process has confirmed on the app registration, sorted.
+    /// The URIs this process has confirmed on the app registration, sorted; loopback URIs
+    /// without their port (`http://127.0.0.1/cb`), as Entra matches them. At most
+    /// [`REDIRECT_URI_LIMIT`].
     pub fn enrolled(&self) -> Vec<String> {
         let mut v: Vec<String> =
             self.inner.enrolled.lock().unwrap_or_else(PoisonError::into_inner).iter().cloned().collect();
@@ -441,7 +457,9 @@ impl GraphClient {
     /// ([`RedirectPlatform::for_uri`]). URIs already there, on any platform, are left alone — a
     /// loopback URI counts as there when the same URI with any port is (Entra ignores the port
     /// when matching), otherwise it is stored as given. URIs enrolled earlier by this process are
-    /// not written again. Concurrent calls are merged into one Graph write (read, merge, `PATCH`,
+    /// not written again (loopback URIs with any port). While the last read of the app
+    /// registration (at most a minute old) shows it full, URIs not on it are refused with
+    /// [`EnrolError::LimitReached`] without asking Graph again. Concurrent calls are merged into one Graph write (read, merge, `PATCH`,
     /// read back), one write at a time per client: share one `GraphClient` in a process. Call it
     /// within a Tokio runtime. Never panics: failures are reported per URI.
     pub async fn enrol<I, S>(&self, uris: I) -> EnrolReport
@@ -453,16 +471,23 @@ impl GraphClient {
         let uris: Vec<String> = uris.into_iter().map(Into::into).filter(|u| seen.insert(u.clone())).collect();
         let mut outcomes: Vec<Option<Result<(), EnrolError>>> = Vec::with_capacity(uris.len());
         let mut waits = Vec::new();
+        let full = self.inner.full_registration();
         {
             let enrolled = self.inner.enrolled.lock().unwrap_or_else(PoisonError::into_inner);
             let mut pending = self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
             for (i, uri) in uris.iter().enumerate() {
                 if let Err(rule) = rules::redirect_uri(uri) {
                     outcomes.push(Some(Err(EnrolError::InvalidUri(rule))));
-                } else if enrolled.contains(uri) {
+                } else if enrolled.contains(&enrolled_key(uri)) {
                     outcomes.push(Some(Ok(())));
                 } else if self.inner.config.client_secret().is_none() {
                     outcomes.push(Some(Err(EnrolError::NoClientSecret)));
+                } else if let Some(full) = &full {
+                    outcomes.push(Some(if full.platform_of(uri).is_some() {
+                        Ok(())
+                    } else {
+                        Err(EnrolError::LimitReached { limit: REDIRECT_URI_LIMIT })
+                    }));
                 } else {
                     let (done, wait) = oneshot::channel();
                     let platform = RedirectPlatform::for_uri(&self.inner.config, uri);
@@ -491,6 +516,18 @@ impl GraphClient {
 }
 
 impl Inner {
+    /// The last read of the app registration, if it is fresh and shows it full; `None` when a
+    /// read is in flight (the snapshot is locked): then enrolment asks Graph.
+    fn full_registration(&self) -> Option<AppRedirectUris> {
+        let snapshot = self.snapshot.try_lock().ok()?;
+        match &*snapshot {
+            Some((at, Ok(uris))) if at.elapsed() < SNAPSHOT_TTL && uris.total() >= REDIRECT_URI_LIMIT => {
+                Some(uris.clone())
+            }
+            _ => None,
+        }
+    }
+
     /// Takes every waiting enrolment and writes them as one batch; batches run one at a time.
     async fn run_pending(self: Arc<Self>) {
         let _writer = self.writer.lock().await;
@@ -504,7 +541,9 @@ impl Inner {
         for (job, result) in jobs.into_iter().zip(results) {
             match &result {
                 Ok(()) => {
-                    enrolled.insert(job.uri.clone());
+                    if enrolled.len() < REDIRECT_URI_LIMIT {
+                        enrolled.insert(enrolled_key(&job.uri));
+                    }
                     tracing::info!(redirect_uri = %job.uri, platform = job.platform.graph_name(), "redirect URI enrolled");
                 }
                 Err(e) => tracing::warn!(redirect_uri = %job.uri, error = %e, "redirect URI not enrolled"),
@@ -526,13 +565,21 @@ impl Inner {
         let mut total = current.total();
         let mut additions = Vec::new();
         let mut results: Vec<Option<Result<(), EnrolError>>> = Vec::with_capacity(jobs.len());
+        let mut noted_full = false;
         for (i, job) in jobs.iter().enumerate() {
-            let queued = additions.iter().any(|&j: &usize| jobs[j].uri == job.uri);
+            // Loopback URIs differing only in their port are one URI to Entra: written once.
+            let queued = additions.iter().any(|&j: &usize| redirect_matches(&jobs[j].uri, &job.uri));
             if queued || current.platform_of(&job.uri).is_some() {
                 // Already there, on this or another platform (the bridge redeems by the platform
                 // Graph reports), or already in this batch.
                 results.push(if queued { None } else { Some(Ok(())) });
             } else if total >= REDIRECT_URI_LIMIT {
+                if additions.is_empty() && !noted_full {
+                    // Full before this batch: later enrolments are refused from this read
+                    // (`GraphClient::enrol`) until it is a minute old, without reading Graph.
+                    noted_full = true;
+                    *self.snapshot.lock().await = Some((Instant::now(), Ok(current.clone())));
+                }
                 results.push(Some(Err(EnrolError::LimitReached { limit: REDIRECT_URI_LIMIT })));
             } else {
                 total += 1;
@@ -810,12 +857,7 @@ impl Inner {
             };
             match attempt {
                 Attempt::Done((value, expires_in)) => {
-                    // Renew 5 minutes early (half the lifetime for short-lived tokens).
-                    let margin = Duration::from_secs(300).min(expires_in / 2);
-                    *slot = Some(CachedToken {
-                        value: value.clone(),
-                        valid_until: Instant::now() + expires_in - margin,
-                    });
+                    *slot = Some(CachedToken { value: value.clone(), valid_until: renew_at(expires_in) });
                     return Ok(value);
                 }
                 Attempt::Fail(e) => return Err(e),
@@ -827,6 +869,14 @@ impl Inner {
             }
         }
     }
+}
+
+/// When a Graph token of lifetime `expires_in` is renewed: 5 minutes early (half the lifetime for
+/// short-lived tokens), the lifetime taken as at most [`MAX_TOKEN_LIFETIME`].
+fn renew_at(expires_in: Duration) -> Instant {
+    let lifetime = expires_in.min(MAX_TOKEN_LIFETIME);
+    let margin = Duration::from_secs(300).min(lifetime / 2);
+    Instant::now() + (lifetime - margin)
 }
 
 /// `access_token` and `expires_in` of a token response.
@@ -944,6 +994,34 @@ mod tests {
         assert!(b.wait(Some(Duration::from_secs(5))).await);
         assert!(!b.wait(Some(Duration::from_secs(5))).await, "past the deadline");
         assert_eq!(start.elapsed(), Duration::from_millis(5750));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn huge_budgets_waits_and_token_lifetimes_do_not_overflow_the_clock() {
+        let mut b = Backoff::new(Duration::MAX);
+        assert!(!b.wait(Some(Duration::from_secs(u64::MAX))).await, "past any deadline");
+        assert!(b.wait(Some(Duration::from_secs(1))).await);
+        let mut b = Backoff::new(Duration::from_secs(30));
+        assert!(!b.wait(Some(Duration::MAX)).await);
+        let now = Instant::now();
+        assert_eq!(
+            renew_at(Duration::from_secs(u64::MAX)),
+            now + MAX_TOKEN_LIFETIME - Duration::from_secs(300)
+        );
+        assert_eq!(renew_at(Duration::from_secs(3599)), now + Duration::from_secs(3299));
+        assert_eq!(renew_at(Duration::from_secs(60)), now + Duration::from_secs(30));
+        assert_eq!(renew_at(Duration::ZERO), now);
+        assert_eq!(
+            parse_token(br#"{"access_token":"t","expires_in":18446744073709551615}"#),
+            Some(("t".to_owned(), Duration::from_secs(u64::MAX)))
+        );
+    }
+
+    #[test]
+    fn enrolment_remembers_loopback_uris_without_their_port() {
+        assert_eq!(enrolled_key("http://127.0.0.1:65535/cb"), "http://127.0.0.1/cb");
+        assert_eq!(enrolled_key("http://localhost:1"), "http://localhost/");
+        assert_eq!(enrolled_key("https://vscode.dev/redirect"), "https://vscode.dev/redirect");
     }
 
     #[test]

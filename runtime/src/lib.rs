@@ -36,7 +36,8 @@ pub use oauth::AzureOAuth;
 
 pub use validate::{
     AuthError, AuthLayer, AuthService, AzureClaims, Clock, InsufficientScope, InvalidRequest, InvalidToken,
-    Requirements, TokenKind, TokenValidator, TokenVersion, ValidatorStats,
+    NEW_TENANT_BURST, NEW_TENANT_REFILL_PER_SEC, Requirements, TokenKind, TokenValidator, TokenVersion,
+    ValidatorStats,
 };
 
 #[cfg(feature = "emulator")]

@@ -421,7 +421,13 @@ async fn authorize_bridges_to_entra_without_resource_and_with_qualified_scopes()
     // Copilot Studio sometimes omits scope: the API scope and offline_access are supplied.
     let a = get(&authorize_url(
         &s.base,
-        &[("client_id", APP), ("response_type", "code"), ("redirect_uri", "http://127.0.0.1:5555/")],
+        &[
+            ("client_id", APP),
+            ("response_type", "code"),
+            ("redirect_uri", "http://127.0.0.1:5555/"),
+            ("code_challenge", &challenge),
+            ("code_challenge_method", "S256"),
+        ],
     ))
     .await;
     assert_eq!(
@@ -433,9 +439,15 @@ async fn authorize_bridges_to_entra_without_resource_and_with_qualified_scopes()
 #[tokio::test]
 async fn authorize_errors_after_the_redirect_uri_is_validated_go_back_to_the_client() {
     let s = serve(offline_config().allowed_redirect_uris(["http://127.0.0.1:33418/"])).await;
+    let (_, challenge) = pkce();
     for (extra, error) in [
         (
-            vec![("scope", "https://graph.microsoft.com/User.Read"), ("response_type", "code")],
+            vec![
+                ("scope", "https://graph.microsoft.com/User.Read"),
+                ("response_type", "code"),
+                ("code_challenge", challenge.as_str()),
+                ("code_challenge_method", "S256"),
+            ],
             "invalid_scope",
         ),
         (vec![("response_type", "token")], "unsupported_response_type"),
@@ -462,6 +474,76 @@ async fn authorize_errors_after_the_redirect_uri_is_validated_go_back_to_the_cli
         assert_eq!(param(&to, "error").as_deref(), Some(error));
         assert_eq!(param(&to, "state").as_deref(), Some("s1"));
         assert!(param(&to, "error_description").is_some());
+    }
+}
+
+/// `/authorize` with a valid loopback redirect URI, `state` and these extra parameters.
+async fn authorize_with(base: &str, extra: &[(&str, &str)]) -> Answer {
+    let mut params = vec![
+        ("client_id", APP),
+        ("response_type", "code"),
+        ("redirect_uri", "http://127.0.0.1:5555/"),
+        ("state", "st"),
+    ];
+    params.extend_from_slice(extra);
+    get(&authorize_url(base, &params)).await
+}
+
+/// The answer went back to the client's redirect URI with `invalid_request` and the state.
+fn assert_back_with_invalid_request(a: &Answer, case: &str) {
+    assert_eq!(a.status, 302, "{case}: {}", a.text);
+    let to = a.location();
+    assert!(to.as_str().starts_with("http://127.0.0.1:5555/?"), "{case}: {to}");
+    assert_eq!(param(&to, "error").as_deref(), Some("invalid_request"), "{case}");
+    assert_eq!(param(&to, "state").as_deref(), Some("st"), "{case}");
+    assert!(param(&to, "error_description").is_some_and(|d| d.contains("code_challenge")), "{case}: {to}");
+    assert!(param(&to, "client_id").is_none(), "{case}: not sent to Entra");
+}
+
+#[tokio::test]
+async fn authorize_requires_pkce_with_s256_unless_configured_off() {
+    let (_, challenge) = pkce();
+    let short = &challenge[..42];
+    let too_long = "a".repeat(129);
+    let bad_char = format!("{}+", &challenge[..42]);
+    let refused_always: [(&str, Vec<(&str, &str)>); 5] = [
+        ("challenge without method (Entra: plain)", vec![("code_challenge", &challenge)]),
+        ("plain", vec![("code_challenge", &challenge), ("code_challenge_method", "plain")]),
+        ("method without challenge", vec![("code_challenge_method", "S256")]),
+        ("42 characters", vec![("code_challenge", short), ("code_challenge_method", "S256")]),
+        ("a reserved character", vec![("code_challenge", &bad_char), ("code_challenge_method", "S256")]),
+    ];
+    let s = serve(offline_config().allowed_redirect_uris(["http://127.0.0.1:33418/"])).await;
+    assert!(s.endpoints.config().require_pkce(), "on by default");
+    assert_back_with_invalid_request(&authorize_with(&s.base, &[]).await, "no PKCE");
+    assert_back_with_invalid_request(
+        &authorize_with(&s.base, &[("code_challenge", &too_long), ("code_challenge_method", "S256")]).await,
+        "129 characters",
+    );
+    for (case, extra) in &refused_always {
+        assert_back_with_invalid_request(&authorize_with(&s.base, extra).await, case);
+    }
+    // 43 and 128 unreserved characters are both valid challenges.
+    for ok in [challenge.as_str(), &"a-._~".repeat(26)[..128]] {
+        let a = authorize_with(&s.base, &[("code_challenge", ok), ("code_challenge_method", "S256")]).await;
+        assert_eq!(a.status, 302, "{}", a.text);
+        assert_eq!(param(&a.location(), "code_challenge").as_deref(), Some(ok));
+    }
+
+    // Off (AZURE_REQUIRE_PKCE=false): a client without PKCE is bridged; bad PKCE is still refused.
+    let off = offline_config()
+        .allowed_redirect_uris(["http://127.0.0.1:33418/"])
+        .env(|name| (name == "AZURE_REQUIRE_PKCE").then(|| "false".to_owned()))
+        .expect("valid variables");
+    let s = serve(off).await;
+    assert!(!s.endpoints.config().require_pkce());
+    let a = authorize_with(&s.base, &[]).await;
+    assert_eq!(a.status, 302, "{}", a.text);
+    let to = a.location();
+    assert!(to.as_str().starts_with(&format!("http://127.0.0.1:9/{TENANT}/oauth2/v2.0/authorize")), "{to}");
+    assert_eq!(param(&to, "code_challenge"), None);
+    for (case, extra) in &refused_always {
+        assert_back_with_invalid_request(&authorize_with(&s.base, extra).await, case);
     }
 }
 
@@ -498,8 +580,9 @@ async fn token_refuses_other_grants_foreign_clients_and_bad_bodies_before_reachi
             "invalid_client",
         ),
         (
-            "grant_type=authorization_code&code=x&scope=https%3A%2F%2Fgraph.microsoft.com%2FUser.Read"
-                .to_owned(),
+            format!(
+                "grant_type=authorization_code&code=x&code_verifier={VERIFIER}&scope=https%3A%2F%2Fgraph.microsoft.com%2FUser.Read"
+            ),
             form,
             400,
             "invalid_scope",
@@ -515,12 +598,44 @@ async fn token_refuses_other_grants_foreign_clients_and_bad_bodies_before_reachi
     }
 }
 
+/// A well-formed RFC 7636 code verifier (its value does not matter before Entra checks it).
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+
+#[tokio::test]
+async fn token_requires_a_pkce_code_verifier_unless_configured_off() {
+    let redeem = |verifier: &str| {
+        format!(
+            "grant_type=authorization_code&code=abc&redirect_uri=https%3A%2F%2Fvscode.dev%2Fredirect{verifier}"
+        )
+    };
+    let form = "application/x-www-form-urlencoded";
+    let s = serve(offline_config().allowed_redirect_uris(["https://vscode.dev/redirect"])).await;
+    for (verifier, why) in [("", "PKCE is required"), ("&code_verifier=short", "43 to 128 characters")] {
+        let a = token(&s.base, redeem(verifier), form).await;
+        assert_eq!(a.status, 400, "{verifier}");
+        assert_eq!(a.json()["error"], "invalid_request");
+        let description = a.json()["error_description"].as_str().unwrap_or_default().to_owned();
+        assert!(description.contains(why), "{description}");
+    }
+    // A well-formed verifier is forwarded (Entra is unreachable here: 502).
+    assert_eq!(token(&s.base, redeem(&format!("&code_verifier={VERIFIER}")), form).await.status, 502);
+    // Refresh grants carry no verifier.
+    assert_eq!(token(&s.base, "grant_type=refresh_token&refresh_token=r".into(), form).await.status, 502);
+
+    let lax =
+        serve(offline_config().allowed_redirect_uris(["https://vscode.dev/redirect"]).require_pkce(false))
+            .await;
+    assert_eq!(token(&lax.base, redeem(""), form).await.status, 502, "require_pkce=false forwards it");
+    let a = token(&lax.base, redeem("&code_verifier=short"), form).await;
+    assert_eq!(a.status, 400, "a malformed verifier is refused either way");
+}
+
 #[tokio::test]
 async fn token_reports_an_unreachable_entra_as_an_oauth_json_error() {
     let s = serve(offline_config().allowed_redirect_uris(["https://vscode.dev/redirect"])).await;
     let a = token(
         &s.base,
-        "grant_type=authorization_code&code=abc&redirect_uri=https%3A%2F%2Fvscode.dev%2Fredirect&code_verifier=v".into(),
+        "grant_type=authorization_code&code=abc&redirect_uri=https%3A%2F%2Fvscode.dev%2Fredirect&code_verifier=dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk".into(),
         "application/x-www-form-urlencoded",
     )
     .await;

@@ -74,7 +74,7 @@ async fn entra_errors_come_back_with_their_status_and_body() {
                 ("grant_type", "authorization_code"),
                 ("code", "not-a-code"),
                 ("redirect_uri", "http://127.0.0.1:5555/"),
-                ("code_verifier", "v"),
+                ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
                 ("client_id", emu.app_id().as_str()),
             ])
             .send()
@@ -104,6 +104,7 @@ async fn a_redemption_for_an_allowed_loopback_redirect_never_carries_the_secret(
                 ("grant_type", "authorization_code"),
                 ("code", "c"),
                 ("redirect_uri", "http://localhost:8080/cb"),
+                ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
             ])
             .send()
             .await

@@ -265,3 +265,122 @@ async fn a_uri_graph_refuses_does_not_sink_the_others_of_its_batch() {
     assert!(matches!(e, EnrolError::Graph { status: 400, .. }), "{e:?}");
     assert_eq!(emu.redirect_uris(Platform::PublicClient), ["http://127.0.0.1:1234/"]);
 }
+
+#[tokio::test]
+async fn loopback_uris_with_other_ports_cost_no_graph_read_and_no_entry() {
+    let emu = emulator().await;
+    let (_, g) = graph(&emu, Duration::from_secs(5));
+    let report = g.enrol(["http://127.0.0.1:1/cb"]).await;
+    assert!(report.failed.is_empty(), "{:?}", report.failed);
+    let reads = emu.request_count(Endpoint::GraphGetApplication);
+    for port in ["2", "80", "8080", "65535"] {
+        let uri = format!("http://127.0.0.1:{port}/cb");
+        // What the client registered is what it gets back: Entra ignores the port.
+        assert_eq!(g.enrol([uri.as_str()]).await.enrolled, [uri]);
+    }
+    assert_eq!(emu.request_count(Endpoint::GraphGetApplication), reads, "Graph was read again");
+    assert_eq!(g.enrolled(), ["http://127.0.0.1/cb"]);
+    assert_eq!(emu.redirect_uris(Platform::PublicClient), ["http://127.0.0.1:1/cb"]);
+    // Ports with a leading zero or past 65535 are refused, not looked up.
+    for bad in ["http://127.0.0.1:00080/cb", "http://127.0.0.1:65536/cb", "http://localhost:0/cb"] {
+        let report = g.enrol([bad]).await;
+        assert!(matches!(report.failed[..], [(_, EnrolError::InvalidUri(_))]), "{bad}: {report:?}");
+    }
+    assert_eq!(emu.request_count(Endpoint::GraphGetApplication), reads);
+
+    // Through POST /register too: one entry whatever the port; a leading zero is refused.
+    let s = serve(emu.config().allowed_redirect_uris(["http://localhost/cb"])).await;
+    let secret = emu.client_secret().expose().to_owned();
+    let register = |uri: &'static str| {
+        let (base, secret) = (s.base.clone(), secret.clone());
+        async move {
+            Answer::read(
+                client()
+                    .post(format!("{base}/register"))
+                    .json(&json!({ "redirect_uris": [uri] }))
+                    .send()
+                    .await
+                    .expect("POST /register"),
+                &secret,
+            )
+            .await
+        }
+    };
+    for uri in ["http://localhost:1/cb", "http://localhost:2/cb", "http://localhost:3/cb"] {
+        let a = register(uri).await;
+        assert_eq!(a.status, 201, "{}", a.text);
+        assert_eq!(a.json()["redirect_uris"], json!([uri]));
+    }
+    let a = register("http://localhost:00080/cb").await;
+    assert_eq!(a.status, 400, "{}", a.text);
+    assert_eq!(a.json()["error"], "invalid_redirect_uri");
+    let listed = client().get(format!("{}/register", s.base)).send().await.expect("GET /register");
+    let listed: serde_json::Value = listed.json().await.expect("JSON");
+    assert_eq!(
+        listed["redirect_uris"],
+        json!(["http://127.0.0.1/oauth/callback", "http://localhost/cb"]),
+        "one entry for every port (the server's own loopback callback included)"
+    );
+}
+
+#[tokio::test]
+async fn a_full_app_registration_is_not_read_again_for_every_registration() {
+    let emu = emulator().await;
+    let existing: Vec<String> = (0..REDIRECT_URI_LIMIT).map(|i| format!("myapp://cb/{i}")).collect();
+    emu.set_redirect_uris(Platform::PublicClient, existing);
+    let (_, g) = graph(&emu, Duration::from_secs(5));
+    let full = EnrolError::LimitReached { limit: REDIRECT_URI_LIMIT };
+    assert_eq!(
+        g.enrol(["https://a.example/cb"]).await.failed,
+        [("https://a.example/cb".to_owned(), full.clone())]
+    );
+    let reads = emu.request_count(Endpoint::GraphGetApplication);
+    for i in 0..20 {
+        let uri = format!("https://b.example/cb/{i}");
+        assert_eq!(g.enrol([uri.as_str()]).await.failed, [(uri, full.clone())]);
+    }
+    // A URI the full registration holds is still reported as enrolled.
+    assert_eq!(g.enrol(["myapp://cb/7"]).await.enrolled, ["myapp://cb/7"]);
+    assert_eq!(emu.request_count(Endpoint::GraphGetApplication), reads, "Graph was read again");
+    assert_eq!(emu.request_count(Endpoint::GraphPatchApplication), 0);
+}
+
+#[tokio::test]
+async fn the_uris_remembered_as_enrolled_are_bounded_by_entras_limit() {
+    let emu = emulator().await;
+    let (_, g) = graph(&emu, Duration::from_secs(10));
+    let first: Vec<String> = (1..REDIRECT_URI_LIMIT).map(|i| format!("https://a.example/cb/{i}")).collect();
+    let report = g.enrol(first).await;
+    assert!(report.failed.is_empty(), "{:?}", report.failed.first());
+    assert_eq!(g.enrolled().len(), REDIRECT_URI_LIMIT - 1);
+    // The operator empties the registration by hand, twice: the new URIs are enrolled each time,
+    // but this process remembers no more than Entra's limit.
+    for uri in ["https://b.example/cb", "https://c.example/cb"] {
+        emu.set_redirect_uris(Platform::Web, Vec::new());
+        let report = g.enrol([uri]).await;
+        assert_eq!(report.enrolled, [uri]);
+        assert_eq!(emu.redirect_uris(Platform::Web), [uri]);
+    }
+    let enrolled = g.enrolled();
+    assert_eq!(enrolled.len(), REDIRECT_URI_LIMIT);
+    assert!(enrolled.contains(&"https://b.example/cb".to_owned()));
+}
+
+#[tokio::test]
+async fn a_retry_after_too_large_for_the_clock_is_reported_at_once() {
+    let emu = emulator().await;
+    emu.set_fault(Endpoint::GraphPatchApplication, Fault::too_many_requests(u64::MAX));
+    let (_, g) = graph(&emu, Duration::from_secs(5));
+    let report = g.enrol(["https://a.example/cb"]).await;
+    assert_eq!(
+        report.failed,
+        [(
+            "https://a.example/cb".to_owned(),
+            EnrolError::Throttled { retry_after: Some(Duration::from_secs(u64::MAX)) }
+        )]
+    );
+    assert_eq!(emu.request_count(Endpoint::GraphPatchApplication), 1);
+    // The client still works once Graph does.
+    emu.clear_faults();
+    assert!(g.enrol(["https://a.example/cb"]).await.failed.is_empty());
+}

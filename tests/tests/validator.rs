@@ -325,12 +325,57 @@ async fn id_tokens_and_app_only_tokens() {
     assert_eq!(body["roles"], json!(["Tasks.Read"]));
     assert_eq!(s.call(&s.emu.token().app_only().roles(["Tasks.Write"]).sign()).await.status, 403);
     assert_eq!(s.call(&s.emu.token().app_only().sign()).await.status, 401, "app-only without roles");
+    // Genuine app-only tokens of both versions, with their client claim, pass.
+    s.accepted(&s.emu.token().v1().app_only().roles(["Tasks.Read"]).sign(), "v1 app-only (appid)").await;
+    s.accepted(&s.emu.token().v2().app_only().roles(["Tasks.Read"]).sign(), "v2 app-only (azp)").await;
     // roles without scp marks an app-only token even without idtyp.
     let t = s.emu.token().without_claim("scp").roles(["Tasks.Read"]).sign();
     s.accepted(&t, "roles without scp").await;
     // idtyp=app with scp is still app-only: the role decides.
     let t = s.emu.token().claim("idtyp", json!("app")).roles(["Nope"]).sign();
     assert_eq!(s.call(&t).await.status, 403);
+}
+
+#[tokio::test]
+async fn id_tokens_with_roles_and_no_nonce_are_not_app_only_tokens() {
+    let emu = Emulator::start().await.expect("the emulator starts");
+    let config = emu.config().required_roles(["Tasks.Read"]);
+    let s = start(emu, config).await;
+    // Entra omits `nonce` when the authorize request had none, and puts the user's app roles in
+    // the ID token: such a token has roles and no scp, like an app-only token.
+    for (why, id) in [
+        ("v2 ID token", s.emu.token().id_token().v2().roles(["Tasks.Read"]).without_claim("nonce")),
+        ("v1 ID token", s.emu.token().id_token().v1().roles(["Tasks.Read"]).without_claim("nonce")),
+    ] {
+        let claims = id.payload();
+        assert_eq!(claims["roles"], json!(["Tasks.Read"]), "{why}: the ID token carries the roles");
+        assert!(claims.get("nonce").is_none() && claims.get("scp").is_none(), "{why}: {claims}");
+        let token = id.sign();
+        let why = s.refused(&token, why).await;
+        assert!(why.contains("ID token"), "{why}");
+        let a = s.call_path("/admin", &token).await;
+        assert_eq!(a.status, 401, "{:?}", a.body);
+    }
+    // Access tokens without their version's client claim are refused, app-only or delegated.
+    let v1 = || s.emu.token().v1();
+    let v2 = || s.emu.token().v2();
+    for (why, token) in [
+        ("v1 app-only without appid", v1().app_only().roles(["Tasks.Read"]).without_claim("appid")),
+        ("v2 app-only without azp", v2().app_only().roles(["Tasks.Read"]).without_claim("azp")),
+        ("v1 delegated without appid", v1().without_claim("appid")),
+        ("v2 delegated without azp", v2().without_claim("azp")),
+        ("v2 app-only with appid instead of azp", {
+            v2().app_only().roles(["Tasks.Read"]).without_claim("azp").claim("appid", json!(s.emu.app_id()))
+        }),
+        ("v2 app-only with an empty azp", v2().app_only().roles(["Tasks.Read"]).claim("azp", json!(""))),
+    ] {
+        s.refused(&token.sign(), why).await;
+    }
+    // The genuine ones pass.
+    s.accepted(&v1().app_only().roles(["Tasks.Read"]).sign(), "v1 app-only").await;
+    s.accepted(&v2().app_only().roles(["Tasks.Read"]).sign(), "v2 app-only").await;
+    s.accepted(&v1().sign(), "v1 delegated").await;
+    s.accepted(&v2().sign(), "v2 delegated").await;
 }
 
 #[tokio::test]
@@ -402,8 +447,49 @@ async fn authorization_header_and_challenges() {
     assert!(a.www.starts_with(&format!("Bearer resource_metadata=\"{metadata}\", error=\"invalid_token\"")));
     assert!(a.www.contains(&format!("scope=\"{scope}\"")));
     assert!(a.www.contains("error_description=\"the access token expired"), "{}", a.www);
-    // CORS preflight passes unauthenticated.
-    let r = s.http.request(reqwest::Method::OPTIONS, &url).send().await.expect("an answer");
+    // A CORS preflight passes unauthenticated.
+    let r = s
+        .http
+        .request(reqwest::Method::OPTIONS, &url)
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.expect("a body"), "preflight");
+}
+
+#[tokio::test]
+async fn only_real_cors_preflights_skip_authentication() {
+    let s = server().await;
+    let url = format!("{}/mcp", s.url);
+    let options = || s.http.request(reqwest::Method::OPTIONS, &url);
+    // Not preflights: no headers, only Origin, only Access-Control-Request-Method.
+    for (why, req) in [
+        ("bare OPTIONS", options()),
+        ("Origin only", options().header("origin", "https://app.example.com")),
+        ("request method only", options().header("access-control-request-method", "POST")),
+    ] {
+        let a = s.send(req).await;
+        assert_eq!(a.status, 401, "{why}: {:?}", a.body);
+        assert!(a.www.starts_with("Bearer resource_metadata="), "{why}: {}", a.www);
+    }
+    // Such an OPTIONS request with a bad token is refused; with a valid one it reaches the handler.
+    let a = s.send(options().header("origin", "https://app.example.com").bearer_auth("not.a.token")).await;
+    assert_eq!(a.status, 401, "OPTIONS with a bad token");
+    assert_eq!(a.body["error"], "invalid_token");
+    let token = s.emu.token().sign();
+    let r = options().bearer_auth(&token).send().await.expect("an answer");
+    assert_eq!(r.status(), 200, "OPTIONS with a valid token");
+    // The real preflight passes without a token.
+    let r = options()
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization")
+        .send()
+        .await
+        .expect("an answer");
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.expect("a body"), "preflight");
 }
@@ -573,7 +659,11 @@ async fn the_key_cache_stays_bounded_under_a_flood_of_tenants() {
     let config = emu.config().tenants(TenantPolicy::Any).key_cache_tenants(10).token_cache_capacity(0);
     let s = start(emu, config).await;
     let tenants: Vec<String> = (0..30).map(|_| s.emu.add_tenant()).collect();
+    // New tenants are looked up at a bounded rate (see the next test): a second between them
+    // keeps this test within it.
+    let new_tenant_gap = Duration::from_secs(1);
     for t in &tenants {
+        s.clock.advance(new_tenant_gap);
         s.accepted(&s.emu.token().tenant(t).sign(), "a real tenant").await;
         assert!(s.validator.stats().cached_tenants <= 10);
     }
@@ -581,18 +671,97 @@ async fn the_key_cache_stays_bounded_under_a_flood_of_tenants() {
     // The first tenants were evicted (FIFO): fetched again; the last ones are still cached.
     s.accepted(&s.emu.token().tenant(&tenants[29]).sign(), "still cached").await;
     assert_eq!(s.v2_fetches(), (30, 30));
+    s.clock.advance(new_tenant_gap);
     s.accepted(&s.emu.token().tenant(&tenants[0]).sign(), "evicted").await;
     assert_eq!(s.v2_fetches(), (31, 31));
     // Random tenants Entra does not know: one metadata request each, no JWKS, 401 (not 503),
     // and repeated ones are remembered.
     let randoms: Vec<String> = (0..40).map(|i| format!("{i:08x}-0000-4000-8000-000000000000")).collect();
     for t in &randoms {
+        s.clock.advance(new_tenant_gap);
         let why = s.refused(&s.emu.token().tenant(t).sign(), "an unknown tenant").await;
         assert!(why.contains("tenant"), "{why}");
         s.refused(&s.emu.token().tenant(t).sign(), "again").await;
         assert!(s.validator.stats().cached_tenants <= 10);
     }
     assert_eq!(s.v2_fetches(), (71, 31));
+}
+
+/// A GUID no tenant has.
+fn random_tenant(i: usize) -> String {
+    format!("{:08x}-7e57-4000-8000-{:012x}", i, now())
+}
+
+#[tokio::test]
+async fn forged_tokens_of_random_tenants_neither_flood_entra_nor_evict_real_tenants() {
+    use axum_mcp_azure_oauth::{AuthError, InvalidToken, NEW_TENANT_BURST, NEW_TENANT_REFILL_PER_SEC};
+    let emu = Emulator::start().await.expect("the emulator starts");
+    let config = emu.config().tenants(TenantPolicy::Any).key_cache_tenants(20).token_cache_capacity(0);
+    let s = start(emu, config).await;
+    let started = std::time::Instant::now();
+    s.accepted(&s.emu.token().sign(), "the home tenant").await;
+    assert_eq!(s.v2_fetches(), (1, 1));
+
+    // 500 forged tokens naming fresh tenants, with no time passing on the validator's clock but
+    // the real time the loop takes: only the bucket's burst (and its refill) is looked up.
+    let mut throttled = 0;
+    let mut unknown = 0;
+    for i in 0..500 {
+        let forged = s.emu.token().tenant(&random_tenant(i)).signed_with_unknown_key().sign();
+        match s.validator.validate(&forged).await {
+            Err(AuthError::InvalidToken(InvalidToken::NewTenantThrottled)) => throttled += 1,
+            Err(AuthError::InvalidToken(InvalidToken::UnknownTenant)) => unknown += 1,
+            other => panic!("a forged token: {other:?}"),
+        }
+        assert!(s.validator.stats().cached_tenants <= 20, "{:?}", s.validator.stats());
+        if i % 50 == 0 {
+            // Valid home tokens keep passing from the cached keys.
+            s.accepted(&s.emu.token().sign(), "the home tenant during the flood").await;
+        }
+    }
+    let elapsed_secs = started.elapsed().as_secs() + 1;
+    let allowed = u64::from(NEW_TENANT_BURST) + u64::from(NEW_TENANT_REFILL_PER_SEC) * elapsed_secs;
+    let allowed = usize::try_from(allowed).expect("small");
+    let (metadata, jwks) = s.v2_fetches();
+    assert!(metadata <= allowed, "{metadata} metadata fetches, at most {allowed} allowed");
+    assert_eq!(metadata, 1 + unknown, "one fetch per tenant looked up, none for the throttled");
+    assert_eq!(throttled + unknown, 500);
+    assert!(throttled >= 500 - allowed, "{throttled} throttled");
+    assert_eq!(jwks, 1, "the home tenant's keys were never refetched");
+    // Over HTTP, the throttled token is a 401 invalid_token asking to retry later (not a 503).
+    let forged = s.emu.token().tenant(&random_tenant(1000)).signed_with_unknown_key().sign();
+    let why = s.refused(&forged, "a throttled new tenant").await;
+    assert!(why.contains("try again later"), "{why}");
+
+    // With time, the bucket refills: every new tenant is looked up, and still the unproven ones
+    // churn among themselves while the proven home tenant keeps its keys and its throttle.
+    let before = s.v2_fetches().0;
+    for i in 0..100 {
+        s.clock.advance(Duration::from_secs(1));
+        let forged = s.emu.token().tenant(&random_tenant(2000 + i)).signed_with_unknown_key().sign();
+        let why = s.refused(&forged, "an unknown tenant").await;
+        assert!(why.contains("not known to Entra"), "{why}");
+        assert!(s.validator.stats().cached_tenants <= 20);
+    }
+    assert_eq!(s.v2_fetches(), (before + 100, 1));
+    s.accepted(&s.emu.token().sign(), "the home tenant after the flood").await;
+    // The home tenant's unknown-kid throttle survived: a forged kid does not refetch.
+    s.refused(&s.emu.token().signed_with_unknown_key().sign(), "an unknown kid").await;
+    assert_eq!(s.v2_fetches(), (before + 100, 1));
+
+    // A real new tenant still gets in once the bucket has a token, and is proven from then on.
+    s.clock.advance(Duration::from_secs(1));
+    let other = s.emu.add_tenant();
+    s.accepted(&s.emu.token().tenant(&other).sign(), "a real new tenant").await;
+    assert_eq!(s.v2_fetches(), (before + 101, 2));
+    for i in 0..40 {
+        s.clock.advance(Duration::from_secs(1));
+        let forged = s.emu.token().tenant(&random_tenant(3000 + i)).signed_with_unknown_key().sign();
+        s.refused(&forged, "an unknown tenant").await;
+    }
+    s.accepted(&s.emu.token().tenant(&other).sign(), "the new tenant, proven").await;
+    s.accepted(&s.emu.token().sign(), "the home tenant").await;
+    assert_eq!(s.v2_fetches(), (before + 141, 2));
 }
 
 #[tokio::test]

@@ -84,6 +84,7 @@ const KEYS: &[Key] = &[
     key("app_id_uris", Kind::List(APP_ID_URI)),
     key("clock_skew", Kind::Duration),
     key("custom_signing_keys", Kind::Bool),
+    key("require_pkce", Kind::Bool),
     key("key_cache_tenants", Kind::Count),
     key("token_cache_capacity", Kind::Count),
     key("key_refresh_interval", Kind::Duration),

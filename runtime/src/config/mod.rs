@@ -225,6 +225,7 @@ field_names! {
     APP_ID_URIS = ("app_id_uris", "AZURE_APP_ID_URIS");
     CLOCK_SKEW = ("clock_skew", "AZURE_CLOCK_SKEW_SECS");
     CUSTOM_KEYS = ("custom_signing_keys", "AZURE_CUSTOM_SIGNING_KEYS");
+    REQUIRE_PKCE = ("require_pkce", "AZURE_REQUIRE_PKCE");
 }
 
 fn check(
@@ -275,6 +276,7 @@ pub struct AzureOAuthConfig {
     app_id_uris: Vec<String>,
     clock_skew: Duration,
     custom_signing_keys: bool,
+    require_pkce: bool,
     key_cache_tenants: usize,
     token_cache_capacity: usize,
     key_refresh_interval: Duration,
@@ -294,7 +296,8 @@ impl AzureOAuthConfig {
     /// home tenant only), `AZURE_API_SCOPE`, `MCP_RESOURCE_PATH`, `AZURE_OAUTH_MODE`
     /// (`bridge`/`direct`), `AZURE_HTTPS_REDIRECT_PLATFORM` (`web`/`spa`),
     /// `AZURE_REQUIRED_SCOPES` and `AZURE_REQUIRED_ROLES` (comma-separated), `AZURE_APP_ID_URIS`
-    /// (comma-separated), `AZURE_CLOCK_SKEW_SECS` and `AZURE_CUSTOM_SIGNING_KEYS` (`true`/`false`).
+    /// (comma-separated), `AZURE_CLOCK_SKEW_SECS`, `AZURE_CUSTOM_SIGNING_KEYS` and
+    /// `AZURE_REQUIRE_PKCE` (`true`/`false`).
     /// Unset and empty variables take the default.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::builder().env(|name| std::env::var(name).ok())?.build()
@@ -401,6 +404,10 @@ impl AzureOAuthConfig {
     pub fn custom_signing_keys(&self) -> bool {
         self.custom_signing_keys
     }
+    /// Whether the bridge's `/authorize` requires PKCE with `S256` (default `true`).
+    pub fn require_pkce(&self) -> bool {
+        self.require_pkce
+    }
     /// How many tenants' metadata and keys are cached.
     pub fn key_cache_tenants(&self) -> usize {
         self.key_cache_tenants
@@ -453,10 +460,20 @@ pub struct AzureOAuthConfigBuilder {
     app_id_uris: Vec<String>,
     clock_skew: Option<Duration>,
     custom_signing_keys: bool,
+    require_pkce: Option<bool>,
     key_cache_tenants: Option<usize>,
     token_cache_capacity: Option<usize>,
     key_refresh_interval: Option<Duration>,
     http_timeout: Option<Duration>,
+}
+
+/// `true`/`1`/`yes` or `false`/`0`/`no`, any case.
+fn parse_bool((field, env): (&'static str, &'static str), v: String) -> Result<bool, ConfigError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" => Ok(true),
+        "false" | "0" | "no" => Ok(false),
+        _ => Err(ConfigError::Choice { field, env, value: v, expected: "`true` or `false`" }),
+    }
 }
 
 fn split_list(s: &str) -> Vec<String> {
@@ -569,6 +586,16 @@ impl AzureOAuthConfigBuilder {
     /// whose tokens are signed with custom keys (claims mapping).
     pub fn custom_signing_keys(mut self, on: bool) -> Self {
         self.custom_signing_keys = on;
+        self
+    }
+    /// Whether the bridge's `/authorize` requires PKCE (`AZURE_REQUIRE_PKCE`), default `true`: a
+    /// request without `code_challenge` and `code_challenge_method=S256` is sent back to the client
+    /// with `invalid_request`, since the bridge adds the client secret when a `web` code is
+    /// redeemed and a code without PKCE could then be redeemed by whoever saw it. `false` lets
+    /// clients without PKCE through (Copilot Studio's PKCE support is unverified); a
+    /// `code_challenge_method` other than `S256` is refused either way.
+    pub fn require_pkce(mut self, on: bool) -> Self {
+        self.require_pkce = Some(on);
         self
     }
     /// How many tenants' metadata and keys are cached, default 50.
@@ -691,14 +718,10 @@ impl AzureOAuthConfigBuilder {
             self.clock_skew = Some(Duration::from_secs(secs));
         }
         if let Some(v) = get(CUSTOM_KEYS) {
-            let (field, env) = CUSTOM_KEYS;
-            self.custom_signing_keys = match v.trim().to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" => true,
-                "false" | "0" | "no" => false,
-                _ => {
-                    return Err(ConfigError::Choice { field, env, value: v, expected: "`true` or `false`" });
-                }
-            };
+            self.custom_signing_keys = parse_bool(CUSTOM_KEYS, v)?;
+        }
+        if let Some(v) = get(REQUIRE_PKCE) {
+            self.require_pkce = Some(parse_bool(REQUIRE_PKCE, v)?);
         }
         Ok(self)
     }
@@ -789,10 +812,50 @@ impl AzureOAuthConfigBuilder {
             app_id_uris: self.app_id_uris.into_iter().map(|u| u.trim_end_matches('/').to_owned()).collect(),
             clock_skew,
             custom_signing_keys: self.custom_signing_keys,
+            require_pkce: self.require_pkce.unwrap_or(true),
             key_cache_tenants: self.key_cache_tenants.unwrap_or(DEFAULT_KEY_CACHE_TENANTS).max(1),
             token_cache_capacity: self.token_cache_capacity.unwrap_or(DEFAULT_TOKEN_CACHE_CAPACITY),
             key_refresh_interval: self.key_refresh_interval.unwrap_or(DEFAULT_KEY_REFRESH_INTERVAL),
             http_timeout: self.http_timeout.unwrap_or(DEFAULT_HTTP_TIMEOUT),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with(vars: &[(&str, &str)]) -> Result<AzureOAuthConfig, ConfigError> {
+        let mut all = vec![
+            ("AZURE_CLIENT_ID", "11111111-2222-3333-4444-555555555555"),
+            ("AZURE_TENANT_ID", "11111111-2222-3333-4444-555555555555"),
+        ];
+        all.extend_from_slice(vars);
+        let lookup = |name: &str| all.iter().rev().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+        AzureOAuthConfig::builder().env(lookup)?.build()
+    }
+
+    #[test]
+    fn pkce_is_required_unless_turned_off() {
+        assert!(with(&[]).expect("valid").require_pkce());
+        assert!(with(&[("AZURE_REQUIRE_PKCE", "TRUE")]).expect("valid").require_pkce());
+        assert!(!with(&[("AZURE_REQUIRE_PKCE", "false")]).expect("valid").require_pkce());
+        let err = with(&[("AZURE_REQUIRE_PKCE", "maybe")]).expect_err("not a bool").to_string();
+        assert!(err.contains("AZURE_REQUIRE_PKCE") && err.contains("`true` or `false`"), "{err}");
+        let builder = AzureOAuthConfig::builder()
+            .app_id("11111111-2222-3333-4444-555555555555")
+            .tenant_id("11111111-2222-3333-4444-555555555555");
+        assert!(!builder.clone().require_pkce(false).build().expect("valid").require_pkce());
+        assert!(builder.build().expect("valid").require_pkce());
+    }
+
+    #[test]
+    fn an_app_id_uri_that_is_a_scope_once_trimmed_is_refused() {
+        for bad in ["api://my-api/.default/", "api://my-api/.Default//", "api:///"] {
+            let err = with(&[("AZURE_APP_ID_URIS", bad)]).expect_err(bad).to_string();
+            assert!(err.contains("AZURE_APP_ID_URIS"), "{err}");
+        }
+        let ok = with(&[("AZURE_APP_ID_URIS", "api://my-api/")]).expect("valid");
+        assert_eq!(ok.app_id_uris(), ["api://my-api"]);
     }
 }

@@ -317,9 +317,10 @@ const fn host(b: &[u8], from: usize, to: usize) -> Host {
         if colon == to { (to, to) } else { (colon, colon + 1) }
     };
     if port_start < to || (host_end < to && port_start == to && b[host_end] == b':') {
-        // A port was written: 1 to 5 digits, at most 65535.
+        // A port was written: 1 to 5 digits, at most 65535, no leading zero (`:00080` would be
+        // another spelling of `:80`, and a way to vary a URI without changing what it means).
         let digits = to - port_start;
-        if digits == 0 || digits > 5 {
+        if digits == 0 || digits > 5 || b[port_start] == b'0' {
             return Host::Invalid;
         }
         let mut value: u32 = 0;
@@ -620,17 +621,24 @@ const fn trim(b: &[u8], mut from: usize, mut to: usize) -> (usize, usize) {
 }
 
 /// An extra accepted audience (an App ID URI set on the app registration): `api://…` or
-/// `https://…`, without spaces, and never a scope such as `api://{app_id}/.default`.
+/// `https://…`, without spaces, and never a scope such as `api://{app_id}/.default`. Judged as
+/// the configuration stores it, without trailing `/`: `api://x/.default/` and `api:///` are
+/// refused too, and `/.default` in any case.
 pub const fn app_id_uri(s: &str) -> Result<(), RuleError> {
     let b = s.as_bytes();
     if b.is_empty() {
         return Err(RuleError::Empty);
     }
-    if !(starts_with(b, b"api://") || starts_with(b, b"https://")) || ends_with(b, b"/.default") {
+    if !(starts_with(b, b"api://") || starts_with(b, b"https://")) {
         return Err(RuleError::AppIdUri);
     }
     let rest_start = if starts_with(b, b"api://") { 6 } else { 8 };
-    if b.len() == rest_start {
+    // Where the value ends once trailing slashes are trimmed.
+    let mut end = b.len();
+    while end > rest_start && b[end - 1] == b'/' {
+        end -= 1;
+    }
+    if end == rest_start || end >= 9 && eq_ignore_case(b, end - 9, b"/.default") {
         return Err(RuleError::AppIdUri);
     }
     let mut i = 0;
@@ -727,6 +735,19 @@ mod tests {
         ] {
             assert_eq!(redirect_uri(ok), Ok(()), "{ok}");
         }
+        // Ports are 1 to 65535, written without leading zeros.
+        for bad in [
+            "http://127.0.0.1:00080/cb",
+            "http://127.0.0.1:080/cb",
+            "http://localhost:0/cb",
+            "http://127.0.0.1:65536/cb",
+            "http://127.0.0.1:123456/cb",
+            "https://example.com:0443/cb",
+        ] {
+            assert_eq!(redirect_uri(bad), Err(RuleError::RedirectUriShape), "{bad}");
+        }
+        assert_eq!(redirect_uri("http://127.0.0.1:65535/cb"), Ok(()));
+        assert_eq!(redirect_uri("http://127.0.0.1:1/cb"), Ok(()));
         let long = format!("https://example.com/{}", "a".repeat(240));
         assert_eq!(redirect_uri(&long), Err(RuleError::RedirectUriTooLong));
         for (bad, why) in [
@@ -782,6 +803,19 @@ mod tests {
         assert_eq!(app_id_uri("api://my-api"), Ok(()));
         assert_eq!(app_id_uri("https://contoso.com/my-api"), Ok(()));
         assert_eq!(app_id_uri(&format!("api://{GUID}/.default")), Err(RuleError::AppIdUri));
+        // Trailing slashes are trimmed when the configuration is built: judged without them.
+        for bad in [
+            format!("api://{GUID}/.default/"),
+            format!("api://{GUID}/.default//"),
+            format!("api://{GUID}/.DEFAULT"),
+            "https://contoso.com/my-api/.Default/".to_owned(),
+            "api:///".to_owned(),
+            "https:////".to_owned(),
+        ] {
+            assert_eq!(app_id_uri(&bad), Err(RuleError::AppIdUri), "{bad}");
+        }
+        assert_eq!(app_id_uri("api://my-api/"), Ok(()));
+        assert_eq!(app_id_uri("api://my-api/.defaults"), Ok(()));
         assert_eq!(app_id_uri("urn:x"), Err(RuleError::AppIdUri));
         assert_eq!(app_id_uri("api://"), Err(RuleError::AppIdUri));
     }

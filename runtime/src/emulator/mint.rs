@@ -159,7 +159,10 @@ impl TokenBuilder {
         self.app_only = true;
         self
     }
-    /// An ID token: `aud` = the client id, a `nonce`, no `scp`. Never a valid access token.
+    /// An ID token: `aud` = the client id, a `nonce` (remove it with
+    /// [`without_claim("nonce")`](Self::without_claim), as Entra omits it when the authorize
+    /// request had none), the user's app `roles` (or those of [`roles`](Self::roles)), no `scp`
+    /// and no `azp`/`appid`. Never a valid access token.
     pub fn id_token(mut self) -> Self {
         self.id_token = true;
         self
@@ -348,6 +351,11 @@ impl TokenBuilder {
                 let nonce = self.nonce.clone().unwrap_or_else(|| random_token(16));
                 c.insert("nonce".into(), json!(nonce));
                 c.insert("sid".into(), json!(super::new_guid()));
+                // Entra puts the user's app roles (for the app the ID token is for) in ID tokens too.
+                let roles = self.roles.clone().unwrap_or_else(|| user.roles.clone());
+                if !roles.is_empty() {
+                    c.insert("roles".into(), json!(roles));
+                }
             } else {
                 let scp = self.scopes.clone().unwrap_or_else(|| {
                     s.app.exposed_scopes.first().cloned().unwrap_or_else(|| crate::DEFAULT_API_SCOPE.into())

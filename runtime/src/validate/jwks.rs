@@ -1,7 +1,18 @@
 //! Per-tenant OpenID metadata and signing keys, fetched from the configured authority host.
 //!
-//! - One entry per tenant, at most `config.key_cache_tenants()` of them (FIFO eviction), each with
-//!   a slot per token version (the v1 and v2 metadata documents name different issuers).
+//! - One entry per tenant, each with a slot per token version (the v1 and v2 metadata documents
+//!   name different issuers), in one of two bounded FIFOs that together hold at most
+//!   `config.key_cache_tenants()` entries (2 when that is 1):
+//!   - *proven* tenants, whose keys have verified a token's signature and issuer: three quarters
+//!     of the capacity; evicted only in favour of other proven tenants;
+//!   - *unproven* tenants (looked up for a token not yet verified, or unknown to Entra): a quarter
+//!     of the capacity (at least one). A flood of forged tokens naming random tenants churns only
+//!     this FIFO; the proven tenants keep their keys and their refetch throttles.
+//!
+//!   A tenant is promoted on its first verified token.
+//! - A tenant in neither FIFO is looked up only while the global token bucket for new tenants
+//!   ([`NEW_TENANT_BURST`], refilled at [`NEW_TENANT_REFILL_PER_SEC`]) has a token; beyond it the
+//!   token is refused ([`KeyError::NewTenantThrottled`], 401) without any fetch.
 //! - Single-flight: a slot has one fetch in flight; everyone else waits for its result.
 //! - An unknown `kid` refetches at most once per [`REFRESH_MIN_INTERVAL`] per slot.
 //! - A failed fetch keeps the last known good keys; with none, callers get
@@ -12,7 +23,7 @@
 //!   timeouts and a size cap.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -37,6 +48,14 @@ const MAX_KEYS: usize = 64;
 /// Fetches in flight at once, over all tenants: a flood of new tenants (with
 /// [`TenantPolicy::Any`](crate::TenantPolicy::Any)) queues here instead of opening a connection each.
 const MAX_CONCURRENT_FETCHES: usize = 8;
+/// Lookups of tenants the key cache does not hold, allowed in a burst (all tenants together). A
+/// token naming a new tenant beyond the bucket is refused with 401 `invalid_token` ("try again
+/// later") rather than fetched: the token is not known to be valid (so not 503), and every such
+/// fetch happens before any signature check, so forged tokens must not be able to trigger them at
+/// will.
+pub const NEW_TENANT_BURST: u32 = 20;
+/// The new-tenant bucket's refill rate, in lookups per second (see [`NEW_TENANT_BURST`]).
+pub const NEW_TENANT_REFILL_PER_SEC: u32 = 2;
 
 /// A signing key from the JWKS.
 pub(crate) struct Key {
@@ -67,6 +86,9 @@ pub(crate) enum KeyError {
     UnknownTenant,
     /// Keys cannot be fetched right now and none are at hand (503).
     Unavailable,
+    /// The tenant is not cached and too many new tenants were looked up lately (401: the token
+    /// is not known to be valid; nothing was fetched).
+    NewTenantThrottled,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,15 +122,75 @@ impl Slot {
     }
 }
 
-struct TenantKeys {
+/// A tenant's cache entry (handed back by [`KeyCache::key`] for [`KeyCache::promote`]).
+pub(crate) struct TenantKeys {
     tenant: String,
     slots: [Slot; 2],
+    /// Its keys verified a token.
+    proven: AtomicBool,
 }
 
+/// A bounded FIFO of tenants.
 #[derive(Default)]
-struct Tenants {
+struct Fifo {
     map: HashMap<String, Arc<TenantKeys>>,
     order: VecDeque<String>,
+}
+
+impl Fifo {
+    /// Inserts `entry`, evicting the oldest entries beyond `capacity`.
+    fn insert(&mut self, entry: Arc<TenantKeys>, capacity: usize, what: &str) {
+        while self.map.len() >= capacity.max(1) {
+            let Some(oldest) = self.order.pop_front() else { break };
+            self.map.remove(&oldest);
+            tracing::debug!(tenant = %oldest, what, "key cache full: evicted the oldest tenant");
+        }
+        self.order.push_back(entry.tenant.clone());
+        self.map.insert(entry.tenant.clone(), entry);
+    }
+
+    fn remove(&mut self, tenant: &str) -> Option<Arc<TenantKeys>> {
+        let removed = self.map.remove(tenant)?;
+        self.order.retain(|t| t != tenant);
+        Some(removed)
+    }
+}
+
+/// A token bucket (see [`NEW_TENANT_BURST`]).
+struct Bucket {
+    tokens: f64,
+    last: Option<Instant>,
+}
+
+impl Bucket {
+    fn full() -> Self {
+        Self { tokens: f64::from(NEW_TENANT_BURST), last: None }
+    }
+
+    fn take(&mut self, now: Instant) -> bool {
+        let elapsed = self.last.map_or(Duration::ZERO, |last| now.saturating_duration_since(last));
+        self.last = Some(now);
+        self.tokens = (self.tokens + elapsed.as_secs_f64() * f64::from(NEW_TENANT_REFILL_PER_SEC))
+            .min(f64::from(NEW_TENANT_BURST));
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+struct Tenants {
+    proven: Fifo,
+    unproven: Fifo,
+    new_tenants: Bucket,
+}
+
+impl Default for Tenants {
+    fn default() -> Self {
+        Self { proven: Fifo::default(), unproven: Fifo::default(), new_tenants: Bucket::full() }
+    }
 }
 
 /// See the module documentation.
@@ -161,34 +243,80 @@ impl KeyCache {
 
     /// How many tenants are cached.
     pub(crate) fn tenant_count(&self) -> usize {
-        self.tenants.lock().unwrap_or_else(PoisonError::into_inner).map.len()
+        let t = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
+        t.proven.map.len() + t.unproven.map.len()
     }
 
-    fn entry(&self, tenant: &str) -> Arc<TenantKeys> {
+    /// The unproven FIFO's capacity: a quarter of the cache, at least one.
+    fn unproven_capacity(&self) -> usize {
+        (self.config.key_cache_tenants() / 4).max(1)
+    }
+
+    /// The proven FIFO's capacity: the rest of the cache, at least one.
+    fn proven_capacity(&self) -> usize {
+        self.config.key_cache_tenants().saturating_sub(self.unproven_capacity()).max(1)
+    }
+
+    fn entry(&self, tenant: &str) -> Result<Arc<TenantKeys>, KeyError> {
         let mut t = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(e) = t.map.get(tenant) {
-            return e.clone();
+        if let Some(e) = t.proven.map.get(tenant).or_else(|| t.unproven.map.get(tenant)) {
+            return Ok(e.clone());
         }
-        while t.map.len() >= self.config.key_cache_tenants() {
-            let Some(oldest) = t.order.pop_front() else { break };
-            t.map.remove(&oldest);
-            tracing::debug!(tenant = %oldest, "key cache full: evicted the oldest tenant");
+        if !t.new_tenants.take(self.clock.instant()) {
+            tracing::debug!(tenant, "too many new tenants lately: not looked up");
+            return Err(KeyError::NewTenantThrottled);
         }
-        let e = Arc::new(TenantKeys { tenant: tenant.to_owned(), slots: Default::default() });
-        t.map.insert(tenant.to_owned(), e.clone());
-        t.order.push_back(tenant.to_owned());
-        e
+        let e = Arc::new(TenantKeys {
+            tenant: tenant.to_owned(),
+            slots: Default::default(),
+            proven: AtomicBool::new(false),
+        });
+        let capacity = self.unproven_capacity();
+        t.unproven.insert(e.clone(), capacity, "unproven");
+        Ok(e)
+    }
+
+    /// Marks `entry` proven (its keys verified a token): it moves to the proven FIFO, where only
+    /// other proven tenants can evict it.
+    pub(crate) fn promote(&self, entry: &Arc<TenantKeys>) {
+        if entry.proven.load(Ordering::Acquire) {
+            return;
+        }
+        let mut t = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
+        if entry.proven.load(Ordering::Acquire) {
+            return;
+        }
+        // Evicted from the unproven FIFO meanwhile or not, it is the entry with verified keys.
+        t.unproven.remove(&entry.tenant);
+        if !t.proven.map.contains_key(&entry.tenant) {
+            let capacity = self.proven_capacity();
+            t.proven.insert(entry.clone(), capacity, "proven");
+            tracing::debug!(tenant = %entry.tenant, "tenant proven: its keys verified a token");
+        }
+        entry.proven.store(true, Ordering::Release);
     }
 
     /// The key `kid` of `tenant` (a lower-case GUID the caller has allowed) for tokens of
-    /// `version`, with the key set it came from.
+    /// `version`, with the key set it came from and the tenant's entry (to
+    /// [`promote`](Self::promote) once the token is verified).
     pub(crate) async fn key(
         &self,
         tenant: &str,
         version: TokenVersion,
         kid: &str,
+    ) -> Result<(Arc<KeySet>, Arc<Key>, Arc<TenantKeys>), KeyError> {
+        let entry = self.entry(tenant)?;
+        let (set, key) = self.key_in(&entry, tenant, version, kid).await?;
+        Ok((set, key, entry))
+    }
+
+    async fn key_in(
+        &self,
+        entry: &TenantKeys,
+        tenant: &str,
+        version: TokenVersion,
+        kid: &str,
     ) -> Result<(Arc<KeySet>, Arc<Key>), KeyError> {
-        let entry = self.entry(tenant);
         let slot = &entry.slots[version.index()];
         if let Some(set) = slot.current()
             && let Some(key) = set.key(kid)
@@ -239,11 +367,19 @@ impl KeyCache {
         }
     }
 
-    /// Refreshes every cached slot that has keys (the background refresher), keeping the last
-    /// known good keys on failure.
+    /// Refreshes every slot of the proven tenants that has keys (the background refresher),
+    /// keeping the last known good keys on failure. Unproven tenants are not refreshed: no token
+    /// of theirs verified, so their keys serve nobody yet.
     pub(crate) async fn refresh_all(&self) {
-        let entries: Vec<Arc<TenantKeys>> =
-            self.tenants.lock().unwrap_or_else(PoisonError::into_inner).map.values().cloned().collect();
+        let entries: Vec<Arc<TenantKeys>> = self
+            .tenants
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .proven
+            .map
+            .values()
+            .cloned()
+            .collect();
         for entry in entries {
             for version in [TokenVersion::V1, TokenVersion::V2] {
                 let slot = &entry.slots[version.index()];
@@ -414,6 +550,22 @@ mod tests {
         assert!(parse_key(rsa_jwk(json!({"kty": "EC"}))).is_none());
         assert!(parse_key(rsa_jwk(json!({"n": "not base64!"}))).is_none());
         assert!(parse_key(json!({"kty": "oct", "k": "c2VjcmV0"})).is_none());
+    }
+
+    #[test]
+    fn the_new_tenant_bucket_allows_its_burst_then_its_refill_rate() {
+        let start = Instant::now();
+        let mut bucket = Bucket::full();
+        let taken = (0..100).filter(|_| bucket.take(start)).count();
+        assert_eq!(taken, NEW_TENANT_BURST as usize, "the burst, no more");
+        let later = start + Duration::from_secs(5);
+        let taken = (0..100).filter(|_| bucket.take(later)).count();
+        assert_eq!(taken, 5 * NEW_TENANT_REFILL_PER_SEC as usize, "5 seconds of refill");
+        let much_later = later + Duration::from_secs(3600);
+        let taken = (0..100).filter(|_| bucket.take(much_later)).count();
+        assert_eq!(taken, NEW_TENANT_BURST as usize, "the refill stops at the burst");
+        // A clock going backwards refills nothing.
+        assert!(!bucket.take(start));
     }
 
     #[test]

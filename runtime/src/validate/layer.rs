@@ -17,8 +17,9 @@ use crate::challenge;
 
 /// Protects a router or a nested service (such as rmcp's `StreamableHttpService`): each request
 /// needs a valid `Authorization: Bearer` token meeting the [`Requirements`], or gets the
-/// RFC 6750 challenge. The verified [`AzureClaims`] go into the request extensions. CORS preflight
-/// (`OPTIONS`) requests pass unauthenticated.
+/// RFC 6750 challenge. The verified [`AzureClaims`] go into the request extensions. CORS preflights
+/// (`OPTIONS` with both `Origin` and `Access-Control-Request-Method`, which browsers send without
+/// credentials) pass unauthenticated; any other `OPTIONS` request is authenticated like the rest.
 ///
 /// ```
 /// use std::sync::Arc;
@@ -94,7 +95,7 @@ where
         let validator = self.validator.clone();
         let requirements = self.requirements;
         Box::pin(async move {
-            if req.method() == Method::OPTIONS {
+            if is_cors_preflight(&req) {
                 return inner.call(req).await.map(|r| r.map(Body::new));
             }
             match validator.authenticate(req.headers(), req.uri(), &requirements).await {
@@ -106,6 +107,13 @@ where
             }
         })
     }
+}
+
+/// A CORS preflight (Fetch standard): `OPTIONS` with `Origin` and `Access-Control-Request-Method`.
+fn is_cors_preflight<B>(req: &Request<B>) -> bool {
+    req.method() == Method::OPTIONS
+        && req.headers().contains_key(http::header::ORIGIN)
+        && req.headers().contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for AzureClaims {

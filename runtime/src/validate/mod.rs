@@ -19,6 +19,7 @@ use crate::{AzureOAuthConfig, rules};
 use cache::{TokenCache, TokenDigest};
 pub use claims::{AzureClaims, TokenKind, TokenVersion};
 use jwks::{KeyCache, KeyError};
+pub use jwks::{NEW_TENANT_BURST, NEW_TENANT_REFILL_PER_SEC};
 pub use layer::{AuthLayer, AuthService};
 
 /// Why a request was not authenticated. Each variant maps to one HTTP answer (see
@@ -124,6 +125,9 @@ reasons! {
         TenantNotAllowed => ("tenant not allowed", "accounts of this organization are not allowed; sign in with an account of an allowed organization"),
         /// Entra does not know the tenant.
         UnknownTenant => ("unknown tenant", "the token's tenant is not known to Entra ID; sign in again"),
+        /// The tenant is not known here yet and too many new tenants were looked up lately
+        /// (nothing was fetched; see [`NEW_TENANT_BURST`]).
+        NewTenantThrottled => ("unknown tenant throttled", "unknown tenant, try again later: too many new tenants are being looked up right now"),
         /// The signing key is not among the tenant's published keys.
         UnknownKey => ("unknown key", "the access token is not signed by a current Entra ID key; sign in again to get a new token"),
         /// The signature does not verify.
@@ -297,14 +301,17 @@ pub struct ValidatorStats {
 ///    equals `tid`; the key's own `issuer` (when present) agrees.
 /// 7. `exp` is required; `exp` and `nbf` are honoured with the configured clock skew (default
 ///    5 minutes); `aud` is the app id, `api://{app_id}` (v1: also with a trailing `/`) or one of the
-///    configured App ID URIs (never `…/.default`); ID tokens (`nonce`, or neither `scp` nor
-///    `roles`) are refused.
+///    configured App ID URIs (never `…/.default`); ID tokens (no client claim — `azp` in v2,
+///    `appid` in v1 — or a `nonce`, or neither `scp` nor `roles`) are refused.
 /// 8. Permissions: a delegated token's `scp` holds one of the required scopes (whole words); an
 ///    app-only token (`roles` without `scp`, or `idtyp` = `app`) holds one of the required roles,
 ///    and is refused when no roles are required.
 ///
 /// Keys and availability: metadata and keys are cached per tenant and version
-/// (`key_cache_tenants`, FIFO), fetched once however many requests wait for them, refreshed in the
+/// (`key_cache_tenants`; tenants whose keys verified a token are never evicted for ones that
+/// never did), tenants not cached are looked up at most [`NEW_TENANT_BURST`] at once and
+/// [`NEW_TENANT_REFILL_PER_SEC`] per second after that (beyond it: 401 "try again later", nothing
+/// fetched), fetched once however many requests wait for them, refreshed in the
 /// background every `key_refresh_interval` (±10%), and kept when a refresh fails. With no keys at
 /// all (Entra unreachable), requests get 503 `temporarily_unavailable`, not 401; new fetches are
 /// then tried at most every 10 seconds. Verified tokens are remembered by their SHA-256 digest
@@ -574,9 +581,10 @@ impl Inner {
             return Err(invalid(E::TenantNotAllowed));
         }
 
-        let (set, key) = self.keys.key(tenant, version, &parsed.kid).await.map_err(|e| match e {
+        let (set, key, entry) = self.keys.key(tenant, version, &parsed.kid).await.map_err(|e| match e {
             KeyError::UnknownKey => invalid(E::UnknownKey),
             KeyError::UnknownTenant => invalid(E::UnknownTenant),
+            KeyError::NewTenantThrottled => invalid(E::NewTenantThrottled),
             KeyError::Unavailable => AuthError::KeysUnavailable,
         })?;
         key.key.verify_sig(parsed.signed, parsed.signature()).map_err(|_| invalid(E::Signature))?;
@@ -594,6 +602,8 @@ impl Inner {
             tracing::debug!(tenant, "issuer does not match the signing key's issuer");
             return Err(invalid(E::Issuer));
         }
+        // Entra signed a token of this tenant with these keys: the tenant is real.
+        self.keys.promote(&entry);
 
         // Time.
         let now = self.clock.unix();
@@ -624,7 +634,16 @@ impl Inner {
         let has_scp = claims.get("scp").and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty());
         let has_roles = claims.get("roles").and_then(Value::as_array).is_some_and(|r| !r.is_empty());
         let app_idtyp = claims.get("idtyp").and_then(Value::as_str) == Some("app");
-        if claims.contains_key("nonce") || (!has_scp && !has_roles) {
+        // Access tokens always name the client they were issued to (`azp` in v2, `appid` in v1);
+        // ID tokens never do. An ID token may lack `nonce` (the authorize request had none) and
+        // carry `roles` (the user's app roles), so the client claim is what tells them apart.
+        let client_claim = match version {
+            TokenVersion::V1 => "appid",
+            TokenVersion::V2 => "azp",
+        };
+        let has_client =
+            claims.get(client_claim).and_then(Value::as_str).is_some_and(|c| !c.trim().is_empty());
+        if !has_client || claims.contains_key("nonce") || (!has_scp && !has_roles) {
             return Err(invalid(E::IdToken));
         }
         let kind = if app_idtyp || !has_scp { TokenKind::AppOnly } else { TokenKind::Delegated };

@@ -32,6 +32,7 @@ fn main() {
         app_id_uris: ["api://my-api", "https://contoso.com/my-api"],
         clock_skew: 120,
         custom_signing_keys: true,
+        require_pkce: false,
         key_cache_tenants: 10,
         token_cache_capacity: 0,
         key_refresh_interval: std::time::Duration::from_secs(3600),
