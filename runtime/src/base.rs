@@ -7,7 +7,6 @@ use crate::AzureOAuthConfig;
 /// The configured public base URL, or (only for documents and challenges, never for anything
 /// enrolled in Entra) one derived from the request's `Host` and `X-Forwarded-Proto` headers.
 /// A missing or malformed `Host` gives `http://localhost`.
-#[allow(dead_code)] // used by the challenges and the discovery documents
 pub(crate) fn public_base_url(config: &AzureOAuthConfig, headers: &HeaderMap) -> String {
     if let Some(base) = config.base_url() {
         return base.to_owned();

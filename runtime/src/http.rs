@@ -4,7 +4,6 @@ use crate::AzureOAuthConfig;
 
 /// A client with the configured timeout on every request, that follows no redirects (an Entra
 /// answer is taken as it is) and sends a recognisable user agent.
-#[allow(dead_code)] // used by the validator, the bridge and Graph
 pub(crate) fn client(config: &AzureOAuthConfig) -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(config.http_timeout())

@@ -537,13 +537,7 @@ fn check_platform(state: &State, platform: Platform, client: &Client) -> Result<
     match platform {
         Platform::Web => {
             if let Some(origin) = &client.origin {
-                return Err(bad(
-                    "invalid_request",
-                    9_002_326,
-                    format!(
-                        "Cross-origin token redemption is permitted only for the 'Single-Page Application' client-type. Request origin: '{origin}'."
-                    ),
-                ));
+                return Err(cross_origin_refused(origin));
             }
             let Some(secret) = &client.secret else {
                 return Err(unauthorized(
@@ -571,17 +565,22 @@ fn check_platform(state: &State, platform: Platform, client: &Client) -> Result<
                 return Err(public_with_secret());
             }
             if let Some(origin) = &client.origin {
-                return Err(bad(
-                    "invalid_request",
-                    9_002_326,
-                    format!(
-                        "Cross-origin token redemption is permitted only for the 'Single-Page Application' client-type. Request origin: '{origin}'."
-                    ),
-                ));
+                return Err(cross_origin_refused(origin));
             }
             Ok(())
         }
     }
+}
+
+/// AADSTS9002326: a `web` or `publicClient` redemption sent with an `Origin` header.
+fn cross_origin_refused(origin: &str) -> TokenError {
+    bad(
+        "invalid_request",
+        9_002_326,
+        format!(
+            "Cross-origin token redemption is permitted only for the 'Single-Page Application' client-type. Request origin: '{origin}'."
+        ),
+    )
 }
 
 fn public_with_secret() -> TokenError {
