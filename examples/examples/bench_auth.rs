@@ -1,13 +1,20 @@
 //! What authentication costs: `tools/call` on the weather server over loopback, with a
-//! keep-alive load generator, in three configurations of the same router:
+//! keep-alive load generator, in four configurations of the same router:
 //!
 //! 1. authenticated, verified-token cache warm (the default configuration);
 //! 2. authenticated, verified-token cache off (`token_cache_capacity(0)`: every request pays the
 //!    RS256 signature check);
-//! 3. unauthenticated (`examples::unprotected_app`: the same MCP route and layers, no `AuthLayer`).
+//! 3. unauthenticated (`examples::unprotected_app`: the same MCP route and layers, no `AuthLayer`),
+//!    the baseline;
+//! 4. the same unauthenticated server sent the same `Authorization` header, which it ignores:
+//!    the cost of carrying a ~1.2 KB token, apart from checking it.
+//!
+//! Rounds interleave the configurations (reversing the order every other round) and each
+//! configuration's ratio to the baseline is the median of its per-round ratios, so that the
+//! machine's other load cancels out. `--only` runs one configuration, for a profiler.
 //!
 //! ```text
-//! cargo run --release -p examples --example bench_auth -- [--connections 16] [--seconds 5] [--rounds 3]
+//! cargo run --release -p examples --example bench_auth -- [--connections 8] [--seconds 1] [--rounds 15] [--only warm|off|unauthenticated|ignored]
 //! ```
 //!
 //! Tokens come from the in-process Entra ID emulator (its JWKS is fetched once, before timing).
@@ -26,29 +33,70 @@ const BODY: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"n
 
 struct Args {
     connections: usize,
-    seconds: u64,
+    seconds: f64,
     rounds: usize,
+    /// One configuration only (for a profiler).
+    only: Option<Only>,
 }
 
+#[derive(Clone, Copy)]
+enum Only {
+    Warm,
+    Off,
+    Unauthenticated,
+    TokenIgnored,
+}
+
+impl Only {
+    /// The start of the configuration's name.
+    fn label(self) -> &'static str {
+        match self {
+            Self::Warm => WARM,
+            Self::Off => OFF,
+            Self::Unauthenticated => UNAUTHENTICATED,
+            Self::TokenIgnored => TOKEN_IGNORED,
+        }
+    }
+}
+
+const WARM: &str = "authenticated, token cache warm";
+const OFF: &str = "authenticated, token cache off";
+const UNAUTHENTICATED: &str = "unauthenticated (no AuthLayer)";
+/// The unauthenticated server, sent the same `Authorization` header (which it ignores): what
+/// carrying a token costs client, kernel and hyper, without checking it.
+const TOKEN_IGNORED: &str = "unauthenticated, token sent and ignored";
+
+const USAGE: &str = "usage: bench_auth [--connections N] [--seconds S] [--rounds R] [--only warm|off|unauthenticated|ignored]";
+
 fn args() -> Result<Args, String> {
-    let mut a = Args { connections: 16, seconds: 5, rounds: 3 };
+    let mut a = Args { connections: 8, seconds: 1.0, rounds: 15, only: None };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
-        let mut value = |name: &str| -> Result<u64, String> {
+        let mut value = |name: &str| -> Result<f64, String> {
             it.next()
-                .and_then(|v| v.parse().ok())
-                .filter(|v| *v > 0)
-                .ok_or_else(|| format!("{name} needs a positive whole number"))
+                .and_then(|v| v.parse::<f64>().ok())
+                .filter(|v| *v > 0.0 && v.is_finite())
+                .ok_or_else(|| format!("{name} needs a positive number; {USAGE}"))
         };
         match flag.as_str() {
             "--connections" => a.connections = value("--connections")? as usize,
             "--seconds" => a.seconds = value("--seconds")?,
             "--rounds" => a.rounds = value("--rounds")? as usize,
-            "-h" | "--help" => {
-                return Err("usage: bench_auth [--connections N] [--seconds S] [--rounds R]".into());
+            "--only" => {
+                a.only = Some(match it.next().as_deref() {
+                    Some("warm") => Only::Warm,
+                    Some("off") => Only::Off,
+                    Some("unauthenticated") => Only::Unauthenticated,
+                    Some("ignored") => Only::TokenIgnored,
+                    _ => return Err(format!("--only takes warm, off, unauthenticated or ignored; {USAGE}")),
+                });
             }
-            other => return Err(format!("unknown argument {other:?}; see --help")),
+            "-h" | "--help" => return Err(USAGE.into()),
+            other => return Err(format!("unknown argument {other:?}; {USAGE}")),
         }
+    }
+    if a.connections == 0 || a.rounds == 0 {
+        return Err(format!("--connections and --rounds need whole numbers of at least 1; {USAGE}"));
     }
     Ok(a)
 }
@@ -64,19 +112,23 @@ struct Sample {
     round_rps: Vec<f64>,
 }
 
+/// The median of `values` (NaN for none).
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => f64::midpoint(values[n / 2 - 1], values[n / 2]),
+    }
+}
+
 impl Sample {
     fn rps(&self) -> f64 {
         self.requests as f64 / self.elapsed.as_secs_f64()
     }
     /// The median of the rounds' requests/s: robust to a round disturbed by other load.
     fn median_rps(&self) -> f64 {
-        let mut r = self.round_rps.clone();
-        r.sort_by(f64::total_cmp);
-        match r.len() {
-            0 => f64::NAN,
-            n if n % 2 == 1 => r[n / 2],
-            n => (r[n / 2 - 1] + r[n / 2]) / 2.0,
-        }
+        median(self.round_rps.clone())
     }
     fn percentile(&mut self, p: f64) -> f64 {
         self.latencies_us.sort_unstable();
@@ -181,9 +233,7 @@ async fn main() {
     let token = emu.token().scopes("access_as_user").expires_in(Duration::from_secs(3600)).sign();
 
     let mut servers = Vec::new();
-    for (name, cache) in
-        [("authenticated, token cache warm", true), ("authenticated, token cache off", false)]
-    {
+    for (name, cache) in [(WARM, true), (OFF, false)] {
         let mut builder = emu.config();
         if !cache {
             builder = builder.token_cache_capacity(0);
@@ -204,9 +254,13 @@ async fn main() {
     }
     let options = ServerOptions::new(None);
     let (addr, stop) = start(unprotected_app(&options)).await;
-    servers.push(("unauthenticated (no AuthLayer)", addr, None, stop));
+    servers.push((UNAUTHENTICATED, addr, None, stop.clone()));
+    servers.push((TOKEN_IGNORED, addr, Some(token.as_str()), stop));
 
     // Warm-up: metadata and keys fetched, the token verified once, connections open.
+    if let Some(only) = args.only {
+        servers.retain(|(name, ..)| name.starts_with(only.label()));
+    }
     for (name, addr, token, _) in &servers {
         let s =
             load(&format!("http://{addr}/mcp"), *token, args.connections, Duration::from_millis(500)).await;
@@ -214,16 +268,17 @@ async fn main() {
     }
 
     let mut samples: Vec<Sample> = servers.iter().map(|_| Sample::default()).collect();
+    let round_length = Duration::from_secs_f64(args.seconds);
     for round in 1..=args.rounds {
-        // Rounds interleave the configurations so that background load spreads over all of them.
-        for (i, (name, addr, token, _)) in servers.iter().enumerate() {
-            let s = load(
-                &format!("http://{addr}/mcp"),
-                *token,
-                args.connections,
-                Duration::from_secs(args.seconds),
-            )
-            .await;
+        // Rounds interleave the configurations, in the opposite order every other round, so that
+        // background load and drift spread evenly over all of them.
+        let mut order: Vec<usize> = (0..servers.len()).collect();
+        if round % 2 == 0 {
+            order.reverse();
+        }
+        for i in order {
+            let (name, addr, token, _) = &servers[i];
+            let s = load(&format!("http://{addr}/mcp"), *token, args.connections, round_length).await;
             eprintln!("round {round}: {name}: {:.0} req/s, {} failures", s.rps(), s.failures);
             let total = &mut samples[i];
             total.requests += s.requests;
@@ -240,19 +295,28 @@ async fn main() {
         args.connections, args.rounds, args.seconds
     );
     println!(
-        "| configuration | requests/s (median of rounds) | requests/s (all rounds) | p50 ms | p99 ms | failures | vs unauthenticated (median) |"
+        "| configuration | requests/s (median of rounds) | requests/s (all rounds) | p50 ms | p99 ms | failures | vs unauthenticated (median of per-round ratios) |"
     );
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-    let baseline = samples.last().map(Sample::median_rps).unwrap_or(f64::NAN);
+    let baseline =
+        servers.iter().position(|(name, ..)| *name == UNAUTHENTICATED).map(|i| samples[i].round_rps.clone());
     for ((name, ..), s) in servers.iter().zip(samples.iter_mut()) {
-        let median = s.median_rps();
+        // Each round's figure against the unauthenticated one of the same round (run next to it):
+        // the other load of the machine cancels out of the ratio.
+        let ratio = match &baseline {
+            Some(base) => {
+                let ratios = s.round_rps.iter().zip(base).map(|(r, b)| r / b).collect();
+                format!("{:.1} %", 100.0 * median(ratios))
+            }
+            None => "-".to_owned(),
+        };
         println!(
-            "| {name} | {median:.0} | {:.0} | {:.2} | {:.2} | {} | {:.1} % |",
+            "| {name} | {:.0} | {:.0} | {:.2} | {:.2} | {} | {ratio} |",
+            s.median_rps(),
             s.rps(),
             s.percentile(0.50),
             s.percentile(0.99),
             s.failures,
-            100.0 * median / baseline
         );
     }
     for (_, _, _, stop) in &servers {

@@ -23,6 +23,7 @@ use axum_mcp_azure_oauth::{AuthLayer, AzureClaims, AzureOAuth};
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
+use tower::{Layer, ServiceBuilder};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
@@ -125,17 +126,19 @@ pub fn unprotected_app(options: &ServerOptions) -> Router {
     with_tracing(mcp_router(axum_mcp_azure_oauth::DEFAULT_RESOURCE_PATH, options, None))
 }
 
-/// The MCP service at `path`, behind `auth` if given, with the authentication logs.
+/// The MCP service at `path`, behind `auth` if given, with the authentication logs. The layers
+/// wrap the service itself (not the router's route), so only the MCP endpoint is protected,
+/// unknown paths still get 404, and a request passes through no more boxed services than
+/// without authentication.
 fn mcp_router(path: &str, options: &ServerOptions, auth: Option<AuthLayer>) -> Router {
-    let router = Router::new()
-        .nest_service(path, mcp_service(options))
-        // `route_layer`: only the MCP route is protected; unknown paths still get 404.
-        .route_layer(axum::middleware::from_fn(log_authenticated));
-    let router = match auth {
-        Some(auth) => router.route_layer(auth),
-        None => router,
-    };
-    router.route_layer(axum::middleware::from_fn(log_refused))
+    let logged = ServiceBuilder::new()
+        .layer(axum::middleware::from_fn(log_authenticated))
+        .service(mcp_service(options));
+    let refusals = axum::middleware::from_fn(log_refused);
+    match auth {
+        Some(auth) => Router::new().nest_service(path, refusals.layer(auth.layer(logged))),
+        None => Router::new().nest_service(path, refusals.layer(logged)),
+    }
 }
 
 /// A span per request with the method and the path only: no headers (the `Authorization`

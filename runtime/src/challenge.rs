@@ -10,8 +10,20 @@ use crate::validate::{AuthError, InvalidRequest, Requirements};
 use crate::{AzureOAuthConfig, base};
 
 /// The bearer token of a request: exactly one `Authorization: Bearer <token>` header (scheme
-/// matched case-insensitively), no `access_token` in the query string.
+/// matched case-insensitively) holding an RFC 6750 `b64token`, no `access_token` in the query
+/// string. (The validator reads the header with [`bearer_credentials`] and checks the characters
+/// only of a token it has to verify.)
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn bearer_token<'a>(headers: &'a HeaderMap, uri: &Uri) -> Result<&'a str, AuthError> {
+    let token = bearer_credentials(headers, uri)?;
+    check_b64token(token)?;
+    Ok(token)
+}
+
+/// [`bearer_token`] without the check of the token's characters, for the verified-token cache:
+/// a token found there was checked whole when it was verified. The characters of a token not
+/// found there must then be checked with [`check_b64token`].
+pub(crate) fn bearer_credentials<'a>(headers: &'a HeaderMap, uri: &Uri) -> Result<&'a str, AuthError> {
     let bad = AuthError::InvalidRequest;
     if let Some(query) = uri.query()
         && form_urlencoded_has(query, "access_token")
@@ -23,16 +35,22 @@ pub(crate) fn bearer_token<'a>(headers: &'a HeaderMap, uri: &Uri) -> Result<&'a 
     if values.next().is_some() {
         return Err(bad(InvalidRequest::SeveralHeaders));
     }
-    let value = value.to_str().map_err(|_| bad(InvalidRequest::NotBearer))?;
+    // UTF-8 only (fast on ASCII); anything but `b64token` characters is refused by
+    // `check_b64token`, control characters and non-ASCII included.
+    let value = std::str::from_utf8(value.as_bytes()).map_err(|_| bad(InvalidRequest::NotBearer))?;
     let (scheme, rest) = value.split_once(' ').ok_or(bad(InvalidRequest::NotBearer))?;
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(bad(InvalidRequest::NotBearer));
     }
-    let token = rest.trim_matches(' ');
+    Ok(rest.trim_matches(' '))
+}
+
+/// Refuses a token that is empty or not an RFC 6750 §2.1 `b64token` (400 `invalid_request`).
+pub(crate) fn check_b64token(token: &str) -> Result<(), AuthError> {
     if token.is_empty() || !token.bytes().all(is_b64token) {
-        return Err(bad(InvalidRequest::NotBearer));
+        return Err(AuthError::InvalidRequest(InvalidRequest::NotBearer));
     }
-    Ok(token)
+    Ok(())
 }
 
 /// RFC 6750 §2.1 `b64token`.
@@ -176,6 +194,11 @@ mod tests {
                 Err(AuthError::InvalidRequest(InvalidRequest::NotBearer)),
                 "{bad}"
             );
+        }
+        for raw in [&b"Bearer \xc3\xa9"[..], b"Bearer \xff", b"Bearer a\tb"] {
+            let mut h = HeaderMap::new();
+            h.insert(header::AUTHORIZATION, HeaderValue::from_bytes(raw).expect("obs-text is allowed"));
+            assert_eq!(bearer_token(&h, &u), Err(AuthError::InvalidRequest(InvalidRequest::NotBearer)));
         }
         let two = headers(&[("authorization", "Bearer a"), ("authorization", "Bearer b")]);
         assert_eq!(bearer_token(&two, &u), Err(AuthError::InvalidRequest(InvalidRequest::SeveralHeaders)));

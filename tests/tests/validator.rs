@@ -793,6 +793,42 @@ async fn verified_tokens_are_cached_until_exp() {
     assert!(why.contains("expired"), "{why}");
 }
 
+/// The cache is looked up by the signature's digest, so a cached signature must never vouch for
+/// other claims, and nothing but the very same token may hit.
+#[tokio::test]
+async fn a_cached_signature_never_vouches_for_other_claims() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+
+    let s = server().await;
+    let token = s.emu.token().sign();
+    s.accepted(&token, "the real token, now cached").await;
+    assert_eq!(s.validator.stats().cached_tokens, 1);
+    let parts: Vec<&str> = token.split('.').collect();
+    let mut claims: Value = serde_json::from_slice(&B64.decode(parts[1]).expect("base64url")).expect("JSON");
+    claims["scp"] = json!("access_as_user admin");
+    claims["roles"] = json!(["Tasks.Admin"]);
+    let forged_claims = B64.encode(serde_json::to_vec(&claims).expect("JSON"));
+    // The cached signature on other claims, with another header, or in another place.
+    let header = B64.encode(br#"{"alg":"RS256","typ":"JWT","kid":"other"}"#);
+    for forged in [
+        format!("{}.{forged_claims}.{}", parts[0], parts[2]),
+        format!("{header}.{}.{}", parts[1], parts[2]),
+        format!("{}.{}.{}.{}", parts[0], parts[1], parts[1], parts[2]),
+        format!(".{}", parts[2]),
+        parts[2].to_owned(),
+    ] {
+        let a = s.call(&forged).await;
+        assert_eq!(a.status, 401, "{forged}: {:?}", a.body);
+        let a = s.call_path("/admin", &forged).await;
+        assert_eq!(a.status, 401, "no admin by a forged token: {:?}", a.body);
+    }
+    // The real token still hits the cache, and is still no admin.
+    s.accepted(&token, "cached").await;
+    assert_eq!(s.call_path("/admin", &token).await.status, 403);
+    assert_eq!(s.validator.validate(&token).await.expect("valid").oid(), Some(s.emu.user().oid.as_str()));
+}
+
 #[tokio::test]
 async fn custom_signing_keys_are_fetched_with_the_app_id() {
     let emu = Emulator::builder().custom_signing_keys(true).start().await.expect("the emulator starts");

@@ -1,10 +1,17 @@
-//! The verified-token cache: tokens that passed every check but the per-handler permissions,
-//! keyed by the SHA-256 digest of the token, so that a repeated request skips parsing and RSA.
+//! The verified-token cache: tokens that passed every check but the per-handler permissions, so
+//! that a repeated request skips parsing and RSA.
 //!
-//! Sharded `Mutex<HashMap>`s keep contention low; a hit hashes the token on the stack, takes one
-//! shard lock and clones an `Arc`: no allocation. Entries never outlive the token's `exp`.
-//! Bounded: each shard holds at most `capacity / SHARDS` (rounded up) entries; a full shard first
-//! drops expired entries, then an arbitrary one.
+//! A token is found by the SHA-256 digest of its signature (the only part of a JWS that is a
+//! credential: header and claims are readable by anyone holding the token) and matched by
+//! comparing its signed part (`header.claims.`) with the one remembered. A hit therefore needs the
+//! very same token, while the cache never holds one: only the digest of the signature and the
+//! signed part, which the verified claims reveal anyway. Hashing the ~340-character signature
+//! rather than the whole token makes a hit about three times cheaper.
+//!
+//! Sharded `Mutex<HashMap>`s keep contention low; a hit hashes the signature on the stack, takes
+//! one shard lock, compares the signed part and clones an `Arc`: no allocation. Entries never
+//! outlive the token's `exp`. Bounded: each shard holds at most `capacity / SHARDS` (rounded up)
+//! entries; a full shard first drops expired entries, then an arbitrary one.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
@@ -16,20 +23,32 @@ use super::AzureClaims;
 
 const SHARDS: usize = 32;
 
-/// The SHA-256 digest of a token.
+/// The SHA-256 digest of a token's signature.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct TokenDigest([u8; 32]);
+struct TokenDigest([u8; 32]);
 
 impl TokenDigest {
-    pub(crate) fn of(token: &str) -> Self {
-        let d = digest::digest(&digest::SHA256, token.as_bytes());
-        let mut out = [0u8; 32];
-        out.copy_from_slice(d.as_ref());
-        Self(out)
-    }
-
     fn shard(&self) -> usize {
         self.0[0] as usize % SHARDS
+    }
+}
+
+/// How a token is looked up: the digest of its signature and its signed part.
+#[derive(Clone, Copy)]
+pub(crate) struct TokenKey<'t> {
+    digest: TokenDigest,
+    /// Everything up to and including the last `.` (empty for a token without one).
+    signed: &'t str,
+}
+
+impl<'t> TokenKey<'t> {
+    pub(crate) fn of(token: &'t str) -> Self {
+        let split = token.rfind('.').map_or(0, |dot| dot + 1);
+        let (signed, signature) = token.split_at(split);
+        let d = digest::digest(&digest::SHA256, signature.as_bytes());
+        let mut out = [0u8; 32];
+        out.copy_from_slice(d.as_ref());
+        Self { digest: TokenDigest(out), signed }
     }
 }
 
@@ -61,6 +80,8 @@ impl Hasher for DigestHasher {
 }
 
 struct Entry {
+    /// The token's signed part: a hit must match it.
+    signed: Box<str>,
     /// Unix seconds after which the entry is dead (the token's `exp`).
     expires_at: u64,
     claims: AzureClaims,
@@ -91,12 +112,13 @@ impl TokenCache {
     }
 
     /// The claims of a cached token still valid at `now` (Unix seconds).
-    pub(crate) fn get(&self, key: &TokenDigest, now: u64) -> Option<AzureClaims> {
-        let mut shard = lock(&self.shards[key.shard()]);
-        match shard.get(key) {
+    pub(crate) fn get(&self, key: &TokenKey<'_>, now: u64) -> Option<AzureClaims> {
+        let mut shard = lock(&self.shards[key.digest.shard()]);
+        match shard.get(&key.digest) {
+            Some(e) if *e.signed != *key.signed => None,
             Some(e) if now < e.expires_at => Some(e.claims.clone()),
             Some(_) => {
-                shard.remove(key);
+                shard.remove(&key.digest);
                 None
             }
             None => None,
@@ -104,12 +126,13 @@ impl TokenCache {
     }
 
     /// Remembers verified claims until `expires_at` (Unix seconds).
-    pub(crate) fn insert(&self, key: TokenDigest, expires_at: u64, claims: AzureClaims, now: u64) {
+    pub(crate) fn insert(&self, key: &TokenKey<'_>, expires_at: u64, claims: AzureClaims, now: u64) {
         if expires_at <= now {
             return;
         }
-        let mut shard = lock(&self.shards[key.shard()]);
-        if shard.len() >= self.per_shard && !shard.contains_key(&key) {
+        let digest = key.digest;
+        let mut shard = lock(&self.shards[digest.shard()]);
+        if shard.len() >= self.per_shard && !shard.contains_key(&digest) {
             shard.retain(|_, e| now < e.expires_at);
             if shard.len() >= self.per_shard
                 && let Some(victim) = shard.keys().next().copied()
@@ -117,7 +140,7 @@ impl TokenCache {
                 shard.remove(&victim);
             }
         }
-        shard.insert(key, Entry { expires_at, claims });
+        shard.insert(digest, Entry { signed: key.signed.into(), expires_at, claims });
     }
 
     /// How many tokens are cached (expired ones not yet dropped included).
@@ -144,22 +167,35 @@ mod tests {
     #[test]
     fn hit_until_exp_then_gone() {
         let cache = TokenCache::new(10).expect("on");
-        let k = TokenDigest::of("a.b.c");
+        let k = TokenKey::of("a.b.c");
         assert!(cache.get(&k, 100).is_none());
-        cache.insert(k, 200, claims(), 100);
+        cache.insert(&k, 200, claims(), 100);
         assert!(cache.get(&k, 199).is_some());
-        assert!(cache.get(&TokenDigest::of("a.b.d"), 150).is_none());
+        assert!(cache.get(&TokenKey::of("a.b.d"), 150).is_none());
         assert!(cache.get(&k, 200).is_none());
         assert_eq!(cache.len(), 0);
-        cache.insert(k, 100, claims(), 100);
+        cache.insert(&k, 100, claims(), 100);
         assert_eq!(cache.len(), 0, "already expired tokens are not stored");
+    }
+
+    #[test]
+    fn only_the_very_same_token_hits() {
+        let cache = TokenCache::new(10).expect("on");
+        cache.insert(&TokenKey::of("h.claims.sig"), 200, claims(), 100);
+        assert!(cache.get(&TokenKey::of("h.claims.sig"), 150).is_some());
+        // The same signature over other claims, or none: a miss (never the cached claims).
+        for other in ["h.forged.sig", "h.claims..sig", "x.h.claims.sig", "sig", ".sig", "h.claimssig"] {
+            assert!(cache.get(&TokenKey::of(other), 150).is_none(), "{other}");
+        }
+        // The cached token is still there after the misses.
+        assert!(cache.get(&TokenKey::of("h.claims.sig"), 150).is_some());
     }
 
     #[test]
     fn bounded_under_a_flood() {
         let cache = TokenCache::new(100).expect("on");
         for i in 0..10_000 {
-            cache.insert(TokenDigest::of(&format!("token-{i}")), 1_000, claims(), 10);
+            cache.insert(&TokenKey::of(&format!("h.c.token-{i}")), 1_000, claims(), 10);
         }
         assert!(cache.len() <= cache.capacity(), "{} > {}", cache.len(), cache.capacity());
         assert!(cache.capacity() < 200);

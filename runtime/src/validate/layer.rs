@@ -82,22 +82,33 @@ where
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+    type Future = AuthFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, mut req: Request<ReqBody>) -> Self::Future {
-        // The service that was polled ready serves this request; a fresh clone takes its place.
+        // Answered now when it can be (a preflight, no usable token, a cached token): the request
+        // goes straight to the service that was polled ready, nothing is boxed or cloned.
+        if is_cors_preflight(&req) {
+            return AuthFuture::inner(self.inner.call(req));
+        }
+        match self.validator.authenticate_cached(req.headers(), req.uri(), &self.requirements) {
+            Some(Ok(claims)) => {
+                req.extensions_mut().insert(claims);
+                return AuthFuture::inner(self.inner.call(req));
+            }
+            Some(Err(challenge)) => return AuthFuture::ready(challenge),
+            None => {}
+        }
+        // The token must be verified (keys may be fetched): the service that was polled ready
+        // serves this request later, a fresh clone takes its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         let validator = self.validator.clone();
         let requirements = self.requirements;
-        Box::pin(async move {
-            if is_cors_preflight(&req) {
-                return inner.call(req).await.map(|r| r.map(Body::new));
-            }
+        AuthFuture::verifying(Box::pin(async move {
             match validator.authenticate(req.headers(), req.uri(), &requirements).await {
                 Ok(claims) => {
                     req.extensions_mut().insert(claims);
@@ -105,7 +116,69 @@ where
                 }
                 Err(challenge) => Ok(challenge),
             }
-        })
+        }))
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`AuthService`]: the wrapped service's response, a challenge, or (for a token
+    /// not in the verified-token cache) the verification and then the response.
+    pub struct AuthFuture<F, E> {
+        #[pin]
+        state: State<F, E>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    #[project = StateProj]
+    enum State<F, E> {
+        Inner { #[pin] future: F },
+        Ready { response: Option<Response> },
+        Verifying { future: Pin<Box<dyn Future<Output = Result<Response, E>> + Send>> },
+    }
+}
+
+impl<F, E> AuthFuture<F, E> {
+    fn inner(future: F) -> Self {
+        Self { state: State::Inner { future } }
+    }
+    fn ready(response: Response) -> Self {
+        Self { state: State::Ready { response: Some(response) } }
+    }
+    fn verifying(future: Pin<Box<dyn Future<Output = Result<Response, E>> + Send>>) -> Self {
+        Self { state: State::Verifying { future } }
+    }
+}
+
+impl<F, E> std::fmt::Debug for AuthFuture<F, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = match self.state {
+            State::Inner { .. } => "inner",
+            State::Ready { .. } => "ready",
+            State::Verifying { .. } => "verifying",
+        };
+        f.debug_struct("AuthFuture").field("state", &state).finish()
+    }
+}
+
+impl<F, E, B> Future for AuthFuture<F, E>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+    B: HttpBody<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.project().state.project() {
+            // `Body::new` does not box a body that already is one (the axum router's).
+            StateProj::Inner { future } => future.poll(cx).map_ok(|r| r.map(Body::new)),
+            StateProj::Ready { response } => match response.take() {
+                Some(response) => Poll::Ready(Ok(response)),
+                None => panic!("AuthFuture polled after it completed"),
+            },
+            StateProj::Verifying { future } => future.as_mut().poll(cx),
+        }
     }
 }
 

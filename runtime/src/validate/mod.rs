@@ -16,7 +16,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 
 use crate::{AzureOAuthConfig, rules};
-use cache::{TokenCache, TokenDigest};
+use cache::{TokenCache, TokenKey};
 pub use claims::{AzureClaims, TokenKind, TokenVersion};
 use jwks::{KeyCache, KeyError};
 pub use jwks::{NEW_TENANT_BURST, NEW_TENANT_REFILL_PER_SEC};
@@ -314,8 +314,8 @@ pub struct ValidatorStats {
 /// fetched), fetched once however many requests wait for them, refreshed in the
 /// background every `key_refresh_interval` (±10%), and kept when a refresh fails. With no keys at
 /// all (Entra unreachable), requests get 503 `temporarily_unavailable`, not 401; new fetches are
-/// then tried at most every 10 seconds. Verified tokens are remembered by their SHA-256 digest
-/// (`token_cache_capacity`) until their `exp`, so repeated requests skip the RSA check; the
+/// then tried at most every 10 seconds. Verified tokens are remembered (by the SHA-256 digest of
+/// their signature and their signed part, never whole; `token_cache_capacity`) until their `exp`, so repeated requests skip the RSA check; the
 /// permissions of step 8 are checked on every request.
 ///
 /// ```no_run
@@ -407,11 +407,15 @@ impl TokenValidator {
         token: &str,
         requirements: &Requirements,
     ) -> Result<AzureClaims, AuthError> {
-        self.ensure_refresher();
-        let result = self.inner.validate(token, requirements).await;
-        if let Ok(c) = &result {
-            tracing::debug!(tenant = c.tid(), oid = c.oid(), "access token accepted");
-        }
+        let key = self.inner.key(token);
+        let result = match key.as_ref().and_then(|k| self.inner.cached(k, requirements)) {
+            Some(result) => result,
+            None => {
+                self.ensure_refresher();
+                self.inner.verify_and_remember(token, key, requirements).await
+            }
+        };
+        accepted(&result);
         result
     }
 
@@ -425,14 +429,51 @@ impl TokenValidator {
         uri: &http::Uri,
         requirements: &Requirements,
     ) -> Result<AzureClaims, axum::response::Response> {
-        let result = match crate::challenge::bearer_token(headers, uri) {
-            Ok(token) => self.validate_for(token, requirements).await,
-            Err(e) => {
-                tracing::debug!(reason = e.reason(), "request without a usable bearer token");
-                Err(e)
-            }
+        let result = match self.lookup(headers, uri, requirements) {
+            Lookup::Done(result) => result,
+            Lookup::Miss { token, key } => match crate::challenge::check_b64token(token) {
+                Ok(()) => {
+                    self.ensure_refresher();
+                    let result = self.inner.verify_and_remember(token, key, requirements).await;
+                    accepted(&result);
+                    result
+                }
+                Err(e) => Err(unusable(e)),
+            },
         };
         result.map_err(|e| self.challenge(&e, headers, requirements))
+    }
+
+    /// [`authenticate`](Self::authenticate) when the answer needs no waiting: the request has no
+    /// usable token, or its token is in the verified-token cache. `None` when the token must be
+    /// verified (it is not cached, or the cache is off). [`AuthLayer`] answers from this without
+    /// moving the request into a boxed future.
+    pub(crate) fn authenticate_cached(
+        &self,
+        headers: &http::HeaderMap,
+        uri: &http::Uri,
+        requirements: &Requirements,
+    ) -> Option<Result<AzureClaims, axum::response::Response>> {
+        match self.lookup(headers, uri, requirements) {
+            Lookup::Done(result) => Some(result.map_err(|e| self.challenge(&e, headers, requirements))),
+            Lookup::Miss { .. } => None,
+        }
+    }
+
+    /// The request's token, answered from the verified-token cache when it is there.
+    fn lookup<'h>(&self, headers: &'h http::HeaderMap, uri: &http::Uri, req: &Requirements) -> Lookup<'h> {
+        let token = match crate::challenge::bearer_credentials(headers, uri) {
+            Ok(token) => token,
+            Err(e) => return Lookup::Done(Err(unusable(e))),
+        };
+        let key = self.inner.key(token);
+        match key.as_ref().and_then(|k| self.inner.cached(k, req)) {
+            Some(result) => {
+                accepted(&result);
+                Lookup::Done(result)
+            }
+            None => Lookup::Miss { token, key },
+        }
     }
 
     /// The answer for a failed authentication: the status, `WWW-Authenticate` challenge and JSON
@@ -482,6 +523,27 @@ fn jitter(interval: Duration) -> Duration {
 }
 
 /// Logs a refusal at debug level (never the token) and passes the error on.
+/// What [`TokenValidator::lookup`] found.
+enum Lookup<'h> {
+    /// The answer: no usable token, or a cached one (permissions checked).
+    Done(Result<AzureClaims, AuthError>),
+    /// A token to verify (its characters not yet checked), and its cache key when the cache is on.
+    Miss { token: &'h str, key: Option<TokenKey<'h>> },
+}
+
+/// Logs a request without a usable bearer token.
+fn unusable(error: AuthError) -> AuthError {
+    tracing::debug!(reason = error.reason(), "request without a usable bearer token");
+    error
+}
+
+/// Logs an accepted token (its tenant and user, never the token).
+fn accepted(result: &Result<AzureClaims, AuthError>) {
+    if let Ok(c) = result {
+        tracing::debug!(tenant = c.tid(), oid = c.oid(), "access token accepted");
+    }
+}
+
 fn refused(error: AuthError, tenant: Option<&str>, oid: Option<&str>) -> AuthError {
     tracing::debug!(tenant, oid, reason = error.reason(), "access token refused");
     error
@@ -526,29 +588,42 @@ fn issuer_tenant(iss: &str) -> Option<String> {
 }
 
 impl Inner {
-    async fn validate(&self, token: &str, req: &Requirements) -> Result<AzureClaims, AuthError> {
+    /// The cache key of `token`: `None` when the cache is off or the token is too long to be one
+    /// Entra issued (it is refused by `verify` without being hashed).
+    fn key<'t>(&self, token: &'t str) -> Option<TokenKey<'t>> {
+        (self.tokens.is_some() && token.len() <= jwt::MAX_TOKEN_LEN).then(|| TokenKey::of(token))
+    }
+
+    /// The answer for a token in the verified-token cache (its tenant and permissions checked
+    /// against `req`), or `None` when it is not there.
+    fn cached(&self, key: &TokenKey<'_>, req: &Requirements) -> Option<Result<AzureClaims, AuthError>> {
+        let claims = self.tokens.as_ref()?.get(key, self.clock.unix())?;
+        let checked = if req.tenant_allowed(&self.config, claims.tid()) {
+            self.authorize(&claims, req)
+        } else {
+            Err(AuthError::InvalidToken(InvalidToken::TenantNotAllowed))
+        };
+        Some(match checked {
+            Ok(()) => Ok(claims),
+            Err(e) => Err(refused(e, Some(claims.tid()), claims.oid())),
+        })
+    }
+
+    /// Verifies a token not in the cache, remembers it (under `key`) and checks `req`.
+    async fn verify_and_remember(
+        &self,
+        token: &str,
+        key: Option<TokenKey<'_>>,
+        req: &Requirements,
+    ) -> Result<AzureClaims, AuthError> {
         if token.len() > jwt::MAX_TOKEN_LEN {
             return Err(refused(AuthError::InvalidToken(InvalidToken::Oversized), None, None));
-        }
-        let digest = self.tokens.as_ref().map(|_| TokenDigest::of(token));
-        if let (Some(cache), Some(digest)) = (&self.tokens, &digest)
-            && let Some(claims) = cache.get(digest, self.clock.unix())
-        {
-            let checked = if req.tenant_allowed(&self.config, claims.tid()) {
-                self.authorize(&claims, req)
-            } else {
-                Err(AuthError::InvalidToken(InvalidToken::TenantNotAllowed))
-            };
-            return match checked {
-                Ok(()) => Ok(claims),
-                Err(e) => Err(refused(e, Some(claims.tid()), claims.oid())),
-            };
         }
         // The slow path's future (key fetches, HTTP) is large: boxed, so that the cached path
         // neither builds nor moves it.
         let claims = Box::pin(self.verify(token, req)).await?;
-        if let (Some(cache), Some(digest)) = (&self.tokens, digest) {
-            cache.insert(digest, claims.exp(), claims.clone(), self.clock.unix());
+        if let (Some(cache), Some(key)) = (&self.tokens, key) {
+            cache.insert(&key, claims.exp(), claims.clone(), self.clock.unix());
         }
         match self.authorize(&claims, req) {
             Ok(()) => Ok(claims),
