@@ -28,10 +28,10 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use axum_mcp_azure_oauth::emulator::Emulator;
-use axum_mcp_azure_oauth::{AzureOAuth, AzureOAuthConfig};
+use axum::Router;
+use axum_mcp_azure_oauth::{AzureOAuth, AzureOAuthConfig, azure_oauth_routes};
 use examples::demo::{Demo, REAL_APP_VARIABLES};
-use examples::{DEFAULT_BIND_ADDR, ServerOptions, app, serve};
+use examples::{API_SCOPE, DEFAULT_BIND_ADDR, RESOURCE_PATH, ServerOptions, app_with_routes, serve};
 use tracing_subscriber::EnvFilter;
 
 /// The log filter unless `RUST_LOG` says otherwise (rmcp logs every stateless request at info).
@@ -63,6 +63,7 @@ fn main() -> ExitCode {
     }
 }
 
+/// An environment variable; empty counts as unset.
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
 }
@@ -79,17 +80,40 @@ async fn run() -> Result<(), String> {
     })?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
 
-    // Keeps the emulator (if any) running as long as the server.
-    let (auth, _emulator) = if env("AZURE_CLIENT_ID").is_some() {
-        (AzureOAuth::from_env().map_err(|e| e.to_string())?, None)
-    } else {
-        let (config, emulator) = emulated(local).await?;
-        (AzureOAuth::new(config), Some(emulator))
+    // Without AZURE_CLIENT_ID, the built-in emulator stands in for Entra ID (and runs as long as
+    // the server): the configuration then names its app.
+    let demo = match env("AZURE_CLIENT_ID") {
+        Some(_) => None,
+        None => Some(emulated(local).await?),
     };
-    // Installed: `#[azure_mcp_auth]` handlers added to this server would share its validator.
-    let auth = auth.install();
+    let lookup = |name: &str| match &demo {
+        Some(demo) => demo.var(name),
+        None => env(name),
+    };
+    // A misconfigured environment is reported here, as an error naming the variable; the macro
+    // below would stop the server with a panic carrying the same message.
+    let config = AzureOAuthConfig::builder()
+        .env(lookup)
+        .and_then(|b| b.api_scope(API_SCOPE).resource_path(RESOURCE_PATH).build())
+        .map_err(|e| e.to_string())?;
+
+    // The OAuth endpoints: what the code fixes is checked at compile time, the rest comes from
+    // the environment (`AZURE_CLIENT_ID`, `PUBLIC_BASE_URL`, `ALLOWED_REDIRECT_URIS`, …). The
+    // macro installs the app it builds ...
+    let oauth_routes: Router = azure_oauth_routes! {
+        env: lookup,
+        api_scope: API_SCOPE,
+        resource_path: RESOURCE_PATH,
+    };
+    // ... whose layer protects the MCP service: routes, layer (and any `#[azure_mcp_auth]`
+    // handler) share one validator and one signing-key cache.
+    let auth = AzureOAuth::installed(config.app_id())
+        .ok_or_else(|| format!("azure_oauth_routes! installed no app {}", config.app_id()))?;
     let config = auth.config();
 
+    if let Some(demo) = &demo {
+        println!("{}", demo.banner(config, &demo.token(config)));
+    }
     let options = ServerOptions::new(config.base_url());
     tracing::info!(
         address = %local,
@@ -98,12 +122,12 @@ async fn run() -> Result<(), String> {
         authority_host = config.authority_host(),
         "weather MCP server listening"
     );
-    let router = app(&auth, &options);
+    let router = app_with_routes(oauth_routes, &auth, &options);
     serve(listener, router, options.shutdown.clone()).await.map_err(|e| format!("server failed: {e}"))
 }
 
-/// Starts the Entra ID emulator, configures the server against it and prints how to call it.
-async fn emulated(local: SocketAddr) -> Result<(AzureOAuthConfig, Emulator), String> {
+/// Starts the Entra ID emulator for a server on `local`, warning about the variables it ignores.
+async fn emulated(local: SocketAddr) -> Result<Demo, String> {
     for name in REAL_APP_VARIABLES {
         if env(name).is_some() {
             tracing::warn!(
@@ -112,7 +136,5 @@ async fn emulated(local: SocketAddr) -> Result<(AzureOAuthConfig, Emulator), Str
             );
         }
     }
-    let demo = Demo::start(local, env).await?;
-    println!("{}", demo.banner());
-    Ok((demo.config, demo.emulator))
+    Demo::start(local, env).await
 }

@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum_mcp_azure_oauth::AzureOAuthConfig;
 use axum_mcp_azure_oauth::emulator::{Emulator, Platform};
+use axum_mcp_azure_oauth::{AzureOAuthConfig, ConfigError};
 
 /// MCP Inspector's OAuth callback (`npx @modelcontextprotocol/inspector`).
 pub const INSPECTOR_REDIRECT_URI: &str = "http://localhost:6274/oauth/callback";
@@ -23,23 +23,33 @@ pub const MCP_ACCEPT: &str = "application/json, text/event-stream";
 /// How long the printed token is valid.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 
-/// The emulator, the server's configuration against it and a token for its user.
-#[derive(Debug)]
+/// Reads one environment variable.
+type Lookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
+
+/// The emulator standing in for Entra ID, and the environment a server reads against it.
 pub struct Demo {
     /// The running emulator (stops when dropped).
     pub emulator: Emulator,
-    /// The server's configuration: the emulator's app, the base URL of `local`, the loopback and
-    /// MCP Inspector redirect URIs allowed, and whatever else `lookup` sets.
-    pub config: AzureOAuthConfig,
-    /// A delegated access token with the API scope, valid for [`TOKEN_LIFETIME`].
-    pub token: String,
+    /// The emulator's app variables ([`Emulator::env_vars`]) and this run's defaults.
+    vars: Vec<(&'static str, String)>,
+    /// The environment, for every other variable.
+    lookup: Lookup,
+}
+
+impl std::fmt::Debug for Demo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Demo").field("emulator", &self.emulator).finish_non_exhaustive()
+    }
 }
 
 impl Demo {
-    /// Starts the emulator and configures a server listening on `local` against it. `lookup`
-    /// reads environment variables ([`REAL_APP_VARIABLES`] are ignored): `PUBLIC_BASE_URL`,
-    /// `ALLOWED_REDIRECT_URIS`, `AZURE_OAUTH_MODE`, … still apply.
-    pub async fn start(local: SocketAddr, lookup: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+    /// Starts the emulator, with the loopback and MCP Inspector redirect URIs registered, for a
+    /// server listening on `local`. `lookup` reads the environment ([`REAL_APP_VARIABLES`] are
+    /// ignored): `PUBLIC_BASE_URL`, `ALLOWED_REDIRECT_URIS`, `AZURE_OAUTH_MODE`, … still apply.
+    pub async fn start(
+        local: SocketAddr,
+        lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Result<Self, String> {
         let emulator =
             Emulator::start().await.map_err(|e| format!("cannot start the Entra ID emulator: {e}"))?;
         emulator.set_redirect_uris(
@@ -52,34 +62,44 @@ impl Demo {
         } else {
             local
         };
-        let config = emulator
-            .config()
-            .base_url(format!("http://{host}"))
-            .allowed_redirect_uris([LOOPBACK_REDIRECT_URI, INSPECTOR_REDIRECT_URI])
-            .env(|name| if REAL_APP_VARIABLES.contains(&name) { None } else { lookup(name) })
-            .and_then(|b| b.build())
-            .map_err(|e| e.to_string())?;
-        let token = emulator.token().scopes(config.api_scope()).expires_in(TOKEN_LIFETIME).sign();
-        Ok(Self { emulator, config, token })
+        let mut vars = emulator.env_vars();
+        vars.push(("PUBLIC_BASE_URL", format!("http://{host}")));
+        vars.push(("ALLOWED_REDIRECT_URIS", format!("{LOOPBACK_REDIRECT_URI},{INSPECTOR_REDIRECT_URI}")));
+        Ok(Self { emulator, vars, lookup: Box::new(lookup) })
     }
 
-    /// The MCP endpoint's URL.
-    pub fn mcp_url(&self) -> String {
-        self.config.resource_url().unwrap_or_default()
+    /// The server's environment variable `name`: the emulator's app for `AZURE_CLIENT_ID` and
+    /// [`REAL_APP_VARIABLES`]; otherwise the environment, else this run's default (the base URL of
+    /// `local`, the loopback and MCP Inspector redirect URIs). What `azure_oauth_routes!` reads
+    /// through its `env` key in `cargo run --example weather_server`.
+    pub fn var(&self, name: &str) -> Option<String> {
+        var(&self.vars, &self.lookup, name)
     }
 
-    /// The `curl` line that calls `whoami` with `$TOKEN`.
-    pub fn curl_line(&self) -> String {
+    /// The configuration [`var`](Self::var) gives, with nothing else set.
+    pub fn config(&self) -> Result<AzureOAuthConfig, ConfigError> {
+        AzureOAuthConfig::builder().env(|name| self.var(name))?.build()
+    }
+
+    /// A delegated access token of the emulator's user with `config`'s API scope, valid for
+    /// [`TOKEN_LIFETIME`].
+    pub fn token(&self, config: &AzureOAuthConfig) -> String {
+        self.emulator.token().scopes(config.api_scope()).expires_in(TOKEN_LIFETIME).sign()
+    }
+
+    /// The `curl` line that calls `whoami` with `$TOKEN` at `config`'s MCP endpoint.
+    pub fn curl_line(config: &AzureOAuthConfig) -> String {
         format!(
             "curl -s {} -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -H 'Accept: {MCP_ACCEPT}' -d '{WHOAMI_CALL}'",
-            self.mcp_url()
+            mcp_url(config)
         )
     }
 
-    /// What the server prints at start: the URL, the token, the curl line, MCP Inspector.
-    pub fn banner(&self) -> String {
-        let mcp_url = self.mcp_url();
-        let base = self.config.base_url().unwrap_or_default();
+    /// What the server prints at start: the URL, the `token`, the curl line, MCP Inspector.
+    pub fn banner(&self, config: &AzureOAuthConfig, token: &str) -> String {
+        let mcp_url = mcp_url(config);
+        let base = config.base_url().unwrap_or_default();
+        let path = config.resource_path();
         let emu = &self.emulator;
         format!(
             r#"
@@ -102,7 +122,7 @@ Without the token you get 401 and the challenge MCP clients start from:
 
 MCP Inspector (npx @modelcontextprotocol/inspector): choose transport "Streamable HTTP", URL {mcp_url}, then
 either paste the token under Authentication → Bearer Token, or use "Open Auth Settings" → "Quick OAuth Flow":
-Inspector discovers {base}/.well-known/oauth-protected-resource/mcp, registers at {base}/register and
+Inspector discovers {base}/.well-known/oauth-protected-resource{path}, registers at {base}/register and
 signs in through this server's /authorize bridge (the emulator signs the user in and consents automatically).
 
 For a real Entra ID app, set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET (see examples/README.md).
@@ -112,9 +132,26 @@ Ctrl-C stops the server.
             tenant = emu.home_tenant(),
             app = emu.app_id(),
             user = emu.user().preferred_username,
-            scope = self.config.qualified_scope(),
-            token = self.token,
-            curl = self.curl_line(),
+            scope = config.qualified_scope(),
+            curl = Self::curl_line(config),
         )
     }
+}
+
+/// `config`'s MCP endpoint URL.
+pub fn mcp_url(config: &AzureOAuthConfig) -> String {
+    config.resource_url().unwrap_or_default()
+}
+
+/// [`Demo::var`].
+fn var(
+    vars: &[(&'static str, String)],
+    lookup: &dyn Fn(&str) -> Option<String>,
+    name: &str,
+) -> Option<String> {
+    let ours = vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+    if name == "AZURE_CLIENT_ID" || REAL_APP_VARIABLES.contains(&name) {
+        return ours;
+    }
+    lookup(name).filter(|v| !v.trim().is_empty()).or(ours)
 }

@@ -30,6 +30,13 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 pub use tools::WeatherServer;
 pub use weather::NwsClient;
 
+/// The API scope the weather server is built for (its tools read the caller's delegated token):
+/// fixed in code, checked at compile time by `azure_oauth_routes!`.
+pub const API_SCOPE: &str = "access_as_user";
+/// Where the MCP endpoint is served: fixed in code, checked at compile time by
+/// `azure_oauth_routes!`.
+pub const RESOURCE_PATH: &str = "/mcp";
+
 /// Where the server listens unless `BIND_ADDR` says otherwise.
 pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8000";
 
@@ -94,15 +101,12 @@ pub fn mcp_service(options: &ServerOptions) -> StreamableHttpService<WeatherServ
     StreamableHttpService::new(move || Ok(WeatherServer::new(nws.clone())), Arc::default(), config)
 }
 
-/// The example's whole router: `auth`'s OAuth routes (protected resource metadata, authorization
-/// server metadata, `/register`, the `/authorize` + `/token` bridge to Entra ID, `/oauth/callback`)
-/// and the MCP endpoint at the configured resource path (`/mcp`) behind `auth.layer()`, which
-/// answers 401/403 with an RFC 6750 challenge and hands the caller's [`AzureClaims`] to the tools.
-///
-/// The example reads its configuration at run time (the environment, or the emulator), so it
-/// uses [`AzureOAuth`], which is also what `azure_oauth_routes!` builds for a configuration known
-/// at compile time; the layer around rmcp's service comes from the same handle, so the routes and
-/// the layer share one validator and one signing-key cache.
+/// The example's whole router for `auth`: its OAuth routes (protected resource metadata,
+/// authorization server metadata, `/register`, the `/authorize` + `/token` bridge to Entra ID,
+/// `/oauth/callback`) and the MCP endpoint at the configured resource path (`/mcp`) behind
+/// `auth.layer()`, which answers 401/403 with an RFC 6750 challenge and hands the caller's
+/// [`AzureClaims`] to the tools. `main` builds the same router from `azure_oauth_routes!`
+/// ([`app_with_routes`]); the tests and the benchmark build it from an [`AzureOAuth`].
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
@@ -116,8 +120,15 @@ pub fn mcp_service(options: &ServerOptions) -> StreamableHttpService<WeatherServ
 /// # Ok(()) }
 /// ```
 pub fn app(auth: &AzureOAuth, options: &ServerOptions) -> Router {
+    app_with_routes(auth.router(), auth, options)
+}
+
+/// [`app`] around OAuth routes built elsewhere for `auth`: by `azure_oauth_routes!`, which
+/// installs the app it builds (`AzureOAuth::installed` finds it), so that the routes and the
+/// layer share one validator and one signing-key cache.
+pub fn app_with_routes(oauth_routes: Router, auth: &AzureOAuth, options: &ServerOptions) -> Router {
     let mcp = mcp_router(auth.config().resource_path(), options, Some(auth.layer()));
-    with_tracing(auth.router().merge(mcp))
+    with_tracing(oauth_routes.merge(mcp))
 }
 
 /// The same MCP endpoint at `/mcp`, with the same layers but the `AuthLayer`: the benchmark's
@@ -341,7 +352,7 @@ mod http_tests {
 #[cfg(test)]
 mod demo_tests {
     use super::*;
-    use demo::{Demo, MCP_ACCEPT, WHOAMI_CALL};
+    use demo::{Demo, MCP_ACCEPT, WHOAMI_CALL, mcp_url};
 
     /// What the zero-configuration run prints works: the token, with the curl line's headers and
     /// body, calls `whoami` on the served router; without it, 401 with the challenge.
@@ -350,27 +361,37 @@ mod demo_tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let local = listener.local_addr().expect("addr");
         let demo = Demo::start(local, |_| None).await.expect("demo configuration");
-        let banner = demo.banner();
-        assert!(banner.contains(&format!("export TOKEN='{}'", demo.token)), "{banner}");
-        let curl = demo.curl_line();
+        // Built as `main` builds it: `azure_oauth_routes!` reading the demo's environment, and
+        // the installed app's layer around the MCP service.
+        let routes: Router = axum_mcp_azure_oauth::azure_oauth_routes! {
+            env: |name| demo.var(name),
+            api_scope: API_SCOPE,
+            resource_path: RESOURCE_PATH,
+        };
+        let auth = AzureOAuth::installed(&demo.emulator.app_id()).expect("installed by the macro");
+        let config = auth.config();
+        let token = demo.token(config);
+        let banner = demo.banner(config, &token);
+        assert!(banner.contains(&format!("export TOKEN='{token}'")), "{banner}");
+        let curl = Demo::curl_line(config);
         assert!(banner.contains(&curl), "{banner}");
-        assert!(curl.contains(WHOAMI_CALL) && curl.contains(MCP_ACCEPT) && curl.contains(&demo.mcp_url()));
-        assert_eq!(demo.mcp_url(), format!("http://{local}/mcp"));
+        assert!(curl.contains(WHOAMI_CALL) && curl.contains(MCP_ACCEPT) && curl.contains(&mcp_url(config)));
+        assert_eq!(mcp_url(config), format!("http://{local}/mcp"));
 
-        let options = ServerOptions::new(demo.config.base_url());
+        let options = ServerOptions::new(config.base_url());
         let shutdown = options.shutdown.clone();
-        let router = app(&AzureOAuth::new(demo.config.clone()), &options);
+        let router = app_with_routes(routes, &auth, &options);
         tokio::spawn(
             axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).into_future(),
         );
         let post = || {
             reqwest::Client::new()
-                .post(demo.mcp_url())
+                .post(mcp_url(config))
                 .header("content-type", "application/json")
                 .header("accept", MCP_ACCEPT)
                 .body(WHOAMI_CALL)
         };
-        let response = post().bearer_auth(&demo.token).send().await.expect("send");
+        let response = post().bearer_auth(&token).send().await.expect("send");
         assert_eq!(response.status(), 200);
         let json: serde_json::Value = response.json().await.expect("json");
         let me = &json["result"]["structuredContent"];

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use axum_mcp_azure_oauth::AzureOAuth;
-use examples::demo::{Demo, MCP_ACCEPT, WHOAMI_CALL};
+use examples::demo::{Demo, MCP_ACCEPT, WHOAMI_CALL, mcp_url};
 use examples::{ServerOptions, app};
 
 #[derive(Clone, Default)]
@@ -37,22 +37,24 @@ async fn logs_never_hold_the_token_or_a_code() {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let demo = Demo::start(listener.local_addr().expect("addr"), |_| None).await.expect("demo");
-    let options = ServerOptions::new(demo.config.base_url());
+    let config = demo.config().expect("demo configuration");
+    let token = demo.token(&config);
+    let options = ServerOptions::new(config.base_url());
     let shutdown = options.shutdown.clone();
-    let router = app(&AzureOAuth::new(demo.config.clone()), &options);
+    let router = app(&AzureOAuth::new(config.clone()), &options);
     tokio::spawn(
         axum::serve(listener, router).with_graceful_shutdown(shutdown.cancelled_owned()).into_future(),
     );
     let http = reqwest::Client::new();
     let post = || {
-        http.post(demo.mcp_url())
+        http.post(mcp_url(&config))
             .header("content-type", "application/json")
             .header("accept", MCP_ACCEPT)
             .body(WHOAMI_CALL)
     };
-    assert_eq!(post().bearer_auth(&demo.token).send().await.expect("send").status(), 200);
+    assert_eq!(post().bearer_auth(&token).send().await.expect("send").status(), 200);
     assert_eq!(post().bearer_auth("not-a-jwt-SECRETISH").send().await.expect("send").status(), 401);
-    let base = demo.config.base_url().unwrap_or_default().to_owned();
+    let base = config.base_url().unwrap_or_default().to_owned();
     let code = "CODE-THAT-MUST-NOT-BE-LOGGED";
     http.get(format!("{base}/oauth/callback?code={code}&state=s")).send().await.expect("send");
     options.shutdown.cancel();
@@ -62,7 +64,7 @@ async fn logs_never_hold_the_token_or_a_code() {
     assert!(logs.contains(&format!("oid=\"{}\"", demo.emulator.user().oid)), "the caller is logged: {logs}");
     assert!(logs.contains("authentication refused"), "{logs}");
     assert!(logs.contains("path=/oauth/callback"), "{logs}");
-    for secret in [demo.token.as_str(), "not-a-jwt-SECRETISH", code, "Bearer", "authorization"] {
+    for secret in [token.as_str(), "not-a-jwt-SECRETISH", code, "Bearer", "authorization"] {
         assert!(!logs.contains(secret), "{secret:?} is in the logs: {logs}");
     }
 }

@@ -146,12 +146,56 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// # Keys
 /// One per `AzureOAuthConfigBuilder` method, by the same name: `app_id` and `tenant_id`
-/// (required), `client_secret`, `authority_host`, `graph_endpoint`, `base_url`,
+/// (required unless `env` is given), `client_secret`, `authority_host`, `graph_endpoint`, `base_url`,
 /// `allowed_redirect_uris`, `allowed_redirect_uri_prefixes`, `allowed_tenant_ids`, `api_scope`,
 /// `resource_path`, `mode`, `https_redirect_platform`, `required_scopes`, `required_roles`,
 /// `app_id_uris`, `clock_skew`, `custom_signing_keys`, `require_pkce`, `key_cache_tenants`,
 /// `token_cache_capacity`, `key_refresh_interval`, `http_timeout`. Unknown keys (with a "did you
 /// mean" hint) and duplicates are refused, and every independent mistake is reported in one build.
+///
+/// And `env`: a lookup `Fn(&str) -> Option<String>` through which every variable
+/// `AzureOAuthConfig::from_env` reads (`AZURE_CLIENT_ID`, `AZURE_TENANT_ID`,
+/// `AZURE_CLIENT_SECRET`, `PUBLIC_BASE_URL`, `ALLOWED_REDIRECT_URIS`, …) is read first; the keys
+/// written in the macro then win over the environment. What the code fixes is checked at compile
+/// time, what each deployment sets is read at startup:
+///
+/// ```
+/// use axum::Router;
+/// use axum_mcp_azure_oauth::azure_oauth_routes;
+///
+/// # let vars = [("AZURE_CLIENT_ID", "11111111-2222-3333-4444-555555555555"),
+/// #     ("AZURE_TENANT_ID", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")];
+/// # let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
+/// // In a server: `env: |name| std::env::var(name).ok()`.
+/// let routes: Router = azure_oauth_routes! {
+///     env: lookup,
+///     api_scope: "access_as_user",
+///     resource_path: "/mcp",
+/// };
+/// ```
+///
+/// # Protecting an MCP service (rmcp) next to the routes
+/// An rmcp `StreamableHttpService` is a tower service, not a handler: wrap it in the layer of the
+/// installed app, found by its app id with `AzureOAuth::installed`, so that the routes, the layer
+/// and any `#[azure_mcp_auth]` handler share one validator:
+///
+/// ```
+/// use axum::Router;
+/// use axum_mcp_azure_oauth::{AzureOAuth, azure_oauth_routes};
+/// use tower::Layer;
+///
+/// const APP_ID: &str = "11111111-2222-3333-4444-555555555555";
+/// let routes: Router = azure_oauth_routes! {
+///     app_id: APP_ID,
+///     tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+/// };
+/// let auth = AzureOAuth::installed(APP_ID).expect("azure_oauth_routes! installed it");
+/// # let mcp_service = tower::service_fn(|_req: axum::extract::Request| async {
+/// #     Ok::<_, std::convert::Infallible>(axum::response::Response::new(axum::body::Body::empty()))
+/// # });
+/// // `mcp_service`: rmcp's `StreamableHttpService::new(…)`.
+/// let app: Router = routes.nest_service("/mcp", auth.layer().layer(mcp_service));
+/// ```
 ///
 /// # Values
 /// - Strings and lists of strings (`["…", "…"]`) may be literals, checked by the macro with the
@@ -170,7 +214,8 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 /// Run-time values are evaluated in the order written, in the enclosing function, so `?` works.
 ///
 /// # Failure at startup
-/// Once the build succeeds, only run-time values can be invalid. Then building the router panics
+/// Once the build succeeds, only run-time values (and the environment read by `env`) can be
+/// invalid. Then building the router panics
 /// with the `ConfigError` message (it names the field, its environment variable and its rule, and
 /// never shows the secret), at the macro's location: a misconfigured server stops before it serves
 /// a request. To handle the error instead, build the configuration by hand, as below, and use `?`.

@@ -79,11 +79,35 @@ impl AzureOAuth {
         AuthLayer::new(self.validator.clone()).requirements(Requirements::CONFIG)
     }
 
-    /// Makes this the validator `#[azure_mcp_auth]` handlers of this app id use (replacing one
+    /// Makes this the app `#[azure_mcp_auth]` handlers of this app id use (replacing one
     /// installed before), so handlers and layers share one key cache. Returns `self` for chaining.
+    /// `azure_oauth_routes!` installs the app it builds.
     #[must_use = "install() returns the handle; keep it to build the router and the layer"]
     pub fn install(self) -> Self {
-        crate::private::install(self.validator.clone());
+        crate::private::install(&self);
         self
+    }
+
+    /// The app installed for `app_id` (by [`install`](Self::install) or `azure_oauth_routes!`),
+    /// compared case-insensitively: how code that did not build it — such as the MCP service
+    /// next to an `azure_oauth_routes!` router — gets its [`layer`](Self::layer).
+    ///
+    /// ```
+    /// use axum::Router;
+    /// use axum_mcp_azure_oauth::{AzureOAuth, azure_oauth_routes};
+    ///
+    /// let routes: Router = azure_oauth_routes! {
+    ///     app_id: "11111111-2222-3333-4444-555555555555",
+    ///     tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+    /// };
+    /// let auth = AzureOAuth::installed("11111111-2222-3333-4444-555555555555").expect("installed above");
+    /// let mcp = tower::service_fn(|_req: axum::extract::Request| async {
+    ///     Ok::<_, std::convert::Infallible>(axum::response::Response::new(axum::body::Body::empty()))
+    /// });
+    /// let app = routes.nest_service("/mcp", tower::Layer::layer(&auth.layer(), mcp));
+    /// # let _: Router = app;
+    /// ```
+    pub fn installed(app_id: &str) -> Option<Self> {
+        crate::private::installed(app_id)
     }
 }

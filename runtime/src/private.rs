@@ -3,9 +3,10 @@
 //!
 //! - [`Authorized`] is the extractor `#[azure_mcp_auth]` puts first in a handler. Its marker type
 //!   `R` ([`Requirement`]) carries the handler's app id and [`Requirements`] as `const`s.
-//! - The process-wide registry maps an app id to the [`TokenValidator`] of the [`AzureOAuth`]
-//!   installed for it ([`install`], called by [`AzureOAuth::install`] and so by
-//!   `azure_oauth_routes!`), so layers and every handler share one validator and one key cache.
+//! - The process-wide registry maps an app id to the [`AzureOAuth`] installed for it
+//!   ([`install`], called by [`AzureOAuth::install`] and so by `azure_oauth_routes!`; read back
+//!   with [`AzureOAuth::installed`]), so layers and every handler share one validator and one key
+//!   cache.
 //! - [`azure_oauth_routes`] is what `azure_oauth_routes!` expands to, after its `const` checks.
 
 use std::collections::HashSet;
@@ -21,7 +22,6 @@ pub use crate::config::rules;
 pub use crate::{AzureClaims, AzureOAuthConfig, HttpsPlatform, Mode, Requirements};
 pub use axum::Router;
 
-use crate::validate::TokenValidator;
 use crate::{AzureOAuth, AzureOAuthConfigBuilder};
 
 /// What one `#[azure_mcp_auth]` handler requires; implemented by the marker type
@@ -72,40 +72,57 @@ impl<S: Send + Sync, R: Requirement> FromRequestParts<S> for Authorized<R> {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let Some(validator) = installed(R::APP_ID) else {
+        let Some(auth) = installed(R::APP_ID) else {
             return Err(not_installed(R::APP_ID, R::HANDLER));
         };
-        let claims = validator.authenticate(&parts.headers, &parts.uri, &R::REQUIREMENTS).await?;
+        let claims = auth.validator().authenticate(&parts.headers, &parts.uri, &R::REQUIREMENTS).await?;
         // Like the layer: later `AzureClaims` extractors of this request see the claims.
         parts.extensions.insert(claims.clone());
         Ok(Self { claims, marker: PhantomData })
     }
 }
 
-/// The installed validators, by lower-case app id (a handful at most: a linear scan).
-static INSTALLED: RwLock<Vec<(String, TokenValidator)>> = RwLock::new(Vec::new());
+/// The installed apps, by lower-case app id (a handful at most: a linear scan).
+static INSTALLED: RwLock<Vec<(String, AzureOAuth)>> = RwLock::new(Vec::new());
 
-/// Makes `validator` the one `#[azure_mcp_auth]` handlers with its app id use, replacing any
+/// Makes `auth` the one `#[azure_mcp_auth]` handlers with its app id use, replacing any
 /// installed before for that app id (so a test or a reload can install a fresh one).
-pub fn install(validator: TokenValidator) {
-    let app_id = validator.config().app_id().to_ascii_lowercase();
+pub fn install(auth: &AzureOAuth) {
+    let app_id = auth.config().app_id().to_ascii_lowercase();
     let mut installed = INSTALLED.write().unwrap_or_else(PoisonError::into_inner);
     match installed.iter_mut().find(|(id, _)| *id == app_id) {
         Some(entry) => {
             tracing::debug!(app_id = %app_id, "replacing the installed AzureOAuth");
-            entry.1 = validator;
+            entry.1 = auth.clone();
         }
         None => {
             tracing::debug!(app_id = %app_id, "AzureOAuth installed");
-            installed.push((app_id, validator));
+            installed.push((app_id, auth.clone()));
         }
     }
 }
 
-/// The validator installed for `app_id` (compared case-insensitively), if any.
-pub fn installed(app_id: &str) -> Option<TokenValidator> {
+/// The app installed for `app_id` (compared case-insensitively), if any.
+pub fn installed(app_id: &str) -> Option<AzureOAuth> {
     let installed = INSTALLED.read().unwrap_or_else(PoisonError::into_inner);
     installed.iter().find(|(id, _)| id.eq_ignore_ascii_case(app_id)).map(|(_, v)| v.clone())
+}
+
+/// `azure_oauth_routes!`'s `env` key: the variables of [`AzureOAuthConfig::from_env`] read through
+/// `lookup`, before the keys written in the macro (which win).
+///
+/// # Panics
+/// When a variable holds a value its rule refuses, with the [`ConfigError`](crate::ConfigError)
+/// message, at the macro's location.
+#[track_caller]
+pub fn env(
+    builder: AzureOAuthConfigBuilder,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> AzureOAuthConfigBuilder {
+    match builder.env(lookup) {
+        Ok(builder) => builder,
+        Err(e) => panic!("azure_oauth_routes!: invalid configuration in the environment: {e}"),
+    }
 }
 
 /// The 500 for a handler whose app has no `AzureOAuth` installed: it fails closed, and the
@@ -146,28 +163,27 @@ pub fn azure_oauth_routes<S: Clone + Send + Sync + 'static>(builder: AzureOAuthC
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
 
     use super::*;
 
-    fn validator(app_id: &str) -> TokenValidator {
+    fn oauth(app_id: &str) -> AzureOAuth {
         let config = AzureOAuthConfig::builder()
             .app_id(app_id)
             .tenant_id("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
             .build()
             .expect("valid configuration");
-        TokenValidator::new(Arc::new(config))
+        AzureOAuth::new(config)
     }
 
     #[test]
     fn installed_validators_are_found_by_app_id_in_any_case_and_replaced() {
         let app = "c0ffee00-0000-4000-8000-00000000000a";
         assert!(installed(app).is_none());
-        install(validator(&app.to_ascii_uppercase()));
+        install(&oauth(&app.to_ascii_uppercase()));
         let first = installed(app).expect("installed");
         assert_eq!(first.config().app_id(), app);
         assert!(installed(&app.to_ascii_uppercase()).is_some());
-        install(validator(app));
+        install(&oauth(app));
         let count = INSTALLED.read().expect("lock").iter().filter(|(id, _)| id == app).count();
         assert_eq!(count, 1, "installing again replaces");
         assert!(installed("c0ffee00-0000-4000-8000-00000000000b").is_none());

@@ -325,7 +325,8 @@ async fn zero_configuration_run_serves_mcp_inspector_and_loopback_clients() {
     let demo = examples::demo::Demo::start(listener.local_addr().expect("address"), |_| None)
         .await
         .expect("the demo configuration");
-    let server = serve_on(listener, demo.emulator, demo.config);
+    let config = demo.config().expect("the demo configuration");
+    let server = serve_on(listener, demo.emulator, config);
     for redirect in [examples::demo::INSPECTOR_REDIRECT_URI, "http://127.0.0.1:51234/callback"] {
         let challenge = unauthenticated_challenge(&server.mcp_url).await;
         let store = InMemoryCredentialStore::new();

@@ -439,3 +439,76 @@ fn a_client_secret_with_surrounding_white_space_panics_without_showing_it() {
     assert!(message.contains("client_secret (AZURE_CLIENT_SECRET) is not valid"), "{message}");
     assert!(!message.contains("s3cr3t-value"), "the secret never appears: {message}");
 }
+
+/// `env`: the configuration from the environment (here the emulator's variables), the keys
+/// written in the macro winning over it; `AzureOAuth::installed` hands its layer to a nested
+/// service (how an rmcp server is protected), sharing the routes' validator.
+#[tokio::test]
+async fn env_reads_the_environment_and_the_installed_apps_layer_protects_a_nested_service() {
+    let emu = Emulator::builder()
+        .app_id("a1000000-0000-4000-8000-000000000010")
+        .home_tenant(HOME)
+        .start()
+        .await
+        .expect("the emulator starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port on 127.0.0.1");
+    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    let mut vars = emu.env_vars();
+    vars.push(("PUBLIC_BASE_URL", url.clone()));
+    // Overridden by the keys below.
+    vars.push(("MCP_RESOURCE_PATH", "/elsewhere".to_owned()));
+    vars.push(("AZURE_API_SCOPE", "other_scope".to_owned()));
+    let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+    let routes: Router = azure_oauth_routes! {
+        env: lookup,
+        api_scope: "access_as_user",
+        resource_path: "/mcp",
+    };
+    let auth = AzureOAuth::installed(&emu.app_id()).expect("installed by the macro");
+    assert_eq!(auth.config().authority_host(), emu.authority_host(), "from the environment");
+    assert_eq!(auth.config().base_url(), Some(url.as_str()), "from the environment");
+    assert_eq!(auth.config().resource_path(), "/mcp", "the key wins");
+    assert_eq!(auth.config().api_scope(), "access_as_user", "the key wins");
+    let mcp = tower::service_fn(|req: axum::extract::Request| async move {
+        let oid = req.extensions().get::<AzureClaims>().and_then(|c| c.oid().map(str::to_owned));
+        Ok::<_, std::convert::Infallible>(axum::response::IntoResponse::into_response(Json(
+            json!({ "oid": oid }),
+        )))
+    });
+    let mcp = tower::ServiceBuilder::new().layer(auth.layer()).service(mcp);
+    let router = routes.nest_service("/mcp", mcp);
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    let s = Server { emu, url, http: reqwest::Client::new() };
+
+    let ok = s.post("/mcp", Some(&s.emu.token().sign()), json!({})).await;
+    assert_eq!(ok.status, 200, "{:?}", ok.body);
+    assert_eq!(ok.body["oid"], s.emu.user().oid.as_str());
+    let none = s.post("/mcp", None, json!({})).await;
+    assert_eq!(none.status, 401);
+    assert!(
+        none.www.contains(&format!("{}/.well-known/oauth-protected-resource/mcp", s.url)),
+        "{}",
+        none.www
+    );
+    let metadata = s.get("/.well-known/oauth-protected-resource/mcp", None).await;
+    assert_eq!(metadata.status, 200, "the macro's routes serve the metadata: {:?}", metadata.body);
+    let other = s.post("/mcp", Some(&s.emu.token().scopes("other_scope").sign()), json!({})).await;
+    assert_eq!(other.status, 403, "{:?}", other.body);
+    // The layer and the routes share one validator: the keys were fetched once.
+    assert_eq!(s.emu.request_count(Endpoint::JwksV2), 1);
+}
+
+#[test]
+fn a_bad_environment_panics_at_startup_naming_the_variable() {
+    let vars =
+        [("AZURE_CLIENT_ID", "a1000000-0000-4000-8000-000000000011"), ("AZURE_TENANT_ID", "not-a-guid")];
+    let panic = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let _: Router = azure_oauth_routes! {
+            env: |name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| (*v).to_owned()),
+        };
+    }))
+    .expect_err("a tenant id that is no GUID is refused");
+    let message = panic.downcast_ref::<String>().expect("a formatted panic message");
+    assert!(message.starts_with("azure_oauth_routes!: invalid configuration"), "{message}");
+    assert!(message.contains("AZURE_TENANT_ID") && message.contains("not-a-guid"), "{message}");
+}

@@ -1,5 +1,5 @@
 //! The router: the `const` checks, then one call of `__private::azure_oauth_routes` with the
-//! configuration builder, one builder call per key.
+//! configuration builder (read from `env`'s lookup first, when given), one builder call per key.
 
 use proc_macro2::TokenStream;
 use quote::quote;
@@ -17,12 +17,15 @@ pub(crate) fn expand(config: &Config) -> TokenStream {
         let arg = &s.arg;
         quote!(.#key(#arg))
     });
+    let builder = quote!(::axum_mcp_azure_oauth::__private::AzureOAuthConfig::builder());
+    let builder = match &config.env {
+        Some(lookup) => quote!(::axum_mcp_azure_oauth::__private::env(#builder, #lookup)),
+        None => builder,
+    };
     quote! {
         {
             #(#checks)*
-            ::axum_mcp_azure_oauth::__private::azure_oauth_routes(
-                ::axum_mcp_azure_oauth::__private::AzureOAuthConfig::builder() #(#calls)*
-            )
+            ::axum_mcp_azure_oauth::__private::azure_oauth_routes(#builder #(#calls)*)
         }
     }
 }

@@ -39,6 +39,8 @@ enum Kind {
     Bool,
     /// A `usize`.
     Count,
+    /// `env`: a lookup `Fn(&str) -> Option<String>` the environment variables are read through.
+    Env,
 }
 
 struct Key {
@@ -52,7 +54,10 @@ const fn key(name: &'static str, kind: Kind) -> Key {
     Key { name, kind, required: None }
 }
 
-/// Every `AzureOAuthConfigBuilder` method, by the same name.
+/// The key that reads the environment variables (before the other keys, which win).
+const ENV: &str = "env";
+
+/// Every `AzureOAuthConfigBuilder` method, by the same name, and `env`.
 const KEYS: &[Key] = &[
     Key {
         name: "app_id",
@@ -89,11 +94,14 @@ const KEYS: &[Key] = &[
     key("token_cache_capacity", Kind::Count),
     key("key_refresh_interval", Kind::Duration),
     key("http_timeout", Kind::Duration),
+    key(ENV, Kind::Env),
 ];
 
 /// Names people reach for (the environment variables' words, the Python library's) and the key
 /// they mean, when edit distance alone would not find it.
 const ALIASES: &[(&str, &str)] = &[
+    ("from_env", ENV),
+    ("environment", ENV),
     ("client_id", "app_id"),
     ("azure_client_id", "app_id"),
     ("tenant", "tenant_id"),
@@ -123,6 +131,9 @@ pub(crate) struct Setting {
 
 /// Every key, checked.
 pub(crate) struct Config {
+    /// `env`'s lookup, applied first.
+    pub(crate) env: Option<TokenStream>,
+    /// The other keys, in the order written.
     pub(crate) settings: Vec<Setting>,
 }
 
@@ -149,8 +160,12 @@ impl Input {
                 settings.push(Setting { key: ident, arg, const_checks });
             }
         }
-        let missing: Vec<&Key> =
-            KEYS.iter().filter(|k| k.required.is_some() && !seen.iter().any(|s| s == k.name)).collect();
+        // With `env`, the app and tenant ids may come from `AZURE_CLIENT_ID` and `AZURE_TENANT_ID`.
+        let from_env = seen.iter().any(|s| s == ENV);
+        let missing: Vec<&Key> = KEYS
+            .iter()
+            .filter(|k| k.required.is_some() && !from_env && !seen.iter().any(|s| s == k.name))
+            .collect();
         for key in missing {
             errors.at_span(
                 Span::call_site(),
@@ -158,7 +173,8 @@ impl Input {
             );
         }
         errors.finish()?;
-        Ok(Config { settings })
+        let env = settings.iter().position(|s| s.key == ENV).map(|i| settings.remove(i).arg);
+        Ok(Config { env, settings })
     }
 }
 
@@ -220,6 +236,18 @@ fn value_of(key: &Key, value: &Expr, errors: &mut Errors) -> Option<(TokenStream
             arg
         }
         Kind::Secret => secret(value, errors)?,
+        Kind::Env => match common::peel(value) {
+            Expr::Lit(l) => {
+                errors.at(
+                    l,
+                    format_args!(
+                        "`env` takes a lookup function, such as `env: |name| std::env::var(name).ok()`, not a literal"
+                    ),
+                );
+                return None;
+            }
+            _ => value.to_token_stream(),
+        },
         Kind::Choice(choice) => choice_of(choice, value, field, errors)?,
         Kind::Duration => match common::peel(value) {
             Expr::Lit(l) => match &l.lit {

@@ -616,6 +616,35 @@ impl Emulator {
             .graph_endpoint(&s.graph)
     }
 
+    /// The environment variables [`AzureOAuthConfig::from_env`] reads that point a server at this
+    /// emulator: `AZURE_CLIENT_ID`, `AZURE_TENANT_ID`, `AZURE_CLIENT_SECRET`,
+    /// `AZURE_AUTHORITY_HOST` and `MICROSOFT_GRAPH_ENDPOINT`, the values [`config`](Self::config)
+    /// sets. For a server configured from its environment: a child process, or
+    /// `azure_oauth_routes!`'s `env` key.
+    ///
+    /// ```
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use axum_mcp_azure_oauth::AzureOAuthConfig;
+    /// use axum_mcp_azure_oauth::emulator::Emulator;
+    ///
+    /// let emu = Emulator::start().await?;
+    /// let vars = emu.env_vars();
+    /// let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
+    /// let config = AzureOAuthConfig::builder().env(lookup)?.build()?;
+    /// assert_eq!(config.app_id(), emu.app_id());
+    /// # Ok(()) }
+    /// ```
+    pub fn env_vars(&self) -> Vec<(&'static str, String)> {
+        let s = self.state();
+        vec![
+            ("AZURE_CLIENT_ID", s.app.app_id.clone()),
+            ("AZURE_TENANT_ID", s.home.clone()),
+            ("AZURE_CLIENT_SECRET", s.app.secret.expose().to_owned()),
+            ("AZURE_AUTHORITY_HOST", s.authority.clone()),
+            ("MICROSOFT_GRAPH_ENDPOINT", s.graph.clone()),
+        ]
+    }
+
     /// Adds a tenant that uses the shared keys (as real tenants do) and returns its GUID.
     pub fn add_tenant(&self) -> String {
         let tid = new_guid();
