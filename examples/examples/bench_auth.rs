@@ -110,6 +110,20 @@ struct Sample {
     latencies_us: Vec<u32>,
     /// Requests/s of each round.
     round_rps: Vec<f64>,
+    /// CPU time of the whole process (load generator and servers) during the rounds.
+    cpu: Duration,
+}
+
+/// CPU time (user + system) of this process so far, from `/proc/self/stat` (Linux; `None`
+/// elsewhere). Unlike requests/s, CPU per request hardly moves with the machine's other load.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) in parentheses: utime and stime are the
+    // 12th and 13th, in clock ticks (100 per second on Linux).
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace().skip(11);
+    let utime: u64 = fields.next()?.parse().ok()?;
+    let stime: u64 = fields.next()?.parse().ok()?;
+    Some(Duration::from_millis((utime + stime) * 10))
 }
 
 /// The median of `values` (NaN for none).
@@ -278,9 +292,12 @@ async fn main() {
         }
         for i in order {
             let (name, addr, token, _) = &servers[i];
+            let cpu_before = process_cpu();
             let s = load(&format!("http://{addr}/mcp"), *token, args.connections, round_length).await;
+            let cpu = process_cpu().zip(cpu_before).map(|(after, before)| after.saturating_sub(before));
             eprintln!("round {round}: {name}: {:.0} req/s, {} failures", s.rps(), s.failures);
             let total = &mut samples[i];
+            total.cpu += cpu.unwrap_or_default();
             total.requests += s.requests;
             total.failures += s.failures;
             total.elapsed += s.elapsed;
@@ -295,9 +312,9 @@ async fn main() {
         args.connections, args.rounds, args.seconds
     );
     println!(
-        "| configuration | requests/s (median of rounds) | requests/s (all rounds) | p50 ms | p99 ms | failures | vs unauthenticated (median of per-round ratios) |"
+        "| configuration | requests/s (median of rounds) | requests/s (all rounds) | p50 ms | p99 ms | failures | vs unauthenticated (median of per-round ratios) | CPU µs per request (client + server) |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     let baseline =
         servers.iter().position(|(name, ..)| *name == UNAUTHENTICATED).map(|i| samples[i].round_rps.clone());
     for ((name, ..), s) in servers.iter().zip(samples.iter_mut()) {
@@ -310,8 +327,9 @@ async fn main() {
             }
             None => "-".to_owned(),
         };
+        let cpu_per_request = s.cpu.as_secs_f64() * 1e6 / s.requests.max(1) as f64;
         println!(
-            "| {name} | {:.0} | {:.0} | {:.2} | {:.2} | {} | {ratio} |",
+            "| {name} | {:.0} | {:.0} | {:.2} | {:.2} | {} | {ratio} | {cpu_per_request:.1} |",
             s.median_rps(),
             s.rps(),
             s.percentile(0.50),

@@ -22,11 +22,12 @@ use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
 use axum::Router;
 use axum::extract::{Path, State};
 use axum::routing::get;
-use axum_mcp_azure_oauth::{AzureOAuthConfig, TokenValidator};
+use axum_mcp_azure_oauth::{AuthLayer, AzureOAuthConfig, TokenValidator};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::{Value, json};
+use tower::ServiceExt as _;
 
 const APP_ID: &str = "11111111-2222-3333-4444-555555555555";
 const TENANT: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
@@ -161,6 +162,32 @@ fn bench(c: &mut Criterion) {
 
     let cached = validator(&f, 10_000);
     group.bench_function("cached", |b| b.iter_custom(|iters| run(&f, &cached, iters)));
+
+    // A request through `AuthLayer` (token cached) against the same service without it: what the
+    // layer adds per request, the claims put into the request extensions included.
+    let request = || {
+        http::Request::builder()
+            .method("POST")
+            .uri("/mcp")
+            .header("authorization", format!("Bearer {}", f.token))
+            .body(axum::body::Body::empty())
+            .expect("a request")
+    };
+    let inner = tower::service_fn(|req: http::Request<axum::body::Body>| async move {
+        black_box(req.extensions().len());
+        Ok::<_, std::convert::Infallible>(http::Response::new(axum::body::Body::empty()))
+    });
+    let mut layered = tower::Layer::layer(&AuthLayer::new(cached.clone()), inner);
+    group.bench_function("request_without_layer", |b| {
+        b.iter_batched(request, |req| f.runtime.block_on(inner.clone().oneshot(req)), BatchSize::SmallInput)
+    });
+    group.bench_function("request_through_layer_cached", |b| {
+        b.iter_batched(
+            request,
+            |req| f.runtime.block_on(tower::ServiceExt::oneshot(&mut layered, req)),
+            BatchSize::SmallInput,
+        )
+    });
     group.finish();
 }
 

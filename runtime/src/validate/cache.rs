@@ -8,14 +8,15 @@
 //! signed part, which the verified claims reveal anyway. Hashing the ~340-character signature
 //! rather than the whole token makes a hit about three times cheaper.
 //!
-//! Sharded `Mutex<HashMap>`s keep contention low; a hit hashes the signature on the stack, takes
-//! one shard lock, compares the signed part and clones an `Arc`: no allocation. Entries never
-//! outlive the token's `exp`. Bounded: each shard holds at most `capacity / SHARDS` (rounded up)
-//! entries; a full shard first drops expired entries, then an arbitrary one.
+//! Sharded `RwLock<HashMap>`s keep contention low; a hit hashes the signature on the stack, takes
+//! one shard's read lock (requests with the same token never wait for each other), compares the
+//! signed part and clones an `Arc`: no allocation. Entries never outlive the token's `exp`.
+//! Bounded: each shard holds at most `capacity / SHARDS` (rounded up) entries; a full shard first
+//! drops expired entries, then an arbitrary one.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use aws_lc_rs::digest;
 
@@ -91,13 +92,17 @@ type Shard = HashMap<TokenDigest, Entry, BuildHasherDefault<DigestHasher>>;
 
 /// See the module documentation.
 pub(crate) struct TokenCache {
-    shards: Box<[Mutex<Shard>]>,
+    shards: Box<[RwLock<Shard>]>,
     per_shard: usize,
 }
 
-fn lock(m: &Mutex<Shard>) -> MutexGuard<'_, Shard> {
+fn read(m: &RwLock<Shard>) -> RwLockReadGuard<'_, Shard> {
+    m.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write(m: &RwLock<Shard>) -> RwLockWriteGuard<'_, Shard> {
     // A panic while holding the lock cannot leave a map half-updated in a way that matters here.
-    m.lock().unwrap_or_else(PoisonError::into_inner)
+    m.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl TokenCache {
@@ -107,22 +112,25 @@ impl TokenCache {
             return None;
         }
         let per_shard = capacity.div_ceil(SHARDS);
-        let shards = (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect();
+        let shards = (0..SHARDS).map(|_| RwLock::new(Shard::default())).collect();
         Some(Self { shards, per_shard })
     }
 
     /// The claims of a cached token still valid at `now` (Unix seconds).
     pub(crate) fn get(&self, key: &TokenKey<'_>, now: u64) -> Option<AzureClaims> {
-        let mut shard = lock(&self.shards[key.digest.shard()]);
-        match shard.get(&key.digest) {
-            Some(e) if *e.signed != *key.signed => None,
-            Some(e) if now < e.expires_at => Some(e.claims.clone()),
-            Some(_) => {
-                shard.remove(&key.digest);
-                None
-            }
-            None => None,
+        let lock = &self.shards[key.digest.shard()];
+        match read(lock).get(&key.digest) {
+            Some(e) if *e.signed != *key.signed => return None,
+            Some(e) if now < e.expires_at => return Some(e.claims.clone()),
+            Some(_) => {}
+            None => return None,
         }
+        // Expired: dropped (unless a fresh verification of the same token replaced it meanwhile).
+        let mut shard = write(lock);
+        if shard.get(&key.digest).is_some_and(|e| e.expires_at <= now) {
+            shard.remove(&key.digest);
+        }
+        None
     }
 
     /// Remembers verified claims until `expires_at` (Unix seconds).
@@ -131,7 +139,7 @@ impl TokenCache {
             return;
         }
         let digest = key.digest;
-        let mut shard = lock(&self.shards[digest.shard()]);
+        let mut shard = write(&self.shards[digest.shard()]);
         if shard.len() >= self.per_shard && !shard.contains_key(&digest) {
             shard.retain(|_, e| now < e.expires_at);
             if shard.len() >= self.per_shard
@@ -145,7 +153,7 @@ impl TokenCache {
 
     /// How many tokens are cached (expired ones not yet dropped included).
     pub(crate) fn len(&self) -> usize {
-        self.shards.iter().map(|s| lock(s).len()).sum()
+        self.shards.iter().map(|s| read(s).len()).sum()
     }
 
     /// The most tokens the cache holds.
