@@ -179,7 +179,7 @@ fn bench(c: &mut Criterion) {
     });
     let mut layered = tower::Layer::layer(&AuthLayer::new(cached.clone()), inner);
     group.bench_function("request_without_layer", |b| {
-        b.iter_batched(request, |req| f.runtime.block_on(inner.clone().oneshot(req)), BatchSize::SmallInput)
+        b.iter_batched(request, |req| f.runtime.block_on(inner.oneshot(req)), BatchSize::SmallInput)
     });
     group.bench_function("request_through_layer_cached", |b| {
         b.iter_batched(
