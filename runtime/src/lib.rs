@@ -35,9 +35,9 @@ pub use graph::{
 pub use oauth::AzureOAuth;
 
 pub use validate::{
-    AuthError, AuthLayer, AuthService, AzureClaims, Clock, InsufficientScope, InvalidRequest, InvalidToken,
-    NEW_TENANT_BURST, NEW_TENANT_REFILL_PER_SEC, Requirements, TokenKind, TokenValidator, TokenVersion,
-    ValidatorStats,
+    AuthError, AuthFuture, AuthLayer, AuthService, AzureClaims, Clock, InsufficientScope, InvalidRequest,
+    InvalidToken, NEW_TENANT_BURST, NEW_TENANT_REFILL_PER_SEC, Requirements, TokenKind, TokenValidator,
+    TokenVersion, ValidatorStats,
 };
 
 #[cfg(feature = "emulator")]

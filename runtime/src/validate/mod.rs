@@ -20,7 +20,7 @@ use cache::{TokenCache, TokenKey};
 pub use claims::{AzureClaims, TokenKind, TokenVersion};
 use jwks::{KeyCache, KeyError};
 pub use jwks::{NEW_TENANT_BURST, NEW_TENANT_REFILL_PER_SEC};
-pub use layer::{AuthLayer, AuthService};
+pub use layer::{AuthFuture, AuthLayer, AuthService};
 
 /// Why a request was not authenticated. Each variant maps to one HTTP answer (see
 /// [`AuthError::status`]); its message says what the caller should do, and never carries key ids,
@@ -314,9 +314,10 @@ pub struct ValidatorStats {
 /// fetched), fetched once however many requests wait for them, refreshed in the
 /// background every `key_refresh_interval` (±10%), and kept when a refresh fails. With no keys at
 /// all (Entra unreachable), requests get 503 `temporarily_unavailable`, not 401; new fetches are
-/// then tried at most every 10 seconds. Verified tokens are remembered (by the SHA-256 digest of
-/// their signature and their signed part, never whole; `token_cache_capacity`) until their `exp`, so repeated requests skip the RSA check; the
-/// permissions of step 8 are checked on every request.
+/// then tried at most every 10 seconds. Verified tokens are remembered until their `exp`
+/// (`token_cache_capacity`; by the SHA-256 digest of their signature and their signed part, never
+/// whole), so repeated requests skip the RSA check; the permissions of step 8 are checked on every
+/// request.
 ///
 /// ```no_run
 /// use std::sync::Arc;
@@ -522,7 +523,6 @@ fn jitter(interval: Duration) -> Duration {
     interval.mul_f64(0.9 + f64::from(r) / 255.0 * 0.2).max(Duration::from_secs(1))
 }
 
-/// Logs a refusal at debug level (never the token) and passes the error on.
 /// What [`TokenValidator::lookup`] found.
 enum Lookup<'h> {
     /// The answer: no usable token, or a cached one (permissions checked).
@@ -544,6 +544,7 @@ fn accepted(result: &Result<AzureClaims, AuthError>) {
     }
 }
 
+/// Logs a refusal at debug level (never the token) and passes the error on.
 fn refused(error: AuthError, tenant: Option<&str>, oid: Option<&str>) -> AuthError {
     tracing::debug!(tenant, oid, reason = error.reason(), "access token refused");
     error
@@ -619,8 +620,8 @@ impl Inner {
         if token.len() > jwt::MAX_TOKEN_LEN {
             return Err(refused(AuthError::InvalidToken(InvalidToken::Oversized), None, None));
         }
-        // The slow path's future (key fetches, HTTP) is large: boxed, so that the cached path
-        // neither builds nor moves it.
+        // Verification's future (key fetches, HTTP) is large: boxed, so that the futures of
+        // `authenticate` and `validate_for` stay small for their cached path.
         let claims = Box::pin(self.verify(token, req)).await?;
         if let (Some(cache), Some(key)) = (&self.tokens, key) {
             cache.insert(&key, claims.exp(), claims.clone(), self.clock.unix());
