@@ -895,6 +895,81 @@ async fn the_layer_wraps_a_nested_service() {
     assert!(r.headers().contains_key("www-authenticate"));
 }
 
+/// A service that counts its clones and calls.
+struct Counting {
+    clones: Arc<std::sync::atomic::AtomicUsize>,
+    calls: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Clone for Counting {
+    fn clone(&self) -> Self {
+        self.clones.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Self { clones: Arc::clone(&self.clones), calls: Arc::clone(&self.calls) }
+    }
+}
+
+impl tower::Service<http::Request<axum::body::Body>> for Counting {
+    type Response = http::Response<axum::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: http::Request<axum::body::Body>) -> Self::Future {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let tid = req.extensions().get::<AzureClaims>().map(|c| c.tid().to_owned()).unwrap_or_default();
+        std::future::ready(Ok(http::Response::new(axum::body::Body::from(tid))))
+    }
+}
+
+/// The layer's two paths: a token it must verify takes the slow path (the ready service moves into
+/// a future, a clone takes its place); a cached token, a request without a usable token and a CORS
+/// preflight are answered at once, without cloning the service — and a refused request never
+/// reaches it.
+#[tokio::test]
+async fn the_layer_answers_cached_tokens_and_refusals_without_cloning_the_service() {
+    use std::sync::atomic::Ordering::SeqCst;
+    use tower::{Layer as _, Service as _, ServiceExt as _};
+
+    let emu = Emulator::start().await.expect("the emulator starts");
+    let validator = TokenValidator::new(Arc::new(emu.config().build().expect("valid")));
+    let counting = Counting { clones: Arc::default(), calls: Arc::default() };
+    let (clones, calls) = (Arc::clone(&counting.clones), Arc::clone(&counting.calls));
+    let mut service = AuthLayer::new(validator).layer(counting);
+    let token = emu.token().sign();
+    let request = |authorization: Option<&str>| {
+        let mut r = http::Request::post("/mcp");
+        if let Some(value) = authorization {
+            r = r.header("authorization", value);
+        }
+        r.body(axum::body::Body::empty()).expect("a request")
+    };
+    let mut send = async |req| {
+        let response = service.ready().await.expect("ready").call(req).await.expect("infallible");
+        let status = response.status().as_u16();
+        let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.expect("a body");
+        (status, String::from_utf8(body.to_vec()).expect("UTF-8"))
+    };
+
+    let bearer = format!("Bearer {token}");
+    assert_eq!(send(request(Some(&bearer))).await, (200, emu.home_tenant()), "verified");
+    assert_eq!((clones.load(SeqCst), calls.load(SeqCst)), (1, 1), "the slow path clones once");
+    assert_eq!(send(request(Some(&bearer))).await, (200, emu.home_tenant()), "cached");
+    assert_eq!((clones.load(SeqCst), calls.load(SeqCst)), (1, 2), "a cached token: no clone");
+    assert_eq!(send(request(None)).await.0, 401);
+    assert_eq!(send(request(Some("Basic abc"))).await.0, 400);
+    assert_eq!((clones.load(SeqCst), calls.load(SeqCst)), (1, 2), "refused: no clone, not called");
+    let preflight = http::Request::options("/mcp")
+        .header("origin", "https://app.example.com")
+        .header("access-control-request-method", "POST")
+        .body(axum::body::Body::empty())
+        .expect("a request");
+    assert_eq!(send(preflight).await.0, 200);
+    assert_eq!((clones.load(SeqCst), calls.load(SeqCst)), (1, 3), "a preflight passes, no clone");
+}
+
 #[tokio::test]
 async fn a_hanging_authority_times_out_into_a_503() {
     let emu = Emulator::start().await.expect("the emulator starts");
