@@ -88,9 +88,19 @@ impl OAuthEndpoints {
     /// The endpoints of `config`, enrolling through `graph` (to share one client or set its
     /// retry budget with [`GraphClient::with_retry_budget`]).
     pub fn with_graph_client(config: Arc<AzureOAuthConfig>, graph: GraphClient) -> Self {
+        let http = crate::http::client(&config);
+        Self::with_http(config, graph, http)
+    }
+
+    /// The endpoints of `config`, calling Entra through `http`.
+    pub(crate) fn with_http(
+        config: Arc<AzureOAuthConfig>,
+        graph: GraphClient,
+        http: reqwest::Client,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
-                http: crate::http::client(&config),
+                http,
                 config,
                 graph,
                 refresh_platforms: StdMutex::new(RefreshPlatforms::new(REMEMBERED_REFRESH_TOKENS)),

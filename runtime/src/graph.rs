@@ -406,9 +406,15 @@ impl GraphClient {
 
     /// A client whose enrolment batches retry for at most `budget` (throttling and outages).
     pub fn with_retry_budget(config: Arc<AzureOAuthConfig>, budget: Duration) -> Self {
+        let http = crate::http::client(&config);
+        Self::with_http(config, budget, http)
+    }
+
+    /// A client calling Graph (and Entra for its token) through `http`.
+    pub(crate) fn with_http(config: Arc<AzureOAuthConfig>, budget: Duration, http: reqwest::Client) -> Self {
         Self {
             inner: Arc::new(Inner {
-                http: crate::http::client(&config),
+                http,
                 config,
                 retry_budget: budget,
                 token: Mutex::new(None),

@@ -1,4 +1,5 @@
-//! The one outgoing HTTP client (metadata, keys, the token bridge, Graph).
+//! The outgoing HTTP client (metadata, keys, the token bridge, Graph); `AzureOAuth` builds one and
+//! shares it.
 
 use crate::AzureOAuthConfig;
 

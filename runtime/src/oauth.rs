@@ -4,7 +4,10 @@ use std::sync::Arc;
 
 use axum::Router;
 
-use crate::{AuthLayer, AzureOAuthConfig, ConfigError, OAuthEndpoints, Requirements, TokenValidator};
+use crate::{
+    AuthLayer, AzureOAuthConfig, Clock, ConfigError, GRAPH_RETRY_BUDGET, GraphClient, OAuthEndpoints,
+    Requirements, TokenValidator,
+};
 
 /// Everything one Entra app needs to protect an axum MCP server: the validated
 /// [`AzureOAuthConfig`], the [`TokenValidator`] (one signing-key cache) and the
@@ -36,13 +39,15 @@ pub struct AzureOAuth {
 }
 
 impl AzureOAuth {
-    /// Builds the validator and the endpoints for `config`. Nothing is fetched until the first
-    /// request needs it.
+    /// Builds the validator and the endpoints for `config`, which share one HTTP client (one
+    /// connection pool to Entra ID and Graph). Nothing is fetched until the first request needs it.
     pub fn new(config: AzureOAuthConfig) -> Self {
         let config = Arc::new(config);
+        let http = crate::http::client(&config);
+        let graph = GraphClient::with_http(Arc::clone(&config), GRAPH_RETRY_BUDGET, http.clone());
         Self {
-            validator: TokenValidator::new(Arc::clone(&config)),
-            endpoints: OAuthEndpoints::new(Arc::clone(&config)),
+            validator: TokenValidator::with_http(Arc::clone(&config), Clock::system(), http.clone()),
+            endpoints: OAuthEndpoints::with_http(Arc::clone(&config), graph, http),
             config,
         }
     }

@@ -695,3 +695,55 @@ async fn wrong_methods_get_405_with_allow_and_an_oauth_json_error() {
         assert_eq!(a.json()["error"], "invalid_request", "{method} {path}");
     }
 }
+
+/// An `AzureOAuth`'s validator, token bridge and Graph client share one HTTP client: key
+/// fetches, a bridged token request and Graph's own token reach Entra over one kept-alive
+/// connection (rarely two).
+#[tokio::test]
+async fn an_azure_oauth_reaches_entra_and_graph_over_one_connection_pool() {
+    use axum::routing::post;
+    use axum_mcp_azure_oauth::AzureOAuth;
+
+    let emu = axum_mcp_azure_oauth::emulator::Emulator::start().await.expect("the emulator starts");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+    let base = format!("http://{}", listener.local_addr().expect("local address"));
+    let config = emu
+        .config()
+        .base_url(&base)
+        .allowed_redirect_uris(["http://127.0.0.1/callback"])
+        .build()
+        .expect("valid");
+    let auth = AzureOAuth::new(config);
+    let app: axum::Router = auth.router().route("/mcp", post(|| async { "ok" }).layer(auth.layer()));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let http = reqwest::Client::new();
+
+    // Metadata and keys, fetched by the validator.
+    let r = http.post(format!("{base}/mcp")).bearer_auth(emu.token().sign()).send().await.expect("send");
+    assert_eq!(r.status(), 200);
+    // A token request, forwarded by the bridge (Entra refuses the made-up refresh token).
+    let r = http
+        .post(format!("{base}/token"))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", "made-up"), ("client_id", &emu.app_id())])
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 400);
+    // A registration, enrolled through Graph with a client-credentials token from Entra.
+    let r = http
+        .post(format!("{base}/register"))
+        .json(&json!({ "redirect_uris": ["http://127.0.0.1:43210/callback"] }))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+    assert!(
+        emu.request_count(axum_mcp_azure_oauth::emulator::Endpoint::GraphPatchApplication) >= 1,
+        "enrolled"
+    );
+    // Three clients would open at least three connections to Entra (one each). One shared client
+    // opens one, or two if a request starts before the previous connection is back in the pool.
+    let (entra, graph) = emu.connections_accepted();
+    assert!(entra <= 2, "{entra} connections to Entra: the pool is not shared");
+    assert!(graph >= 1, "Graph was called");
+}

@@ -62,6 +62,7 @@ mod time;
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -267,6 +268,8 @@ pub(crate) struct State {
     pub(crate) app: App,
     inner: Mutex<Mutable>,
     pub(crate) notify: Notify,
+    /// TCP connections accepted: Entra ID's side, Graph's side.
+    pub(crate) connections: [AtomicUsize; 2],
 }
 
 impl State {
@@ -503,6 +506,7 @@ impl EmulatorBuilder {
             },
             inner: Mutex::new(mutable),
             notify: Notify::new(),
+            connections: Default::default(),
         });
         let (shutdown, rx) = watch::channel(false);
         let (stopped_tx, stopped) = watch::channel(0u8);
@@ -725,6 +729,13 @@ impl Emulator {
     /// How many requests of `endpoint` were received (since the last [`reset_requests`](Self::reset_requests)).
     pub fn request_count(&self, endpoint: Endpoint) -> usize {
         self.state().lock().log.iter().filter(|r| r.endpoint == endpoint).count()
+    }
+
+    /// The TCP connections accepted so far: (Entra ID's side, Graph's side). A client that
+    /// keeps its connections alive and shares its pool opens few.
+    pub fn connections_accepted(&self) -> (usize, usize) {
+        let [login, graph] = &self.state().connections;
+        (login.load(Ordering::SeqCst), graph.load(Ordering::SeqCst))
     }
 
     /// Every request received, oldest first.

@@ -73,6 +73,11 @@ pub(crate) async fn serve(
             }
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
+                let counter = match side {
+                    Side::Login => &state.connections[0],
+                    Side::Graph => &state.connections[1],
+                };
+                counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
                 let state = Arc::clone(&state);
                 let mut shutdown = shutdown.clone();
                 tokio::spawn(async move {

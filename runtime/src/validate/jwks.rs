@@ -228,8 +228,7 @@ struct Jwk {
 }
 
 impl KeyCache {
-    pub(crate) fn new(config: Arc<AzureOAuthConfig>, clock: Clock) -> Self {
-        let client = crate::http::client(&config);
+    pub(crate) fn new(config: Arc<AzureOAuthConfig>, clock: Clock, client: reqwest::Client) -> Self {
         Self {
             config,
             client,

@@ -368,8 +368,15 @@ impl TokenValidator {
 
     /// A validator with its own clock (tests move a [`Clock::manual`] past expiry and rate limits).
     pub fn with_clock(config: Arc<AzureOAuthConfig>, clock: Clock) -> Self {
+        let http = crate::http::client(&config);
+        Self::with_http(config, clock, http)
+    }
+
+    /// A validator fetching through `http` (`AzureOAuth` shares one client between the
+    /// validator, the bridge and Graph).
+    pub(crate) fn with_http(config: Arc<AzureOAuthConfig>, clock: Clock, http: reqwest::Client) -> Self {
         let tokens = TokenCache::new(config.token_cache_capacity());
-        let keys = KeyCache::new(config.clone(), clock.clone());
+        let keys = KeyCache::new(config.clone(), clock.clone(), http);
         Self {
             inner: Arc::new(Inner {
                 config,
