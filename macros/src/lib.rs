@@ -150,7 +150,8 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `allowed_redirect_uris`, `allowed_redirect_uri_prefixes`, `allowed_tenant_ids`, `api_scope`,
 /// `resource_path`, `mode`, `https_redirect_platform`, `required_scopes`, `required_roles`,
 /// `app_id_uris`, `clock_skew`, `custom_signing_keys`, `require_pkce`, `key_cache_tenants`,
-/// `token_cache_capacity`, `key_refresh_interval`, `http_timeout`. Unknown keys (with a "did you
+/// `new_tenant_burst`, `new_tenant_refill_per_sec`, `token_cache_capacity`,
+/// `key_refresh_interval`, `http_timeout`. Unknown keys (with a "did you
 /// mean" hint) and duplicates are refused, and every independent mistake is reported in one build.
 ///
 /// And `env`: a lookup `Fn(&str) -> Option<String>` through which every variable
@@ -209,7 +210,8 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - `mode: bridge | direct` and `https_redirect_platform: web | spa`, or a path to the variant
 ///   (`Mode::Direct`); a run-time value goes in braces (`mode: { mode }`).
 /// - `clock_skew`, `key_refresh_interval`, `http_timeout`: whole seconds (`300`) or a `Duration`.
-/// - `custom_signing_keys`, `require_pkce`: a `bool`; `key_cache_tenants`, `token_cache_capacity`: a `usize`.
+/// - `custom_signing_keys`, `require_pkce`: a `bool`; `key_cache_tenants`, `token_cache_capacity`: a
+///   `usize`; `new_tenant_burst`, `new_tenant_refill_per_sec`: a `u32`.
 ///
 /// Run-time values are evaluated in the order written, in the enclosing function, so `?` works.
 ///

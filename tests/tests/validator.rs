@@ -764,6 +764,39 @@ async fn forged_tokens_of_random_tenants_neither_flood_entra_nor_evict_real_tena
     assert_eq!(s.v2_fetches(), (before + 141, 2));
 }
 
+/// The new-tenant bucket follows the configuration: a small one throttles sooner, a large one
+/// (a multi-tenant app after a restart) looks every new tenant up.
+#[tokio::test]
+async fn the_new_tenant_bucket_is_configurable() {
+    use axum_mcp_azure_oauth::{AuthError, InvalidToken};
+    for (burst, tenants, expect_throttled) in [(3, 20, true), (200, 100, false)] {
+        let emu = Emulator::start().await.expect("the emulator starts");
+        let config = emu
+            .config()
+            .tenants(TenantPolicy::Any)
+            .key_cache_tenants(300)
+            .new_tenant_burst(burst)
+            .new_tenant_refill_per_sec(1);
+        let s = start(emu, config).await;
+        let started = std::time::Instant::now();
+        s.accepted(&s.emu.token().sign(), "the home tenant").await;
+        let mut looked_up = 0;
+        let mut throttled = 0;
+        for i in 0..tenants {
+            let forged = s.emu.token().tenant(&random_tenant(i)).signed_with_unknown_key().sign();
+            match s.validator.validate(&forged).await {
+                Err(AuthError::InvalidToken(InvalidToken::NewTenantThrottled)) => throttled += 1,
+                Err(AuthError::InvalidToken(InvalidToken::UnknownTenant)) => looked_up += 1,
+                other => panic!("a forged token: {other:?}"),
+            }
+        }
+        let allowed = usize::try_from(u64::from(burst) + started.elapsed().as_secs() + 1).expect("small");
+        assert!(looked_up < allowed, "burst {burst}: 1 + {looked_up} looked up, at most {allowed}");
+        assert_eq!(throttled > 0, expect_throttled, "burst {burst}: {throttled} throttled");
+        assert_eq!(s.v2_fetches().0, 1 + looked_up, "one metadata fetch per tenant looked up");
+    }
+}
+
 #[tokio::test]
 async fn verified_tokens_are_cached_until_exp() {
     let emu = Emulator::start().await.expect("the emulator starts");

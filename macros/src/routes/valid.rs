@@ -91,6 +91,8 @@ const KEYS: &[Key] = &[
     key("custom_signing_keys", Kind::Bool),
     key("require_pkce", Kind::Bool),
     key("key_cache_tenants", Kind::Count),
+    key("new_tenant_burst", Kind::Count),
+    key("new_tenant_refill_per_sec", Kind::Count),
     key("token_cache_capacity", Kind::Count),
     key("key_refresh_interval", Kind::Duration),
     key("http_timeout", Kind::Duration),

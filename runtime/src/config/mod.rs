@@ -278,6 +278,8 @@ pub struct AzureOAuthConfig {
     custom_signing_keys: bool,
     require_pkce: bool,
     key_cache_tenants: usize,
+    new_tenant_burst: u32,
+    new_tenant_refill_per_sec: u32,
     token_cache_capacity: usize,
     key_refresh_interval: Duration,
     http_timeout: Duration,
@@ -412,6 +414,15 @@ impl AzureOAuthConfig {
     pub fn key_cache_tenants(&self) -> usize {
         self.key_cache_tenants
     }
+    /// How many tenants the key cache does not hold may be looked up at once (see
+    /// [`NEW_TENANT_BURST`](crate::NEW_TENANT_BURST)).
+    pub fn new_tenant_burst(&self) -> u32 {
+        self.new_tenant_burst
+    }
+    /// How many more new tenants may be looked up per second once the burst is spent.
+    pub fn new_tenant_refill_per_sec(&self) -> u32 {
+        self.new_tenant_refill_per_sec
+    }
     /// How many verified tokens are remembered (0: off).
     pub fn token_cache_capacity(&self) -> usize {
         self.token_cache_capacity
@@ -462,6 +473,8 @@ pub struct AzureOAuthConfigBuilder {
     custom_signing_keys: bool,
     require_pkce: Option<bool>,
     key_cache_tenants: Option<usize>,
+    new_tenant_burst: Option<u32>,
+    new_tenant_refill_per_sec: Option<u32>,
     token_cache_capacity: Option<usize>,
     key_refresh_interval: Option<Duration>,
     http_timeout: Option<Duration>,
@@ -601,6 +614,20 @@ impl AzureOAuthConfigBuilder {
     /// How many tenants' metadata and keys are cached, default 50.
     pub fn key_cache_tenants(mut self, tenants: usize) -> Self {
         self.key_cache_tenants = Some(tenants);
+        self
+    }
+    /// How many tenants the key cache does not hold may be looked up at once, default
+    /// [`NEW_TENANT_BURST`](crate::NEW_TENANT_BURST) (20), at least 1. Beyond it a token naming a
+    /// new tenant gets 401 "try again later" without a fetch: raise it for a multi-tenant app whose
+    /// users arrive from many tenants at once after a restart.
+    pub fn new_tenant_burst(mut self, lookups: u32) -> Self {
+        self.new_tenant_burst = Some(lookups);
+        self
+    }
+    /// How many more new tenants may be looked up per second once the burst is spent, default
+    /// [`NEW_TENANT_REFILL_PER_SEC`](crate::NEW_TENANT_REFILL_PER_SEC) (2), at least 1.
+    pub fn new_tenant_refill_per_sec(mut self, lookups: u32) -> Self {
+        self.new_tenant_refill_per_sec = Some(lookups);
         self
     }
     /// How many verified tokens are remembered, default 10,000; 0 turns the cache off.
@@ -814,6 +841,11 @@ impl AzureOAuthConfigBuilder {
             custom_signing_keys: self.custom_signing_keys,
             require_pkce: self.require_pkce.unwrap_or(true),
             key_cache_tenants: self.key_cache_tenants.unwrap_or(DEFAULT_KEY_CACHE_TENANTS).max(1),
+            new_tenant_burst: self.new_tenant_burst.unwrap_or(crate::NEW_TENANT_BURST).max(1),
+            new_tenant_refill_per_sec: self
+                .new_tenant_refill_per_sec
+                .unwrap_or(crate::NEW_TENANT_REFILL_PER_SEC)
+                .max(1),
             token_cache_capacity: self.token_cache_capacity.unwrap_or(DEFAULT_TOKEN_CACHE_CAPACITY),
             key_refresh_interval: self.key_refresh_interval.unwrap_or(DEFAULT_KEY_REFRESH_INTERVAL),
             http_timeout: self.http_timeout.unwrap_or(DEFAULT_HTTP_TIMEOUT),

@@ -11,7 +11,8 @@
 //!
 //!   A tenant is promoted on its first verified token.
 //! - A tenant in neither FIFO is looked up only while the global token bucket for new tenants
-//!   ([`NEW_TENANT_BURST`], refilled at [`NEW_TENANT_REFILL_PER_SEC`]) has a token; beyond it the
+//!   (`new_tenant_burst`, default [`NEW_TENANT_BURST`], refilled at `new_tenant_refill_per_sec`,
+//!   default [`NEW_TENANT_REFILL_PER_SEC`]) has a token; beyond it the
 //!   token is refused ([`KeyError::NewTenantThrottled`], 401) without any fetch.
 //! - Single-flight: a slot has one fetch in flight; everyone else waits for its result.
 //! - An unknown `kid` refetches at most once per [`REFRESH_MIN_INTERVAL`] per slot.
@@ -48,13 +49,14 @@ const MAX_KEYS: usize = 64;
 /// Fetches in flight at once, over all tenants: a flood of new tenants (with
 /// [`TenantPolicy::Any`](crate::TenantPolicy::Any)) queues here instead of opening a connection each.
 const MAX_CONCURRENT_FETCHES: usize = 8;
-/// Lookups of tenants the key cache does not hold, allowed in a burst (all tenants together). A
+/// Lookups of tenants the key cache does not hold, allowed in a burst (all tenants together) by
+/// default (`AzureOAuthConfigBuilder::new_tenant_burst` changes it). A
 /// token naming a new tenant beyond the bucket is refused with 401 `invalid_token` ("try again
 /// later") rather than fetched: the token is not known to be valid (so not 503), and every such
 /// fetch happens before any signature check, so forged tokens must not be able to trigger them at
 /// will.
 pub const NEW_TENANT_BURST: u32 = 20;
-/// The new-tenant bucket's refill rate, in lookups per second (see [`NEW_TENANT_BURST`]).
+/// The new-tenant bucket's default refill rate, in lookups per second (see [`NEW_TENANT_BURST`]).
 pub const NEW_TENANT_REFILL_PER_SEC: u32 = 2;
 
 /// A signing key from the JWKS.
@@ -158,20 +160,22 @@ impl Fifo {
 
 /// A token bucket (see [`NEW_TENANT_BURST`]).
 struct Bucket {
+    burst: f64,
+    refill_per_sec: f64,
     tokens: f64,
     last: Option<Instant>,
 }
 
 impl Bucket {
-    fn full() -> Self {
-        Self { tokens: f64::from(NEW_TENANT_BURST), last: None }
+    fn full(burst: u32, refill_per_sec: u32) -> Self {
+        let burst = f64::from(burst);
+        Self { burst, refill_per_sec: f64::from(refill_per_sec), tokens: burst, last: None }
     }
 
     fn take(&mut self, now: Instant) -> bool {
         let elapsed = self.last.map_or(Duration::ZERO, |last| now.saturating_duration_since(last));
         self.last = Some(now);
-        self.tokens = (self.tokens + elapsed.as_secs_f64() * f64::from(NEW_TENANT_REFILL_PER_SEC))
-            .min(f64::from(NEW_TENANT_BURST));
+        self.tokens = (self.tokens + elapsed.as_secs_f64() * self.refill_per_sec).min(self.burst);
         if self.tokens >= 1.0 {
             self.tokens -= 1.0;
             true
@@ -187,9 +191,10 @@ struct Tenants {
     new_tenants: Bucket,
 }
 
-impl Default for Tenants {
-    fn default() -> Self {
-        Self { proven: Fifo::default(), unproven: Fifo::default(), new_tenants: Bucket::full() }
+impl Tenants {
+    fn new(config: &AzureOAuthConfig) -> Self {
+        let new_tenants = Bucket::full(config.new_tenant_burst(), config.new_tenant_refill_per_sec());
+        Self { proven: Fifo::default(), unproven: Fifo::default(), new_tenants }
     }
 }
 
@@ -230,10 +235,10 @@ struct Jwk {
 impl KeyCache {
     pub(crate) fn new(config: Arc<AzureOAuthConfig>, clock: Clock, client: reqwest::Client) -> Self {
         Self {
+            tenants: Mutex::new(Tenants::new(&config)),
             config,
             client,
             clock,
-            tenants: Mutex::default(),
             fetch_permits: tokio::sync::Semaphore::new(MAX_CONCURRENT_FETCHES),
             metadata_fetches: AtomicU64::new(0),
             jwks_fetches: AtomicU64::new(0),
@@ -554,7 +559,7 @@ mod tests {
     #[test]
     fn the_new_tenant_bucket_allows_its_burst_then_its_refill_rate() {
         let start = Instant::now();
-        let mut bucket = Bucket::full();
+        let mut bucket = Bucket::full(NEW_TENANT_BURST, NEW_TENANT_REFILL_PER_SEC);
         let taken = (0..100).filter(|_| bucket.take(start)).count();
         assert_eq!(taken, NEW_TENANT_BURST as usize, "the burst, no more");
         let later = start + Duration::from_secs(5);

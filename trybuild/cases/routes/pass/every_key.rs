@@ -34,6 +34,8 @@ fn main() {
         custom_signing_keys: true,
         require_pkce: false,
         key_cache_tenants: 10,
+        new_tenant_burst: 100,
+        new_tenant_refill_per_sec: 10,
         token_cache_capacity: 0,
         key_refresh_interval: std::time::Duration::from_secs(3600),
         http_timeout: 5,
