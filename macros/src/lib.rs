@@ -213,7 +213,8 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 /// - `custom_signing_keys`, `require_pkce`: a `bool`; `key_cache_tenants`, `token_cache_capacity`: a
 ///   `usize`; `new_tenant_burst`, `new_tenant_refill_per_sec`: a `u32`.
 ///
-/// Run-time values are evaluated in the order written, in the enclosing function, so `?` works.
+/// Run-time values are evaluated in the order written (`env` first), in the enclosing function, so
+/// `?` works.
 ///
 /// # Failure at startup
 /// Once the build succeeds, only run-time values (and the environment read by `env`) can be
