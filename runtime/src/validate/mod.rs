@@ -415,16 +415,10 @@ impl TokenValidator {
         token: &str,
         requirements: &Requirements,
     ) -> Result<AzureClaims, AuthError> {
-        let key = self.inner.key(token);
-        let result = match key.as_ref().and_then(|k| self.inner.cached(k, requirements)) {
-            Some(result) => result,
-            None => {
-                self.ensure_refresher();
-                self.inner.verify_and_remember(token, key, requirements).await
-            }
-        };
-        accepted(&result);
-        result
+        match self.lookup_token(token, requirements) {
+            Lookup::Done(result) => result,
+            Lookup::Miss { token, key } => self.verify_uncached(token, key, requirements).await,
+        }
     }
 
     /// Authenticates a request: reads its bearer token strictly (exactly one
@@ -440,12 +434,7 @@ impl TokenValidator {
         let result = match self.lookup(headers, uri, requirements) {
             Lookup::Done(result) => result,
             Lookup::Miss { token, key } => match crate::challenge::check_b64token(token) {
-                Ok(()) => {
-                    self.ensure_refresher();
-                    let result = self.inner.verify_and_remember(token, key, requirements).await;
-                    accepted(&result);
-                    result
-                }
+                Ok(()) => self.verify_uncached(token, key, requirements).await,
                 Err(e) => Err(unusable(e)),
             },
         };
@@ -470,10 +459,14 @@ impl TokenValidator {
 
     /// The request's token, answered from the verified-token cache when it is there.
     fn lookup<'h>(&self, headers: &'h http::HeaderMap, uri: &http::Uri, req: &Requirements) -> Lookup<'h> {
-        let token = match crate::challenge::bearer_credentials(headers, uri) {
-            Ok(token) => token,
-            Err(e) => return Lookup::Done(Err(unusable(e))),
-        };
+        match crate::challenge::bearer_credentials(headers, uri) {
+            Ok(token) => self.lookup_token(token, req),
+            Err(e) => Lookup::Done(Err(unusable(e))),
+        }
+    }
+
+    /// `token`, answered from the verified-token cache when it is there.
+    fn lookup_token<'t>(&self, token: &'t str, req: &Requirements) -> Lookup<'t> {
         let key = self.inner.key(token);
         match key.as_ref().and_then(|k| self.inner.cached(k, req)) {
             Some(result) => {
@@ -482,6 +475,19 @@ impl TokenValidator {
             }
             None => Lookup::Miss { token, key },
         }
+    }
+
+    /// Verifies a token the cache does not hold (and remembers it under `key`).
+    async fn verify_uncached(
+        &self,
+        token: &str,
+        key: Option<TokenKey<'_>>,
+        req: &Requirements,
+    ) -> Result<AzureClaims, AuthError> {
+        self.ensure_refresher();
+        let result = self.inner.verify_and_remember(token, key, req).await;
+        accepted(&result);
+        result
     }
 
     /// The answer for a failed authentication: the status, `WWW-Authenticate` challenge and JSON
@@ -530,7 +536,7 @@ fn jitter(interval: Duration) -> Duration {
     interval.mul_f64(0.9 + f64::from(r) / 255.0 * 0.2).max(Duration::from_secs(1))
 }
 
-/// What [`TokenValidator::lookup`] found.
+/// What [`TokenValidator::lookup`] and [`TokenValidator::lookup_token`] found.
 enum Lookup<'h> {
     /// The answer: no usable token, or a cached one (permissions checked).
     Done(Result<AzureClaims, AuthError>),
