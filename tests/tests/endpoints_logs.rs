@@ -2,23 +2,11 @@
 //! own: its subscriber is the global one.)
 
 mod endpoints_support;
+mod log_support;
 
 use endpoints_support::flow::*;
 use endpoints_support::*;
-
-/// Log lines written by the subscriber of one test.
-#[derive(Clone, Default)]
-struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use log_support::Captured;
 
 #[tokio::test]
 async fn logs_at_every_level_never_hold_the_secret_a_code_or_a_token() {
@@ -52,8 +40,7 @@ async fn logs_at_every_level_never_hold_the_secret_a_code_or_a_token() {
     )
     .await;
 
-    let logs = String::from_utf8_lossy(&captured.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
-        .into_owned();
+    let logs = captured.text();
     assert!(logs.contains("redirect URI enrolled"), "the test captured the crate's logs: {logs}");
     let mut secrets = vec![emu.client_secret().expose().to_owned(), "callback-code-value".to_owned()];
     for flow in [&web, &public] {

@@ -9,8 +9,9 @@
 //! subscriber is the global one.)
 
 mod hardening_support;
+mod log_support;
 
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 
 use axum_mcp_azure_oauth::emulator::{Emulator, Endpoint};
 use axum_mcp_azure_oauth::{
@@ -18,20 +19,8 @@ use axum_mcp_azure_oauth::{
 };
 use base64::Engine as _;
 use hardening_support::client;
+use log_support::Captured;
 use serde_json::{Value, json};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
 
 /// Every answer of our server, whole.
 #[derive(Default)]
@@ -167,8 +156,7 @@ async fn a_whole_flow_leaks_no_secret_code_or_token_into_logs_or_other_responses
     let (status, _, _) = seen.record("refused call", r.expect("POST /mcp")).await;
     assert_eq!(status, 401);
 
-    let logs =
-        String::from_utf8_lossy(&captured.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned();
+    let logs = captured.text();
     assert!(logs.contains("hyper") || logs.contains("reqwest"), "other crates' trace lines were captured");
     assert!(logs.contains("token request bridged"), "the library's lines were captured");
 

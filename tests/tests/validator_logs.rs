@@ -1,25 +1,14 @@
 //! Nothing the validator logs, at any level, contains a token or an Authorization header.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod log_support;
+
+use std::sync::Arc;
 
 use axum::Router;
 use axum::routing::post;
 use axum_mcp_azure_oauth::emulator::{Emulator, Endpoint, Fault};
 use axum_mcp_azure_oauth::{AuthLayer, AzureClaims, TokenValidator};
-
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("not poisoned").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use log_support::Captured;
 
 /// A current-thread runtime, so that the thread's subscriber sees every task (server, validator,
 /// emulator).
@@ -64,7 +53,7 @@ async fn no_token_in_any_log_line() {
     };
     http.post(&url).bearer_auth(&rotated).send().await.expect("an answer");
 
-    let logs = String::from_utf8(captured.0.lock().expect("not poisoned").clone()).expect("UTF-8 logs");
+    let logs = captured.text();
     assert!(logs.contains("access token accepted"), "the outcome is logged at debug:\n{logs}");
     assert!(logs.contains("access token refused"), "refusals are logged at debug:\n{logs}");
     let home = emu.home_tenant();

@@ -1,31 +1,18 @@
 //! The example's logging policy, checked on what it really writes: request spans and
 //! authentication outcomes, never a token, an `Authorization` header or an authorization code.
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
+mod log_support;
 
 use axum_mcp_azure_oauth::AzureOAuth;
 use examples::demo::{Demo, MCP_ACCEPT, WHOAMI_CALL, mcp_url};
 use examples::{ServerOptions, app};
-
-#[derive(Clone, Default)]
-struct Buffer(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Buffer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
+use log_support::Captured;
 
 /// The example's request spans and authentication logs, at every level, name the path and the
 /// caller but never the token, the `Authorization` header or a query string's code.
 #[tokio::test]
 async fn logs_never_hold_the_token_or_a_code() {
-    let buffer = Buffer::default();
+    let buffer = Captured::default();
     let writer = buffer.clone();
     let subscriber = tracing_subscriber::fmt()
         .with_env_filter("examples=trace,tower_http=trace")
@@ -59,7 +46,7 @@ async fn logs_never_hold_the_token_or_a_code() {
     http.get(format!("{base}/oauth/callback?code={code}&state=s")).send().await.expect("send");
     options.shutdown.cancel();
 
-    let logs = String::from_utf8(buffer.0.lock().expect("logs").clone()).expect("UTF-8 logs");
+    let logs = buffer.text();
     assert!(logs.contains("path=/mcp"), "{logs}");
     assert!(logs.contains(&format!("oid=\"{}\"", demo.emulator.user().oid)), "the caller is logged: {logs}");
     assert!(logs.contains("authentication refused"), "{logs}");
