@@ -1,12 +1,12 @@
 //! The configuration rules, each a `const fn`: the one source of truth for what a valid value is.
 //!
-//! [`AzureOAuthConfigBuilder`](crate::AzureOAuthConfigBuilder) calls them at run time, and the macros
+//! [`AzureOAuthConfigBuilder`](super::AzureOAuthConfigBuilder) calls them at run time, and the macros
 //! emit `const` items that call them, so a bad literal or `env!(…)` value fails the build with the
 //! same message. Each rule returns a [`RuleError`] whose [`message`](RuleError::message) says what a
 //! valid value looks like.
 //!
 //! ```
-//! use axum_mcp_azure_oauth::rules;
+//! use axum_mcp_azure_oauth::config::rules;
 //!
 //! const _: () = assert!(rules::guid("11111111-2222-3333-4444-555555555555").is_ok());
 //! assert!(rules::redirect_uri("http://[::1]:8080/cb").is_err());

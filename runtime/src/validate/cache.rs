@@ -20,7 +20,7 @@ use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use aws_lc_rs::digest;
 
-use super::AzureClaims;
+use super::claims::AzureClaims;
 
 const SHARDS: usize = 32;
 

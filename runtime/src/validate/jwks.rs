@@ -11,8 +11,9 @@
 //!
 //!   A tenant is promoted on its first verified token.
 //! - A tenant in neither FIFO is looked up only while the global token bucket for new tenants
-//!   (`new_tenant_burst`, default [`NEW_TENANT_BURST`], refilled at `new_tenant_refill_per_sec`,
-//!   default [`NEW_TENANT_REFILL_PER_SEC`]) has a token; beyond it the
+//!   (`new_tenant_burst`, default
+//!   [`DEFAULT_NEW_TENANT_BURST`](crate::config::DEFAULT_NEW_TENANT_BURST), refilled at
+//!   `new_tenant_refill_per_sec`) has a token; beyond it the
 //!   token is refused ([`KeyError::NewTenantThrottled`], 401) without any fetch.
 //! - Single-flight: a slot has one fetch in flight; everyone else waits for its result.
 //! - An unknown `kid` refetches at most once per [`REFRESH_MIN_INTERVAL`] per slot.
@@ -33,9 +34,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 
-use super::Clock;
 use super::claims::TokenVersion;
-use crate::AzureOAuthConfig;
+use super::clock::Clock;
+use crate::config::AzureOAuthConfig;
 
 /// An unknown `kid` triggers a refetch at most this often per tenant and version (Identity.Web:
 /// 5 minutes).
@@ -47,18 +48,8 @@ const MAX_DOCUMENT: usize = 512 * 1024;
 /// Keys beyond this many in one JWKS are ignored (Entra publishes a handful).
 const MAX_KEYS: usize = 64;
 /// Fetches in flight at once, over all tenants: a flood of new tenants (with
-/// [`TenantPolicy::Any`](crate::TenantPolicy::Any)) queues here instead of opening a connection each.
+/// [`TenantPolicy::Any`](crate::config::TenantPolicy::Any)) queues here instead of opening a connection each.
 const MAX_CONCURRENT_FETCHES: usize = 8;
-/// Lookups of tenants the key cache does not hold, allowed in a burst (all tenants together) by
-/// default (`AzureOAuthConfigBuilder::new_tenant_burst` changes it). A
-/// token naming a new tenant beyond the bucket is refused with 401 `invalid_token` ("try again
-/// later") rather than fetched: the token is not known to be valid (so not 503), and every such
-/// fetch happens before any signature check, so forged tokens must not be able to trigger them at
-/// will.
-pub const NEW_TENANT_BURST: u32 = 20;
-/// The new-tenant bucket's default refill rate, in lookups per second (see [`NEW_TENANT_BURST`]).
-pub const NEW_TENANT_REFILL_PER_SEC: u32 = 2;
-
 /// A signing key from the JWKS.
 pub(crate) struct Key {
     pub(crate) key: ParsedPublicKey,
@@ -158,7 +149,7 @@ impl Fifo {
     }
 }
 
-/// A token bucket (see [`NEW_TENANT_BURST`]).
+/// A token bucket (see [`DEFAULT_NEW_TENANT_BURST`](crate::config::DEFAULT_NEW_TENANT_BURST)).
 struct Bucket {
     burst: f64,
     refill_per_sec: f64,
@@ -526,6 +517,7 @@ fn parse_key(value: serde_json::Value) -> Option<(String, Arc<Key>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::{DEFAULT_NEW_TENANT_BURST, DEFAULT_NEW_TENANT_REFILL_PER_SEC};
     use aws_lc_rs::rsa::KeySize;
     use aws_lc_rs::signature::{KeyPair, RsaKeyPair};
     use serde_json::json;
@@ -559,15 +551,15 @@ mod tests {
     #[test]
     fn the_new_tenant_bucket_allows_its_burst_then_its_refill_rate() {
         let start = Instant::now();
-        let mut bucket = Bucket::full(NEW_TENANT_BURST, NEW_TENANT_REFILL_PER_SEC);
+        let mut bucket = Bucket::full(DEFAULT_NEW_TENANT_BURST, DEFAULT_NEW_TENANT_REFILL_PER_SEC);
         let taken = (0..100).filter(|_| bucket.take(start)).count();
-        assert_eq!(taken, NEW_TENANT_BURST as usize, "the burst, no more");
+        assert_eq!(taken, DEFAULT_NEW_TENANT_BURST as usize, "the burst, no more");
         let later = start + Duration::from_secs(5);
         let taken = (0..100).filter(|_| bucket.take(later)).count();
-        assert_eq!(taken, 5 * NEW_TENANT_REFILL_PER_SEC as usize, "5 seconds of refill");
+        assert_eq!(taken, 5 * DEFAULT_NEW_TENANT_REFILL_PER_SEC as usize, "5 seconds of refill");
         let much_later = later + Duration::from_secs(3600);
         let taken = (0..100).filter(|_| bucket.take(much_later)).count();
-        assert_eq!(taken, NEW_TENANT_BURST as usize, "the refill stops at the burst");
+        assert_eq!(taken, DEFAULT_NEW_TENANT_BURST as usize, "the refill stops at the burst");
         // A clock going backwards refills nothing.
         assert!(!bucket.take(start));
     }

@@ -11,7 +11,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::InvalidToken;
+use super::error::InvalidToken;
 
 /// Tokens longer than this are refused before any decoding (Entra's access tokens are 1–3 KiB;
 /// group overage keeps them far below).

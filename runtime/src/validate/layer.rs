@@ -1,28 +1,24 @@
-//! [`AuthLayer`]: a tower layer that admits only requests with a valid bearer token, and the
-//! [`AzureClaims`] extractor.
+//! [`AuthLayer`]: a tower layer that admits only requests with a valid bearer token.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use axum::body::{Body, Bytes, HttpBody};
-use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::Response;
-use http::request::Parts;
 use http::{Method, Request};
 use tower::{Layer, Service};
 
-use super::{AzureClaims, Requirements, TokenValidator};
-use crate::challenge;
+use super::requirements::Requirements;
+use super::validator::TokenValidator;
 
 /// Protects a router or a nested service (such as rmcp's `StreamableHttpService`): each request
 /// needs a valid `Authorization: Bearer` token meeting the [`Requirements`], or gets the
-/// RFC 6750 challenge. The verified [`AzureClaims`] go into the request extensions. CORS preflights
+/// RFC 6750 challenge. The verified [`AzureClaims`](super::AzureClaims) go into the request extensions. CORS preflights
 /// (`OPTIONS` with both `Origin` and `Access-Control-Request-Method`, which browsers send without
 /// credentials) pass unauthenticated; any other `OPTIONS` request is authenticated like the rest.
 ///
 /// ```
-/// use std::sync::Arc;
 /// use axum::{Router, routing::post};
 /// use axum_mcp_azure_oauth::{AuthLayer, AzureClaims, AzureOAuthConfig, Requirements, TokenValidator};
 ///
@@ -31,7 +27,7 @@ use crate::challenge;
 ///     .app_id("11111111-2222-3333-4444-555555555555")
 ///     .tenant_id("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
 ///     .build()?;
-/// let validator = TokenValidator::new(Arc::new(config));
+/// let validator = TokenValidator::new(config);
 /// async fn mcp(claims: AzureClaims) -> String { claims.tid().to_owned() }
 /// let app: Router = Router::new()
 ///     .route("/mcp", post(mcp))
@@ -187,36 +183,4 @@ fn is_cors_preflight<B>(req: &Request<B>) -> bool {
     req.method() == Method::OPTIONS
         && req.headers().contains_key(http::header::ORIGIN)
         && req.headers().contains_key(http::header::ACCESS_CONTROL_REQUEST_METHOD)
-}
-
-impl<S: Send + Sync> FromRequestParts<S> for AzureClaims {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(claims) = parts.extensions.get::<AzureClaims>() {
-            return Ok(claims.clone());
-        }
-        let Some(validator) = parts.extensions.get::<TokenValidator>().cloned() else {
-            return Err(challenge::not_installed());
-        };
-        let claims = validator.authenticate(&parts.headers, &parts.uri, &Requirements::CONFIG).await?;
-        parts.extensions.insert(claims.clone());
-        Ok(claims)
-    }
-}
-
-/// `Option<AzureClaims>`: `None` when the request carries no `Authorization` header at all; a
-/// request with a bad token is still refused.
-impl<S: Send + Sync> OptionalFromRequestParts<S> for AzureClaims {
-    type Rejection = Response;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, Self::Rejection> {
-        if parts.extensions.get::<AzureClaims>().is_none()
-            && !parts.headers.contains_key(http::header::AUTHORIZATION)
-            && parts.extensions.get::<TokenValidator>().is_some()
-        {
-            return Ok(None);
-        }
-        <Self as FromRequestParts<S>>::from_request_parts(parts, state).await.map(Some)
-    }
 }

@@ -1,13 +1,14 @@
-//! [`AzureOAuth`]: one app's configuration, token validator and OAuth endpoints in one handle.
+//! [`AzureOAuth`]: one app's configuration, token validator and OAuth endpoints in one handle, and
+//! the process-wide registry of installed handles that `#[azure_mcp_auth]` handlers find theirs in.
 
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 
 use axum::Router;
 
-use crate::{
-    AuthLayer, AzureOAuthConfig, Clock, ConfigError, GRAPH_RETRY_BUDGET, GraphClient, OAuthEndpoints,
-    Requirements, TokenValidator,
-};
+use crate::config::{AzureOAuthConfig, ConfigError, DEFAULT_GRAPH_RETRY_BUDGET};
+use crate::endpoints::OAuthEndpoints;
+use crate::graph::GraphClient;
+use crate::validate::{AuthLayer, Clock, Requirements, TokenValidator};
 
 /// Everything one Entra app needs to protect an axum MCP server: the validated
 /// [`AzureOAuthConfig`], the [`TokenValidator`] (one signing-key cache) and the
@@ -39,15 +40,22 @@ pub struct AzureOAuth {
 }
 
 impl AzureOAuth {
-    /// Builds the validator and the endpoints for `config`, which share one HTTP client (one
-    /// connection pool to Entra ID and Graph). Nothing is fetched until the first request needs it.
-    pub fn new(config: AzureOAuthConfig) -> Self {
-        let config = Arc::new(config);
+    /// Builds the validator and the endpoints for `config` (owned or shared), which share one HTTP
+    /// client (one connection pool to Entra ID and Graph). Nothing is fetched until the first
+    /// request needs it.
+    pub fn new(config: impl Into<Arc<AzureOAuthConfig>>) -> Self {
+        Self::with_clock(config, Clock::system())
+    }
+
+    /// [`new`](Self::new) with a clock of its own for the validator and the endpoints: tests move a
+    /// [`Clock::manual`] past token, code and consent lifetimes.
+    pub fn with_clock(config: impl Into<Arc<AzureOAuthConfig>>, clock: Clock) -> Self {
+        let config = config.into();
         let http = crate::http::client(&config);
-        let graph = GraphClient::with_http(Arc::clone(&config), GRAPH_RETRY_BUDGET, http.clone());
+        let graph = GraphClient::with_http(Arc::clone(&config), DEFAULT_GRAPH_RETRY_BUDGET, http.clone());
         Self {
-            validator: TokenValidator::with_http(Arc::clone(&config), Clock::system(), http.clone()),
-            endpoints: OAuthEndpoints::with_http(Arc::clone(&config), graph, http),
+            validator: TokenValidator::with_http(Arc::clone(&config), clock.clone(), http.clone()),
+            endpoints: OAuthEndpoints::with_http(Arc::clone(&config), graph, http, clock),
             config,
         }
     }
@@ -89,7 +97,19 @@ impl AzureOAuth {
     /// `azure_oauth_routes!` installs the app it builds.
     #[must_use = "install() returns the handle; keep it to build the router and the layer"]
     pub fn install(self) -> Self {
-        crate::private::install(&self);
+        let app_id = self.config.app_id().to_ascii_lowercase();
+        let mut installed = INSTALLED.write().unwrap_or_else(PoisonError::into_inner);
+        match installed.iter_mut().find(|(id, _)| *id == app_id) {
+            Some(entry) => {
+                tracing::debug!(app_id = %app_id, "replacing the installed AzureOAuth");
+                entry.1 = self.clone();
+            }
+            None => {
+                tracing::debug!(app_id = %app_id, "AzureOAuth installed");
+                installed.push((app_id, self.clone()));
+            }
+        }
+        drop(installed);
         self
     }
 
@@ -113,6 +133,33 @@ impl AzureOAuth {
     /// # let _: Router = app;
     /// ```
     pub fn installed(app_id: &str) -> Option<Self> {
-        crate::private::installed(app_id)
+        let installed = INSTALLED.read().unwrap_or_else(PoisonError::into_inner);
+        installed.iter().find(|(id, _)| id.eq_ignore_ascii_case(app_id)).map(|(_, v)| v.clone())
+    }
+}
+
+/// The installed apps, by lower-case app id (a handful at most: a linear scan).
+static INSTALLED: RwLock<Vec<(String, AzureOAuth)>> = RwLock::new(Vec::new());
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn oauth(app_id: &str) -> AzureOAuth {
+        AzureOAuth::new(crate::fixtures::build(crate::fixtures::builder().app_id(app_id)))
+    }
+
+    #[test]
+    fn installed_validators_are_found_by_app_id_in_any_case_and_replaced() {
+        let app = "c0ffee00-0000-4000-8000-00000000000a";
+        assert!(AzureOAuth::installed(app).is_none());
+        let _ = oauth(&app.to_ascii_uppercase()).install();
+        let first = AzureOAuth::installed(app).expect("installed");
+        assert_eq!(first.config().app_id(), app);
+        assert!(AzureOAuth::installed(&app.to_ascii_uppercase()).is_some());
+        let _ = oauth(app).install();
+        let count = INSTALLED.read().expect("lock").iter().filter(|(id, _)| id == app).count();
+        assert_eq!(count, 1, "installing again replaces");
+        assert!(AzureOAuth::installed("c0ffee00-0000-4000-8000-00000000000b").is_none());
     }
 }

@@ -1,7 +1,9 @@
-//! The outgoing HTTP client (metadata, keys, the token bridge, Graph); `AzureOAuth` builds one and
-//! shares it.
+//! Outgoing HTTP: the one `reqwest::Client` an `AzureOAuth` shares (metadata, keys, the token
+//! bridge, Graph), and retries that honour `Retry-After` ([`retry`]).
 
-use crate::AzureOAuthConfig;
+pub(crate) mod retry;
+
+use crate::config::AzureOAuthConfig;
 
 /// A client with the configured timeout on every request, that follows no redirects (an Entra
 /// answer is taken as it is) and sends a recognisable user agent.

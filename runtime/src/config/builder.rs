@@ -1,0 +1,378 @@
+//! [`AzureOAuthConfigBuilder`]: one method per setting, then [`build`](AzureOAuthConfigBuilder::build)
+//! checks every value by its rule.
+
+use std::time::Duration;
+
+use super::keys::{self, Key, Kind};
+use super::resolver::{HostResolver, SharedResolver};
+use super::{
+    AzureOAuthConfig, ClientSecret, ConfigError, DEFAULT_API_SCOPE, DEFAULT_AUTHORITY_HOST,
+    DEFAULT_CALLBACK_PATH, DEFAULT_CLOCK_SKEW, DEFAULT_CONSENT_REMEMBER, DEFAULT_GRAPH_ENDPOINT,
+    DEFAULT_HTTP_TIMEOUT, DEFAULT_KEY_CACHE_TENANTS, DEFAULT_KEY_REFRESH_INTERVAL, DEFAULT_NEW_TENANT_BURST,
+    DEFAULT_NEW_TENANT_REFILL_PER_SEC, DEFAULT_RESOURCE_PATH, DEFAULT_TOKEN_CACHE_CAPACITY, HttpsPlatform,
+    Mode, StateKeys, TenantPolicy,
+};
+
+/// Builds an [`AzureOAuthConfig`]; [`build`](Self::build) checks every value by its rule.
+///
+/// ```
+/// use axum_mcp_azure_oauth::AzureOAuthConfig;
+///
+/// let err = AzureOAuthConfig::builder()
+///     .app_id("my-app")
+///     .tenant_id("11111111-2222-3333-4444-555555555555")
+///     .build()
+///     .unwrap_err();
+/// assert!(err.to_string().starts_with("app_id (AZURE_CLIENT_ID) = \"my-app\" is not valid: expected a GUID"));
+/// ```
+#[derive(Clone, Debug, Default)]
+#[must_use = "call .build() to get the configuration"]
+pub struct AzureOAuthConfigBuilder {
+    pub(super) app_id: Option<String>,
+    pub(super) tenant_id: Option<String>,
+    pub(super) client_secret: Option<ClientSecret>,
+    pub(super) authority_host: Option<String>,
+    pub(super) graph_endpoint: Option<String>,
+    pub(super) base_url: Option<String>,
+    pub(super) allowed_redirect_uris: Vec<String>,
+    pub(super) allowed_redirect_uri_prefixes: Vec<String>,
+    pub(super) tenants: Option<TenantPolicy>,
+    pub(super) tenants_raw: Option<String>,
+    pub(super) api_scope: Option<String>,
+    pub(super) resource_path: Option<String>,
+    pub(super) mode: Option<Mode>,
+    pub(super) https_redirect_platform: Option<HttpsPlatform>,
+    pub(super) required_scopes: Vec<String>,
+    pub(super) required_roles: Vec<String>,
+    pub(super) app_id_uris: Vec<String>,
+    pub(super) clock_skew: Option<Duration>,
+    pub(super) custom_signing_keys: bool,
+    pub(super) require_pkce: Option<bool>,
+    pub(super) key_cache_tenants: Option<usize>,
+    pub(super) new_tenant_burst: Option<u32>,
+    pub(super) new_tenant_refill_per_sec: Option<u32>,
+    pub(super) token_cache_capacity: Option<usize>,
+    pub(super) key_refresh_interval: Option<Duration>,
+    pub(super) http_timeout: Option<Duration>,
+    pub(super) state_keys: Option<StateKeys>,
+    pub(super) consent_remember: Option<Duration>,
+    pub(super) loopback_client_metadata_for_tests: bool,
+    pub(super) client_metadata_resolver: Option<SharedResolver>,
+}
+
+impl AzureOAuthConfigBuilder {
+    /// The app (client) id GUID (`AZURE_CLIENT_ID`). Required.
+    pub fn app_id(mut self, app_id: impl Into<String>) -> Self {
+        self.app_id = Some(app_id.into());
+        self
+    }
+    /// The home tenant GUID (`AZURE_TENANT_ID`). Required.
+    pub fn tenant_id(mut self, tenant_id: impl Into<String>) -> Self {
+        self.tenant_id = Some(tenant_id.into());
+        self
+    }
+    /// The client secret (`AZURE_CLIENT_SECRET`): needed to enrol redirect URIs through Graph and
+    /// to redeem codes for `web` redirect URIs. Never returned by any endpoint or logged.
+    pub fn client_secret(mut self, secret: impl Into<ClientSecret>) -> Self {
+        self.client_secret = Some(secret.into());
+        self
+    }
+    /// The Entra authority host (`AZURE_AUTHORITY_HOST`), default
+    /// `https://login.microsoftonline.com`; sovereign clouds and the emulator set their own.
+    pub fn authority_host(mut self, host: impl Into<String>) -> Self {
+        self.authority_host = Some(host.into());
+        self
+    }
+    /// The Microsoft Graph endpoint (`MICROSOFT_GRAPH_ENDPOINT`), default `https://graph.microsoft.com`.
+    pub fn graph_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.graph_endpoint = Some(endpoint.into());
+        self
+    }
+    /// The server's public base URL (`PUBLIC_BASE_URL`). Strongly recommended: without it URLs in
+    /// documents are derived from the request, and the server's own callback is never enrolled.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = Some(url.into());
+        self
+    }
+    /// Exact redirect URIs `POST /register` may enrol (`ALLOWED_REDIRECT_URIS`). Loopback URIs
+    /// match any port, as in Entra.
+    pub fn allowed_redirect_uris<I: IntoIterator<Item = S>, S: Into<String>>(mut self, uris: I) -> Self {
+        self.allowed_redirect_uris.extend(uris.into_iter().map(Into::into));
+        self
+    }
+    /// Redirect URI prefixes `POST /register` may enrol (`ALLOWED_REDIRECT_URI_PREFIXES`), such as
+    /// Copilot Studio's `https://global.consent.azure-apim.net/redirect/`.
+    pub fn allowed_redirect_uri_prefixes<I: IntoIterator<Item = S>, S: Into<String>>(
+        mut self,
+        prefixes: I,
+    ) -> Self {
+        self.allowed_redirect_uri_prefixes.extend(prefixes.into_iter().map(Into::into));
+        self
+    }
+    /// Which tenants' tokens are accepted (default: the home tenant only).
+    pub fn tenants(mut self, tenants: TenantPolicy) -> Self {
+        self.tenants = Some(tenants);
+        self.tenants_raw = None;
+        self
+    }
+    /// Accept tokens of these tenants (`AZURE_ALLOWED_TENANT_IDS`); `["*"]` accepts any tenant.
+    pub fn allowed_tenant_ids<I: IntoIterator<Item = S>, S: Into<String>>(mut self, ids: I) -> Self {
+        let ids: Vec<String> = ids.into_iter().map(Into::into).collect();
+        self.tenants_raw = Some(ids.join(","));
+        self.tenants = None;
+        self
+    }
+    /// The scope name the app exposes (`AZURE_API_SCOPE`), default `access_as_user`.
+    pub fn api_scope(mut self, scope: impl Into<String>) -> Self {
+        self.api_scope = Some(scope.into());
+        self
+    }
+    /// The path of the protected MCP endpoint (`MCP_RESOURCE_PATH`), default `/mcp`.
+    pub fn resource_path(mut self, path: impl Into<String>) -> Self {
+        self.resource_path = Some(path.into());
+        self
+    }
+    /// [`Mode::Broker`] (default), [`Mode::Enrol`] or [`Mode::Direct`] (`AZURE_OAUTH_MODE`).
+    pub fn mode(mut self, mode: Mode) -> Self {
+        self.mode = Some(mode);
+        self
+    }
+    /// The platform `https` redirect URIs are enrolled on (`AZURE_HTTPS_REDIRECT_PLATFORM`), default `web`.
+    pub fn https_redirect_platform(mut self, platform: HttpsPlatform) -> Self {
+        self.https_redirect_platform = Some(platform);
+        self
+    }
+    /// Delegated scopes of which a token must hold one (`AZURE_REQUIRED_SCOPES`); default: the API scope.
+    pub fn required_scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
+        self.required_scopes.extend(scopes.into_iter().map(Into::into));
+        self
+    }
+    /// App roles that admit app-only tokens (`AZURE_REQUIRED_ROLES`); default none (refused).
+    pub fn required_roles<I: IntoIterator<Item = S>, S: Into<String>>(mut self, roles: I) -> Self {
+        self.required_roles.extend(roles.into_iter().map(Into::into));
+        self
+    }
+    /// Extra App ID URIs accepted as audience (`AZURE_APP_ID_URIS`).
+    pub fn app_id_uris<I: IntoIterator<Item = S>, S: Into<String>>(mut self, uris: I) -> Self {
+        self.app_id_uris.extend(uris.into_iter().map(Into::into));
+        self
+    }
+    /// Clock skew tolerated on `exp` and `nbf` (`AZURE_CLOCK_SKEW_SECS`), default 5 minutes.
+    pub fn clock_skew(mut self, skew: Duration) -> Self {
+        self.clock_skew = Some(skew);
+        self
+    }
+    /// Fetch metadata and keys with `?appid={app_id}` (`AZURE_CUSTOM_SIGNING_KEYS`), for apps
+    /// whose tokens are signed with custom keys (claims mapping).
+    pub fn custom_signing_keys(mut self, on: bool) -> Self {
+        self.custom_signing_keys = on;
+        self
+    }
+    /// Whether the bridge's `/authorize` requires PKCE (`AZURE_REQUIRE_PKCE`), default `true`: a
+    /// request without `code_challenge` and `code_challenge_method=S256` is sent back to the client
+    /// with `invalid_request`, since the bridge adds the client secret when a `web` code is
+    /// redeemed and a code without PKCE could then be redeemed by whoever saw it. `false` lets
+    /// clients without PKCE through (Copilot Studio's PKCE support is unverified); a
+    /// `code_challenge_method` other than `S256` is refused either way.
+    pub fn require_pkce(mut self, on: bool) -> Self {
+        self.require_pkce = Some(on);
+        self
+    }
+    /// How many tenants' metadata and keys are cached, default 50.
+    pub fn key_cache_tenants(mut self, tenants: usize) -> Self {
+        self.key_cache_tenants = Some(tenants);
+        self
+    }
+    /// How many tenants the key cache does not hold may be looked up at once, default
+    /// [`DEFAULT_NEW_TENANT_BURST`] (20), at least 1. Beyond it a token naming a
+    /// new tenant gets 401 "try again later" without a fetch: raise it for a multi-tenant app whose
+    /// users arrive from many tenants at once after a restart.
+    pub fn new_tenant_burst(mut self, lookups: u32) -> Self {
+        self.new_tenant_burst = Some(lookups);
+        self
+    }
+    /// How many more new tenants may be looked up per second once the burst is spent, default
+    /// [`DEFAULT_NEW_TENANT_REFILL_PER_SEC`] (2), at least 1.
+    pub fn new_tenant_refill_per_sec(mut self, lookups: u32) -> Self {
+        self.new_tenant_refill_per_sec = Some(lookups);
+        self
+    }
+    /// How many verified tokens are remembered, default 10,000; 0 turns the cache off.
+    pub fn token_cache_capacity(mut self, capacity: usize) -> Self {
+        self.token_cache_capacity = Some(capacity);
+        self
+    }
+    /// How often keys are refreshed in the background, default 12 hours.
+    pub fn key_refresh_interval(mut self, interval: Duration) -> Self {
+        self.key_refresh_interval = Some(interval);
+        self
+    }
+    /// Timeout of every outgoing HTTP request, default 10 seconds.
+    pub fn http_timeout(mut self, timeout: Duration) -> Self {
+        self.http_timeout = Some(timeout);
+        self
+    }
+    /// The keys that seal what the broker keeps nowhere (`AZURE_OAUTH_STATE_KEY`; see
+    /// [`StateKeys`]). Unset, the sealing key is derived from the client secret (HKDF with a fixed
+    /// label), so replicas sharing the secret agree with no more configuration; set it to keep
+    /// registered client ids valid when the secret is rotated.
+    pub fn state_keys(mut self, keys: impl Into<StateKeys>) -> Self {
+        self.state_keys = Some(keys.into());
+        self
+    }
+    /// How long the consent page's "remember" keeps a browser's approval of one client and redirect
+    /// URI (`AZURE_OAUTH_CONSENT_REMEMBER_SECS`), default 30 days; zero hides the choice (the page
+    /// is shown every time).
+    pub fn consent_remember(mut self, lifetime: Duration) -> Self {
+        self.consent_remember = Some(lifetime);
+        self
+    }
+    /// **For tests only**: lets the broker fetch Client ID Metadata Documents over plain `http` from
+    /// loopback addresses (an emulated client on `http://127.0.0.1:PORT/client.json`), which it
+    /// refuses otherwise (https only, never a loopback, private, link-local or special-use address).
+    /// No environment variable or macro key can turn this on.
+    pub fn allow_loopback_client_metadata_documents_for_tests(mut self) -> Self {
+        self.loopback_client_metadata_for_tests = true;
+        self
+    }
+    /// How the host names of Client ID Metadata Document URLs are resolved (default: the system
+    /// resolver). Whatever it answers, only globally routable addresses are connected to.
+    pub fn client_metadata_resolver(mut self, resolver: impl HostResolver) -> Self {
+        self.client_metadata_resolver = Some(SharedResolver(std::sync::Arc::new(resolver)));
+        self
+    }
+
+    /// Checks every value by its rule and normalises (GUIDs lower case, no trailing `/` on URLs).
+    pub fn build(self) -> Result<AzureOAuthConfig, ConfigError> {
+        let app_id = self.app_id.ok_or_else(|| ConfigError::missing(&keys::APP_ID))?;
+        check(&keys::APP_ID, &app_id)?;
+        let tenant_id = self.tenant_id.ok_or_else(|| ConfigError::missing(&keys::TENANT_ID))?;
+        check(&keys::TENANT_ID, &tenant_id)?;
+        if self.client_secret.as_ref().is_some_and(|s| !s.is_well_formed()) {
+            return Err(ConfigError::Secret);
+        }
+        let state_keys = match &self.state_keys {
+            Some(keys) => Some(keys.decode().ok_or(ConfigError::StateKeys)?),
+            None => None,
+        };
+
+        let url = |value: Option<String>, key: &Key, default: &str| -> Result<String, ConfigError> {
+            let value = value.unwrap_or_else(|| default.to_owned());
+            check(key, &value)?;
+            Ok(value.trim_end_matches('/').to_owned())
+        };
+        let authority_host = url(self.authority_host, &keys::AUTHORITY_HOST, DEFAULT_AUTHORITY_HOST)?;
+        let graph_endpoint = url(self.graph_endpoint, &keys::GRAPH_ENDPOINT, DEFAULT_GRAPH_ENDPOINT)?;
+        let base_url = match self.base_url {
+            Some(b) => Some(url(Some(b), &keys::BASE_URL_KEY, "")?),
+            None => None,
+        };
+        check_all(&keys::REDIRECT_URIS, &self.allowed_redirect_uris)?;
+        check_all(&keys::REDIRECT_PREFIXES, &self.allowed_redirect_uri_prefixes)?;
+        let tenants = match (self.tenants, self.tenants_raw) {
+            (Some(TenantPolicy::List(list)), _) => {
+                let joined = list.join(",");
+                TenantPolicy::parse(&joined)
+                    .map_err(|rule| ConfigError::invalid(&keys::TENANTS, &joined, rule))?
+            }
+            (Some(policy), _) => policy,
+            (None, Some(raw)) => {
+                TenantPolicy::parse(&raw).map_err(|rule| ConfigError::invalid(&keys::TENANTS, &raw, rule))?
+            }
+            (None, None) => TenantPolicy::Home,
+        };
+        let api_scope = self.api_scope.unwrap_or_else(|| DEFAULT_API_SCOPE.to_owned());
+        check(&keys::API_SCOPE, &api_scope)?;
+        let resource_path = self.resource_path.unwrap_or_else(|| DEFAULT_RESOURCE_PATH.to_owned());
+        check(&keys::RESOURCE_PATH_KEY, &resource_path)?;
+        let mut required_scopes = self.required_scopes;
+        check_all(&keys::REQUIRED_SCOPES, &required_scopes)?;
+        if required_scopes.is_empty() {
+            required_scopes.push(api_scope.clone());
+        }
+        check_all(&keys::REQUIRED_ROLES, &self.required_roles)?;
+        check_all(&keys::APP_ID_URIS, &self.app_id_uris)?;
+        // What the mode needs, once every value is known to be valid.
+        let mode = self.mode.unwrap_or_default();
+        match mode {
+            Mode::Broker if self.client_secret.is_none() => {
+                return Err(ConfigError::ModeNeeds {
+                    mode: "broker",
+                    needs: "client_secret (AZURE_CLIENT_SECRET): the broker redeems Entra's codes at its own `web` \
+                            redirect URI, which needs the secret (it also derives its sealing key from it unless \
+                            AZURE_OAUTH_STATE_KEY is set); set it, or choose AZURE_OAUTH_MODE=direct for a server \
+                            that only validates tokens",
+                });
+            }
+            Mode::Enrol if self.client_secret.is_none() && state_keys.is_none() => {
+                return Err(ConfigError::ModeNeeds {
+                    mode: "enrol",
+                    needs: "a sealing key for its consent page: set AZURE_OAUTH_STATE_KEY (base64 of 32 random \
+                            bytes) or AZURE_CLIENT_SECRET (the key is then derived from it)",
+                });
+            }
+            _ => {}
+        }
+        Ok(AzureOAuthConfig {
+            app_id: app_id.to_ascii_lowercase(),
+            tenant_id: tenant_id.to_ascii_lowercase(),
+            client_secret: self.client_secret,
+            authority_host,
+            graph_endpoint,
+            base_url,
+            allowed_redirect_uris: self.allowed_redirect_uris,
+            allowed_redirect_uri_prefixes: self.allowed_redirect_uri_prefixes,
+            tenants,
+            api_scope,
+            resource_path,
+            callback_path: DEFAULT_CALLBACK_PATH.to_owned(),
+            mode,
+            https_redirect_platform: self.https_redirect_platform.unwrap_or_default(),
+            required_scopes,
+            required_roles: self.required_roles,
+            app_id_uris: self.app_id_uris.into_iter().map(|u| u.trim_end_matches('/').to_owned()).collect(),
+            clock_skew: self.clock_skew.unwrap_or(DEFAULT_CLOCK_SKEW),
+            custom_signing_keys: self.custom_signing_keys,
+            require_pkce: self.require_pkce.unwrap_or(true),
+            key_cache_tenants: at_least(
+                &keys::KEY_CACHE_TENANTS,
+                self.key_cache_tenants,
+                DEFAULT_KEY_CACHE_TENANTS,
+            ),
+            new_tenant_burst: at_least(
+                &keys::NEW_TENANT_BURST,
+                self.new_tenant_burst,
+                DEFAULT_NEW_TENANT_BURST,
+            ),
+            new_tenant_refill_per_sec: at_least(
+                &keys::NEW_TENANT_REFILL_PER_SEC,
+                self.new_tenant_refill_per_sec,
+                DEFAULT_NEW_TENANT_REFILL_PER_SEC,
+            ),
+            token_cache_capacity: self.token_cache_capacity.unwrap_or(DEFAULT_TOKEN_CACHE_CAPACITY),
+            key_refresh_interval: self.key_refresh_interval.unwrap_or(DEFAULT_KEY_REFRESH_INTERVAL),
+            http_timeout: self.http_timeout.unwrap_or(DEFAULT_HTTP_TIMEOUT),
+            state_keys,
+            consent_remember: self.consent_remember.unwrap_or(DEFAULT_CONSENT_REMEMBER),
+            loopback_client_metadata_for_tests: self.loopback_client_metadata_for_tests,
+            client_metadata_resolver: self.client_metadata_resolver.unwrap_or_default(),
+        })
+    }
+}
+
+/// Checks `value` by the rule of `key` (a string or list key).
+fn check(key: &Key, value: &str) -> Result<(), ConfigError> {
+    let (Kind::Str(rule) | Kind::List(rule)) = &key.kind else { return Ok(()) };
+    (rule.check)(value).map_err(|rule| ConfigError::invalid(key, value, rule))
+}
+
+fn check_all(key: &Key, values: &[String]) -> Result<(), ConfigError> {
+    values.iter().try_for_each(|v| check(key, v))
+}
+
+/// `value` (or `default`), raised to the key's minimum.
+fn at_least<T: TryFrom<u64> + Ord + Copy>(key: &Key, value: Option<T>, default: T) -> T {
+    let value = value.unwrap_or(default);
+    let Kind::Count { min, .. } = key.kind else { return value };
+    T::try_from(min).map_or(value, |min| value.max(min))
+}

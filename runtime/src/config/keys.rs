@@ -1,0 +1,207 @@
+//! Every configuration key, once: its name (the `AzureOAuthConfigBuilder` method and the
+//! `azure_oauth_routes!` key), its environment variable, and what its value is, with the rule that
+//! checks it.
+//!
+//! The runtime reads the environment and names fields in its errors from this table; the macros
+//! crate compiles this very file (`macros/src/keys.rs` is a link to it, as `rules.rs` is) to know
+//! the keys it accepts and how to check their values. Adding a key here is the first step of adding
+//! a setting; the builder method of the same name is the second.
+
+use super::rules::{self, RuleError};
+
+/// A rule of [`rules`]: its name (the `const fn` the macros' emitted `const` items call) and the
+/// function itself.
+#[derive(Clone, Copy)]
+pub(crate) struct Rule {
+    pub(crate) name: &'static str,
+    pub(crate) check: fn(&str) -> Result<(), RuleError>,
+}
+
+pub(crate) const GUID: Rule = Rule { name: "guid", check: rules::guid };
+pub(crate) const SCOPE_NAME: Rule = Rule { name: "scope_name", check: rules::scope_name };
+pub(crate) const SCOPE_TOKEN: Rule = Rule { name: "scope_token", check: rules::scope_token };
+pub(crate) const RESOURCE_PATH: Rule = Rule { name: "resource_path", check: rules::resource_path };
+pub(crate) const BASE_URL: Rule = Rule { name: "base_url", check: rules::base_url };
+pub(crate) const REDIRECT_URI: Rule = Rule { name: "redirect_uri", check: rules::redirect_uri };
+pub(crate) const REDIRECT_PREFIX: Rule = Rule { name: "redirect_prefix", check: rules::redirect_prefix };
+pub(crate) const TENANT_LIST: Rule = Rule { name: "tenant_list", check: rules::tenant_list };
+pub(crate) const APP_ID_URI: Rule = Rule { name: "app_id_uri", check: rules::app_id_uri };
+
+/// A value that is one of a few words: the runtime type (re-exported by `__private`), each word
+/// with the variant it names, and the words as an error message shows them.
+pub(crate) struct Choice {
+    pub(crate) ty: &'static str,
+    pub(crate) choices: &'static [(&'static str, &'static str)],
+    pub(crate) expected: &'static str,
+}
+
+impl Choice {
+    /// The variant `word` names (trimmed, any case).
+    pub(crate) fn variant(&self, word: &str) -> Option<&'static str> {
+        let word = word.trim();
+        self.choices.iter().find(|(w, _)| w.eq_ignore_ascii_case(word)).map(|(_, v)| *v)
+    }
+}
+
+pub(crate) const MODE_CHOICE: Choice = Choice {
+    ty: "Mode",
+    choices: &[("broker", "Broker"), ("enrol", "Enrol"), ("direct", "Direct")],
+    expected: "`broker` (this server brokers every sign-in; default), `enrol` (client redirect URIs are \
+               written to the app registration; formerly `bridge`) or `direct` (clients talk to Entra)",
+};
+pub(crate) const PLATFORM_CHOICE: Choice = Choice {
+    ty: "HttpsPlatform",
+    choices: &[("web", "Web"), ("spa", "Spa")],
+    expected: "`web` (default) or `spa`",
+};
+
+/// What a key's value is.
+pub(crate) enum Kind {
+    /// One string, checked by a rule.
+    Str(Rule),
+    /// A list of strings (comma-separated in the environment), each checked by a rule.
+    List(Rule),
+    /// The tenant list: GUIDs, or `*` alone.
+    Tenants,
+    /// A secret (the client secret, sealing keys): never written in the source, never trimmed.
+    Secret,
+    /// One of a few words.
+    Choice(&'static Choice),
+    /// A `Duration`: whole seconds in the environment (from `min` to `max`, as `expected` says) and
+    /// as an integer literal in the macro.
+    Seconds { min: u64, max: u64, expected: &'static str },
+    /// `true` or `false`.
+    Bool,
+    /// A whole number, at least `min` (as `expected` says).
+    Count { min: u64, expected: &'static str },
+}
+
+/// One key.
+pub(crate) struct Key {
+    /// The builder method and the macro key.
+    pub(crate) name: &'static str,
+    /// The environment variable `AzureOAuthConfig::from_env` reads.
+    pub(crate) env: &'static str,
+    pub(crate) kind: Kind,
+    /// For required keys: what the value is, for the "missing" message.
+    pub(crate) required: Option<&'static str>,
+}
+
+const AT_LEAST_ONE: &str = "a whole number of at least 1, such as 20";
+
+const fn key(name: &'static str, env: &'static str, kind: Kind) -> Key {
+    Key { name, env, kind, required: None }
+}
+
+pub(crate) const APP_ID: Key = Key {
+    name: "app_id",
+    env: "AZURE_CLIENT_ID",
+    kind: Kind::Str(GUID),
+    required: Some("the Application (client) ID GUID of the app registration"),
+};
+pub(crate) const TENANT_ID: Key = Key {
+    name: "tenant_id",
+    env: "AZURE_TENANT_ID",
+    kind: Kind::Str(GUID),
+    required: Some("the Directory (tenant) ID GUID of the app registration"),
+};
+pub(crate) const CLIENT_SECRET: Key = key("client_secret", "AZURE_CLIENT_SECRET", Kind::Secret);
+pub(crate) const AUTHORITY_HOST: Key = key("authority_host", "AZURE_AUTHORITY_HOST", Kind::Str(BASE_URL));
+pub(crate) const GRAPH_ENDPOINT: Key = key("graph_endpoint", "MICROSOFT_GRAPH_ENDPOINT", Kind::Str(BASE_URL));
+pub(crate) const BASE_URL_KEY: Key = key("base_url", "PUBLIC_BASE_URL", Kind::Str(BASE_URL));
+pub(crate) const REDIRECT_URIS: Key =
+    key("allowed_redirect_uris", "ALLOWED_REDIRECT_URIS", Kind::List(REDIRECT_URI));
+pub(crate) const REDIRECT_PREFIXES: Key =
+    key("allowed_redirect_uri_prefixes", "ALLOWED_REDIRECT_URI_PREFIXES", Kind::List(REDIRECT_PREFIX));
+pub(crate) const TENANTS: Key = key("allowed_tenant_ids", "AZURE_ALLOWED_TENANT_IDS", Kind::Tenants);
+pub(crate) const API_SCOPE: Key = key("api_scope", "AZURE_API_SCOPE", Kind::Str(SCOPE_NAME));
+pub(crate) const RESOURCE_PATH_KEY: Key = key("resource_path", "MCP_RESOURCE_PATH", Kind::Str(RESOURCE_PATH));
+pub(crate) const MODE: Key = key("mode", "AZURE_OAUTH_MODE", Kind::Choice(&MODE_CHOICE));
+pub(crate) const HTTPS_PLATFORM: Key =
+    key("https_redirect_platform", "AZURE_HTTPS_REDIRECT_PLATFORM", Kind::Choice(&PLATFORM_CHOICE));
+pub(crate) const REQUIRED_SCOPES: Key =
+    key("required_scopes", "AZURE_REQUIRED_SCOPES", Kind::List(SCOPE_NAME));
+pub(crate) const REQUIRED_ROLES: Key = key("required_roles", "AZURE_REQUIRED_ROLES", Kind::List(SCOPE_TOKEN));
+pub(crate) const APP_ID_URIS: Key = key("app_id_uris", "AZURE_APP_ID_URIS", Kind::List(APP_ID_URI));
+pub(crate) const CLOCK_SKEW: Key = key(
+    "clock_skew",
+    "AZURE_CLOCK_SKEW_SECS",
+    Kind::Seconds { min: 0, max: 3600, expected: "a whole number of seconds from 0 to 3600, such as 300" },
+);
+pub(crate) const CUSTOM_SIGNING_KEYS: Key =
+    key("custom_signing_keys", "AZURE_CUSTOM_SIGNING_KEYS", Kind::Bool);
+pub(crate) const REQUIRE_PKCE: Key = key("require_pkce", "AZURE_REQUIRE_PKCE", Kind::Bool);
+pub(crate) const KEY_CACHE_TENANTS: Key =
+    key("key_cache_tenants", "AZURE_KEY_CACHE_TENANTS", Kind::Count { min: 1, expected: AT_LEAST_ONE });
+pub(crate) const NEW_TENANT_BURST: Key =
+    key("new_tenant_burst", "AZURE_NEW_TENANT_BURST", Kind::Count { min: 1, expected: AT_LEAST_ONE });
+pub(crate) const NEW_TENANT_REFILL_PER_SEC: Key = key(
+    "new_tenant_refill_per_sec",
+    "AZURE_NEW_TENANT_REFILL_PER_SEC",
+    Kind::Count { min: 1, expected: AT_LEAST_ONE },
+);
+pub(crate) const TOKEN_CACHE_CAPACITY: Key = key(
+    "token_cache_capacity",
+    "AZURE_TOKEN_CACHE_CAPACITY",
+    Kind::Count { min: 0, expected: "a whole number, such as 10000 (0 turns the cache off)" },
+);
+pub(crate) const KEY_REFRESH_INTERVAL: Key = key(
+    "key_refresh_interval",
+    "AZURE_KEY_REFRESH_INTERVAL_SECS",
+    Kind::Seconds {
+        min: 60,
+        max: 7 * 86_400,
+        expected: "a whole number of seconds from 60 to 604800 (a week), such as 43200",
+    },
+);
+pub(crate) const STATE_KEYS: Key = key("state_keys", "AZURE_OAUTH_STATE_KEY", Kind::Secret);
+pub(crate) const CONSENT_REMEMBER: Key = key(
+    "consent_remember",
+    "AZURE_OAUTH_CONSENT_REMEMBER_SECS",
+    Kind::Seconds {
+        min: 0,
+        max: 400 * 86_400,
+        expected: "a whole number of seconds from 0 (never remember) to 34560000 (400 days), such as 2592000",
+    },
+);
+pub(crate) const HTTP_TIMEOUT: Key = key(
+    "http_timeout",
+    "AZURE_HTTP_TIMEOUT_SECS",
+    Kind::Seconds { min: 1, max: 300, expected: "a whole number of seconds from 1 to 300, such as 10" },
+);
+
+/// Every key, in the order the documentation lists them.
+pub(crate) const KEYS: &[Key] = &[
+    APP_ID,
+    TENANT_ID,
+    CLIENT_SECRET,
+    AUTHORITY_HOST,
+    GRAPH_ENDPOINT,
+    BASE_URL_KEY,
+    REDIRECT_URIS,
+    REDIRECT_PREFIXES,
+    TENANTS,
+    API_SCOPE,
+    RESOURCE_PATH_KEY,
+    MODE,
+    STATE_KEYS,
+    CONSENT_REMEMBER,
+    HTTPS_PLATFORM,
+    REQUIRED_SCOPES,
+    REQUIRED_ROLES,
+    APP_ID_URIS,
+    CLOCK_SKEW,
+    CUSTOM_SIGNING_KEYS,
+    REQUIRE_PKCE,
+    KEY_CACHE_TENANTS,
+    NEW_TENANT_BURST,
+    NEW_TENANT_REFILL_PER_SEC,
+    TOKEN_CACHE_CAPACITY,
+    KEY_REFRESH_INTERVAL,
+    HTTP_TIMEOUT,
+];
+
+/// The key called `name`.
+pub(crate) fn find(name: &str) -> Option<&'static Key> {
+    KEYS.iter().find(|k| k.name == name)
+}

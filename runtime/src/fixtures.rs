@@ -1,0 +1,26 @@
+//! The unit tests' configuration, written once.
+
+use crate::config::{AzureOAuthConfig, AzureOAuthConfigBuilder};
+
+/// The app id of every unit test.
+pub(crate) const APP: &str = "11111111-2222-3333-4444-555555555555";
+/// The home tenant of every unit test.
+pub(crate) const TENANT: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+/// Its client secret (the default broker mode needs one).
+pub(crate) const SECRET: &str = "unit~test.secret_value";
+
+/// A builder with the app, the tenant and the secret.
+pub(crate) fn builder() -> AzureOAuthConfigBuilder {
+    AzureOAuthConfig::builder().app_id(APP).tenant_id(TENANT).client_secret(SECRET)
+}
+
+/// [`builder`] with Entra and Graph on a loopback port nothing listens on: a test that reached them
+/// would fail.
+pub(crate) fn offline() -> AzureOAuthConfigBuilder {
+    builder().authority_host("http://127.0.0.1:9").graph_endpoint("http://127.0.0.1:9")
+}
+
+/// A built configuration from `builder`.
+pub(crate) fn build(builder: AzureOAuthConfigBuilder) -> AzureOAuthConfig {
+    builder.build().expect("a valid test configuration")
+}

@@ -1,0 +1,240 @@
+//! The checks one token must pass (the rules listed on
+//! [`TokenValidator`](super::TokenValidator)): parsing, tenant, signing key, signature, issuer,
+//! lifetime, audience, token type; then the permissions a route requires.
+
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::claims::{AzureClaims, TokenKind, TokenVersion};
+use super::clock::Clock;
+use super::error::{AuthError, InsufficientScope, InvalidToken};
+use super::jwks::{KeyCache, KeyError};
+use super::jwt;
+use super::requirements::Requirements;
+use crate::config::{AzureOAuthConfig, rules};
+
+/// Verifies tokens for one configuration: what the validator runs on a token its cache does not hold.
+pub(super) struct Verifier {
+    pub(super) config: Arc<AzureOAuthConfig>,
+    pub(super) keys: KeyCache,
+    pub(super) clock: Clock,
+}
+
+impl Verifier {
+    /// Everything but the permissions; refusals are logged with the token's (claimed) tenant and
+    /// `oid` once they are known.
+    pub(super) async fn verify(&self, token: &str, req: &Requirements) -> Result<AzureClaims, AuthError> {
+        let invalid = AuthError::InvalidToken;
+        let parsed = jwt::parse(token).map_err(|e| refused(invalid(e), None, None))?;
+        let Some(tenant) = tenant_of(&parsed.claims) else {
+            return Err(refused(invalid(InvalidToken::NotEntra), None, None));
+        };
+        let oid = parsed.claims.get("oid").and_then(Value::as_str).map(str::to_owned);
+        self.verify_parsed(parsed, &tenant, req).await.map_err(|e| refused(e, Some(&tenant), oid.as_deref()))
+    }
+
+    async fn verify_parsed(
+        &self,
+        parsed: jwt::Parsed<'_>,
+        tenant: &str,
+        req: &Requirements,
+    ) -> Result<AzureClaims, AuthError> {
+        use InvalidToken as E;
+        let invalid = AuthError::InvalidToken;
+        let version = version_of(&parsed.claims).ok_or(invalid(E::NotEntra))?;
+        if !req.tenant_allowed(&self.config, tenant) {
+            return Err(invalid(E::TenantNotAllowed));
+        }
+
+        let (set, key, entry) = self.keys.key(tenant, version, &parsed.kid).await.map_err(|e| match e {
+            KeyError::UnknownKey => invalid(E::UnknownKey),
+            KeyError::UnknownTenant => invalid(E::UnknownTenant),
+            KeyError::NewTenantThrottled => invalid(E::NewTenantThrottled),
+            KeyError::Unavailable => AuthError::KeysUnavailable,
+        })?;
+        key.key.verify_sig(parsed.signed, parsed.signature()).map_err(|_| invalid(E::Signature))?;
+        let claims = parsed.claims;
+
+        // The issuer: the metadata's, for this tenant; the tenant inside it is `tid`.
+        let iss = claims.get("iss").and_then(Value::as_str).ok_or(invalid(E::Issuer))?;
+        if iss != set.issuer.replace("{tenantid}", tenant) || issuer_tenant(iss).as_deref() != Some(tenant) {
+            tracing::debug!(tenant, "issuer does not match the tenant's metadata");
+            return Err(invalid(E::Issuer));
+        }
+        if let Some(key_issuer) = &key.issuer
+            && key_issuer.replace("{tenantid}", tenant) != iss
+        {
+            tracing::debug!(tenant, "issuer does not match the signing key's issuer");
+            return Err(invalid(E::Issuer));
+        }
+        // Entra signed a token of this tenant with these keys: the tenant is real.
+        self.keys.promote(&entry);
+
+        // Time.
+        let now = self.clock.unix();
+        let skew = self.config.clock_skew().as_secs();
+        let exp = claims.get("exp").and_then(seconds).ok_or(invalid(E::NoExpiry))?;
+        if now > exp.saturating_add(skew) {
+            return Err(invalid(E::Expired));
+        }
+        if let Some(nbf) = claims.get("nbf") {
+            let nbf = seconds(nbf).ok_or(invalid(E::Malformed))?;
+            if nbf > now.saturating_add(skew) {
+                return Err(invalid(E::NotYetValid));
+            }
+        }
+
+        // Audience.
+        let audience_ok = |aud: &str| self.audience_accepted(aud, version);
+        let aud_ok = match claims.get("aud") {
+            Some(Value::String(aud)) => audience_ok(aud),
+            Some(Value::Array(auds)) => auds.iter().filter_map(Value::as_str).any(audience_ok),
+            _ => false,
+        };
+        if !aud_ok {
+            return Err(invalid(E::Audience));
+        }
+
+        // Token type.
+        let has_scp = claims.get("scp").and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty());
+        let has_roles = claims.get("roles").and_then(Value::as_array).is_some_and(|r| !r.is_empty());
+        let app_idtyp = claims.get("idtyp").and_then(Value::as_str) == Some("app");
+        // Access tokens always name the client they were issued to (`azp` in v2, `appid` in v1);
+        // ID tokens never do. An ID token may lack `nonce` (the authorize request had none) and
+        // carry `roles` (the user's app roles), so the client claim is what tells them apart.
+        let client_claim = match version {
+            TokenVersion::V1 => "appid",
+            TokenVersion::V2 => "azp",
+        };
+        let has_client =
+            claims.get(client_claim).and_then(Value::as_str).is_some_and(|c| !c.trim().is_empty());
+        if !has_client || claims.contains_key("nonce") || (!has_scp && !has_roles) {
+            return Err(invalid(E::IdToken));
+        }
+        let kind = if app_idtyp || !has_scp { TokenKind::AppOnly } else { TokenKind::Delegated };
+        // The cache entry never outlives `exp` (the skew is only tolerance for clock drift).
+        Ok(AzureClaims::new(claims, version, kind, tenant.to_owned(), exp))
+    }
+
+    fn audience_accepted(&self, aud: &str, version: TokenVersion) -> bool {
+        let app_id = self.config.app_id();
+        // v1 tokens may carry the App ID URI with a trailing slash.
+        let aud = match version {
+            TokenVersion::V1 => aud.strip_suffix('/').unwrap_or(aud),
+            TokenVersion::V2 => aud,
+        };
+        aud.eq_ignore_ascii_case(app_id)
+            || aud.strip_prefix("api://").is_some_and(|rest| rest.eq_ignore_ascii_case(app_id))
+            || self.config.app_id_uris().iter().any(|u| u == aud)
+    }
+
+    pub(super) fn authorize(&self, claims: &AzureClaims, req: &Requirements) -> Result<(), AuthError> {
+        match claims.kind() {
+            TokenKind::Delegated => {
+                let ok = if req.required_scopes().is_empty() {
+                    self.config.required_scopes().iter().any(|s| claims.has_scope(s))
+                } else {
+                    req.required_scopes().iter().any(|s| claims.has_scope(s))
+                };
+                if ok { Ok(()) } else { Err(AuthError::InsufficientScope(InsufficientScope::Scope)) }
+            }
+            TokenKind::AppOnly => {
+                let ok = if req.required_roles().is_empty() {
+                    if self.config.required_roles().is_empty() {
+                        return Err(AuthError::InsufficientScope(InsufficientScope::AppOnly));
+                    }
+                    self.config.required_roles().iter().any(|r| claims.has_role(r))
+                } else {
+                    req.required_roles().iter().any(|r| claims.has_role(r))
+                };
+                if ok { Ok(()) } else { Err(AuthError::InsufficientScope(InsufficientScope::Role)) }
+            }
+        }
+    }
+}
+
+/// Logs a refusal at debug level (never the token) and passes the error on.
+pub(super) fn refused(error: AuthError, tenant: Option<&str>, oid: Option<&str>) -> AuthError {
+    tracing::debug!(tenant, oid, reason = error.reason(), "access token refused");
+    error
+}
+
+/// `jwt::parse`, for the fuzz targets (feature `fuzzing`).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_parse(token: &str) -> Result<jwt::Parsed<'_>, InvalidToken> {
+    jwt::parse(token)
+}
+
+/// `tenant_of` and `version_of`, for the fuzz targets (feature `fuzzing`).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn fuzz_tenant_and_version(claims: &Map<String, Value>) -> (Option<String>, Option<TokenVersion>) {
+    (tenant_of(claims), version_of(claims))
+}
+
+/// The lower-case `tid` of unverified claims, if it is a GUID.
+fn tenant_of(claims: &Map<String, Value>) -> Option<String> {
+    let tid = claims.get("tid")?.as_str()?;
+    rules::guid(tid).ok()?;
+    Some(tid.to_ascii_lowercase())
+}
+
+fn version_of(claims: &Map<String, Value>) -> Option<TokenVersion> {
+    match claims.get("ver")?.as_str()? {
+        "1.0" => Some(TokenVersion::V1),
+        "2.0" => Some(TokenVersion::V2),
+        _ => None,
+    }
+}
+
+/// A JSON number claim as whole seconds.
+fn seconds(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| v.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64))
+}
+
+/// The path segment of `iss` that is a GUID (the tenant Entra put in it), lower case.
+fn issuer_tenant(iss: &str) -> Option<String> {
+    let rest = iss.split_once("://")?.1;
+    rest.split('/').find(|seg| rules::guid(seg).is_ok()).map(str::to_ascii_lowercase)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config() -> Arc<AzureOAuthConfig> {
+        Arc::new(crate::fixtures::build(crate::fixtures::offline()))
+    }
+
+    #[test]
+    fn audiences() {
+        let config = config();
+        let http = crate::http::client(&config);
+        let i = Verifier {
+            keys: KeyCache::new(Arc::clone(&config), Clock::system(), http),
+            config,
+            clock: Clock::system(),
+        };
+        let app = "11111111-2222-3333-4444-555555555555";
+        for (aud, version, ok) in [
+            (app, TokenVersion::V2, true),
+            ("api://11111111-2222-3333-4444-555555555555", TokenVersion::V2, true),
+            ("api://11111111-2222-3333-4444-555555555555/", TokenVersion::V1, true),
+            ("api://11111111-2222-3333-4444-555555555555/", TokenVersion::V2, false),
+            ("api://11111111-2222-3333-4444-555555555555/.default", TokenVersion::V1, false),
+            ("api://11111111-2222-3333-4444-555555555555//", TokenVersion::V1, false),
+            ("https://graph.microsoft.com", TokenVersion::V1, false),
+            ("", TokenVersion::V2, false),
+        ] {
+            assert_eq!(i.audience_accepted(aud, version), ok, "{aud} {version:?}");
+        }
+    }
+
+    #[test]
+    fn issuer_tenant_is_the_guid_segment() {
+        let t = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+        assert_eq!(issuer_tenant(&format!("https://sts.windows.net/{t}/")).as_deref(), Some(t));
+        assert_eq!(issuer_tenant(&format!("https://login.microsoftonline.com/{t}/v2.0")).as_deref(), Some(t));
+        assert_eq!(issuer_tenant("https://login.microsoftonline.com/{tenantid}/v2.0"), None);
+    }
+}
