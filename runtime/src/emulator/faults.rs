@@ -18,12 +18,18 @@ pub enum Endpoint {
     JwksV1,
     /// `GET /{tenant}/oauth2/v2.0/authorize`.
     Authorize,
-    /// `POST /{tenant}/oauth2/v2.0/token`.
+    /// `POST /{tenant}/oauth2/v2.0/token`, every grant but on-behalf-of.
     Token,
+    /// `POST /{tenant}/oauth2/v2.0/token` with
+    /// `grant_type=urn:ietf:params:oauth:grant-type:jwt-bearer`: an on-behalf-of exchange,
+    /// counted and faulted apart from [`Token`](Self::Token).
+    OnBehalfOf,
     /// Any `GET /v1.0/applications…` of Graph: `(appId='…')`, `?$filter=appId eq '…'` or `/{object-id}`.
     GraphGetApplication,
     /// `PATCH /v1.0/applications(appId='…')` or `/v1.0/applications/{object-id}`.
     GraphPatchApplication,
+    /// `GET /v1.0/me` of Graph: the signed-in user's profile.
+    GraphMe,
     /// Anything else either server received (answered with an error).
     Other,
 }
@@ -36,6 +42,8 @@ pub(crate) enum FaultKind {
     Garbage,
     EmptyKeys,
     Outage,
+    ConsentRequired,
+    InteractionRequired,
 }
 
 /// A failure to inject on one [`Endpoint`] with
@@ -92,6 +100,31 @@ impl Fault {
     pub fn outage() -> Self {
         Self::new(FaultKind::Outage)
     }
+
+    /// On the token endpoints ([`Endpoint::Token`], [`Endpoint::OnBehalfOf`]), Entra's answer
+    /// when the user or an admin has not consented to a permission the request needs: `400`
+    /// `invalid_grant` with `AADSTS65001`
+    /// (<https://learn.microsoft.com/en-us/entra/identity-platform/reference-error-codes>). Other
+    /// endpoints answer normally. For consent as state, see
+    /// [`Emulator::revoke_consent`](super::Emulator::revoke_consent).
+    pub fn consent_required() -> Self {
+        Self::new(FaultKind::ConsentRequired)
+    }
+
+    /// On the token endpoints, Entra's answer when Conditional Access needs the user to step up:
+    /// `400` `interaction_required` with `AADSTS50079` and
+    /// `claims` = [`Fault::STEP_UP_CLAIMS`]
+    /// (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-on-behalf-of-flow#error-response-example>).
+    /// Other endpoints answer normally. For a requirement per resource, see
+    /// [`Emulator::require_step_up`](super::Emulator::require_step_up).
+    pub fn interaction_required() -> Self {
+        Self::new(FaultKind::InteractionRequired)
+    }
+
+    /// The claims challenge of [`interaction_required`](Self::interaction_required): a
+    /// Conditional Access authentication context, in the shape of
+    /// <https://learn.microsoft.com/en-us/entra/identity-platform/claims-challenge>.
+    pub const STEP_UP_CLAIMS: &'static str = r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#;
 
     /// Apply only to the next `n` requests of the endpoint, then clear.
     pub fn times(mut self, n: usize) -> Self {

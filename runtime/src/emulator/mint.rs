@@ -9,8 +9,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
 use super::keys::{self, SigningKey};
+use super::state::State;
 use super::time::unix_now;
-use super::{GRAPH_RESOURCE, GRAPH_ROLE, State, User, random_token};
+use super::{GRAPH_RESOURCE, GRAPH_ROLE, User, random_token};
 
 #[derive(Clone, Debug)]
 enum Lifetime {
@@ -358,7 +359,11 @@ impl TokenBuilder {
                 }
             } else {
                 let scp = self.scopes.clone().unwrap_or_else(|| {
-                    s.app.exposed_scopes.first().cloned().unwrap_or_else(|| crate::DEFAULT_API_SCOPE.into())
+                    s.app
+                        .exposed_scopes
+                        .first()
+                        .cloned()
+                        .unwrap_or_else(|| crate::config::DEFAULT_API_SCOPE.into())
                 });
                 c.insert("scp".into(), json!(scp));
                 let roles = self.roles.clone().unwrap_or_else(|| user.roles.clone());

@@ -13,8 +13,20 @@
 //!   the platform of the redirect URI deciding how a code is redeemed (`web` needs the secret, `spa`
 //!   an `Origin` header, `publicClient` no secret), single-use codes, refresh tokens,
 //!   client credentials;
+//! - the on-behalf-of grant
+//!   (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-on-behalf-of-flow>): the
+//!   assertion checked as Entra checks it (signature, lifetime, audience = the app, a user's
+//!   token, the tenant of its `tid`), the client secret, one resource per request; tokens for
+//!   Microsoft Graph (v1, `aud` `https://graph.microsoft.com`) or another API
+//!   ([`Emulator::add_api`]) carrying the same user; consent per resource as state
+//!   ([`Emulator::grant_consent`], Graph's `User.Read` from the start; `AADSTS65001` without it)
+//!   and a Conditional Access step-up per resource ([`Emulator::require_step_up`]:
+//!   `interaction_required` with a `claims` challenge); exchanges counted and faulted as
+//!   [`Endpoint::OnBehalfOf`];
 //! - Graph's application object: `GET`/`PATCH` by `appId` alternate key, `$filter` or object id,
-//!   bearer tokens checked like Graph does, `PATCH` replacing whole redirect URI arrays.
+//!   bearer tokens checked like Graph does, `PATCH` replacing whole redirect URI arrays;
+//! - Graph's `GET /v1.0/me` for the users of the directory ([`Emulator::add_user`]), with a
+//!   delegated token that may read the profile (`User.Read`, `User.ReadBasic.All`, …).
 //!
 //! Tests mint tokens with [`Emulator::token`], inject failures with [`Emulator::set_fault`],
 //! and synchronise on the request log with [`Emulator::wait_for_requests`] (no sleeps).
@@ -47,32 +59,59 @@
 //!   is served with status 400; the status of Entra's page is unverified.
 //! - Where Entra's exact `AADSTS` code for a case is not documented, the closest documented code
 //!   is used (marked *unverified* in the source).
-//! - Graph serves only the application object, and a `PATCH` of any other property than
+//! - Graph serves only the application object and `/me`, and a `PATCH` of any other property than
 //!   `displayName` and the three `redirectUris` arrays is refused with 400 rather than ignored.
+//! - Consent is the app's, for every user and tenant (as an admin's consent), and `/authorize`
+//!   does not change it. A step-up requirement is met by an assertion carrying the claims the
+//!   challenge asks for (such as `acrs`), not by evaluating policies.
 //! - Everything lives in memory and is forgotten when the last handle drops.
 
-mod entra;
+// Layers, lowest first: a module uses only modules of lower layers (and this one).
+// Clocks; what a test sets and reads:
 mod faults;
-mod graph;
-mod keys;
-mod mint;
-mod oauth;
-mod server;
 mod time;
 
-use std::collections::{HashMap, HashSet};
+// Signing keys:
+mod keys;
+
+// What the servers share, and a request as read:
+mod request;
+mod state;
+
+// Error bodies, tenants, minting and reading tokens:
+mod errors;
+mod jws;
+mod mint;
+mod tenant;
+
+// Scopes, clients, discovery:
+mod client;
+mod discovery;
+mod scopes;
+
+// The endpoints:
+mod authorize;
+mod graph;
+mod token;
+
+// The accept loop and dispatch:
+mod server;
+
+// Start-up:
+mod builder;
+
 use std::fmt;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
-use tokio::sync::{Notify, watch};
+use tokio::sync::watch;
 
+pub use builder::EmulatorBuilder;
 pub use faults::{Endpoint, Fault, RecordedRequest};
 pub use mint::TokenBuilder;
 
-use crate::{AzureOAuthConfig, AzureOAuthConfigBuilder, ClientSecret};
-use keys::SigningKey;
+use crate::config::{AzureOAuthConfig, AzureOAuthConfigBuilder, ClientSecret};
+use state::{KeySet, State};
 
 /// The default v1 token issuer host (`iss` = `https://sts.windows.net/{tid}/`).
 pub const DEFAULT_V1_ISSUER_HOST: &str = "https://sts.windows.net";
@@ -145,6 +184,55 @@ impl Default for User {
     }
 }
 
+/// The rest of a user's profile, as Microsoft Graph's `GET /v1.0/me` returns it
+/// (<https://learn.microsoft.com/en-us/graph/api/user-get>): `id`, `displayName` and
+/// `userPrincipalName` come from the [`User`]. `None` is sent as `null`, as Graph does for unset
+/// properties.
+///
+/// ```
+/// use axum_mcp_azure_oauth::emulator::{User, UserProfile};
+///
+/// let profile = UserProfile { job_title: Some("Engineer".into()), ..UserProfile::default() };
+/// let derived = UserProfile::derived_from(&User { name: "Ada Lovelace".into(), ..User::default() });
+/// assert_eq!(derived.given_name.as_deref(), Some("Ada"));
+/// assert_eq!(derived.surname.as_deref(), Some("Lovelace"));
+/// # let _ = profile;
+/// ```
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct UserProfile {
+    /// `givenName`.
+    pub given_name: Option<String>,
+    /// `surname`.
+    pub surname: Option<String>,
+    /// `mail`.
+    pub mail: Option<String>,
+    /// `jobTitle`.
+    pub job_title: Option<String>,
+    /// `mobilePhone`.
+    pub mobile_phone: Option<String>,
+    /// `officeLocation`.
+    pub office_location: Option<String>,
+    /// `preferredLanguage`, such as `en-US`.
+    pub preferred_language: Option<String>,
+    /// `businessPhones`.
+    pub business_phones: Vec<String>,
+}
+
+impl UserProfile {
+    /// The profile the emulator gives a user it is not told one for (the default user, and
+    /// [`Emulator::set_user`]): `givenName` and `surname` split from `name` at its first space,
+    /// `mail` = `preferred_username`.
+    pub fn derived_from(user: &User) -> Self {
+        let (given, surname) = match user.name.trim().split_once(' ') {
+            Some((g, s)) => (Some(g.to_owned()), Some(s.trim().to_owned())),
+            None if user.name.trim().is_empty() => (None, None),
+            None => (Some(user.name.trim().to_owned()), None),
+        };
+        let mail = Some(user.preferred_username.clone()).filter(|m| m.contains('@'));
+        Self { given_name: given, surname, mail, ..Self::default() }
+    }
+}
+
 /// A random version-4 GUID, lower case.
 pub fn new_guid() -> String {
     let mut b = [0u8; 16];
@@ -161,131 +249,6 @@ pub(crate) fn random_token(bytes: usize) -> String {
     let mut b = vec![0u8; bytes];
     let _ = aws_lc_rs::rand::fill(&mut b);
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
-}
-
-/// Signing keys listed in one JWKS, and the one new tokens are signed with.
-pub(crate) struct KeySet {
-    pub(crate) listed: Vec<Arc<SigningKey>>,
-    pub(crate) current: Arc<SigningKey>,
-}
-
-impl KeySet {
-    fn new(key: Arc<SigningKey>) -> Self {
-        Self { listed: vec![Arc::clone(&key)], current: key }
-    }
-}
-
-/// The app registration (fixed at start).
-pub(crate) struct App {
-    pub(crate) app_id: String,
-    pub(crate) object_id: String,
-    pub(crate) sp_object_id: String,
-    pub(crate) secret: ClientSecret,
-    pub(crate) token_version: u8,
-    pub(crate) multi_tenant: bool,
-    pub(crate) exposed_scopes: Vec<String>,
-    pub(crate) app_roles: Vec<String>,
-}
-
-/// An issued, not yet redeemed authorization code.
-#[derive(Clone)]
-pub(crate) struct CodeGrant {
-    pub(crate) client_id: String,
-    pub(crate) redirect_uri: String,
-    pub(crate) platform: Platform,
-    pub(crate) scopes: Vec<String>,
-    pub(crate) challenge: Option<(String, String)>,
-    pub(crate) nonce: Option<String>,
-    pub(crate) user: User,
-    pub(crate) expires: tokio::time::Instant,
-}
-
-/// An issued refresh token.
-#[derive(Clone)]
-pub(crate) struct RefreshGrant {
-    pub(crate) client_id: String,
-    pub(crate) platform: Platform,
-    pub(crate) scopes: Vec<String>,
-    pub(crate) user: User,
-}
-
-/// Everything that changes while the emulator runs.
-pub(crate) struct Mutable {
-    pub(crate) shared: KeySet,
-    /// Known tenants; `Some` for tenants with their own keys.
-    pub(crate) tenants: HashMap<String, Option<KeySet>>,
-    /// The app's custom signing keys (served only with `?appid=`).
-    pub(crate) app_keys: Option<KeySet>,
-    /// Keys no longer listed anywhere, still usable with [`TokenBuilder::signing_key`].
-    pub(crate) retired: Vec<Arc<SigningKey>>,
-    pub(crate) redirect_uris: HashMap<Platform, Vec<String>>,
-    pub(crate) display_name: String,
-    pub(crate) user: User,
-    pub(crate) faults: HashMap<Endpoint, Fault>,
-    pub(crate) log: Vec<RecordedRequest>,
-    pub(crate) codes: HashMap<String, CodeGrant>,
-    pub(crate) redeemed: HashSet<String>,
-    pub(crate) refresh: HashMap<String, RefreshGrant>,
-}
-
-impl Mutable {
-    /// The keys that sign tokens of `tenant` by default: its own, else the shared ones.
-    pub(crate) fn tenant_keys(&self, tenant: &str) -> &KeySet {
-        match self.tenants.get(tenant) {
-            Some(Some(own)) => own,
-            _ => &self.shared,
-        }
-    }
-
-    /// Every key ever used, listed or not, by kid.
-    pub(crate) fn find_key(&self, kid: &str) -> Option<Arc<SigningKey>> {
-        let sets =
-            std::iter::once(&self.shared).chain(self.tenants.values().flatten()).chain(self.app_keys.iter());
-        sets.flat_map(|s| s.listed.iter().chain(std::iter::once(&s.current)))
-            .chain(self.retired.iter())
-            .find(|k| k.kid == kid)
-            .cloned()
-    }
-
-    /// The user with the home tenant filled in.
-    pub(crate) fn signed_in_user(&self, home: &str) -> User {
-        let mut user = self.user.clone();
-        if user.tenant.is_empty() {
-            user.tenant = home.to_owned();
-        }
-        user
-    }
-}
-
-/// State shared by the handles and the two servers.
-pub(crate) struct State {
-    pub(crate) authority: String,
-    pub(crate) graph: String,
-    pub(crate) home: String,
-    pub(crate) v1_issuer_host: String,
-    pub(crate) code_lifetime: Duration,
-    pub(crate) token_lifetime: Duration,
-    pub(crate) app: App,
-    inner: Mutex<Mutable>,
-    pub(crate) notify: Notify,
-    /// TCP connections accepted: Entra ID's side, Graph's side.
-    pub(crate) connections: [AtomicUsize; 2],
-}
-
-impl State {
-    pub(crate) fn lock(&self) -> MutexGuard<'_, Mutable> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// `https://sts.windows.net/{tid}/` (or the configured host).
-    pub(crate) fn v1_issuer(&self, tid: &str) -> String {
-        format!("{}/{tid}/", self.v1_issuer_host)
-    }
-
-    /// `{authority}/{tid}/v2.0`.
-    pub(crate) fn v2_issuer(&self, tid: &str) -> String {
-        format!("{}/{tid}/v2.0", self.authority)
-    }
 }
 
 struct Handle {
@@ -316,211 +279,6 @@ impl fmt::Debug for Emulator {
             .field("home_tenant", &s.home)
             .field("app_id", &s.app.app_id)
             .finish_non_exhaustive()
-    }
-}
-
-/// Configures an [`Emulator`] before [`start`](Self::start). Every value has a default.
-///
-/// ```no_run
-/// # async fn demo() -> std::io::Result<()> {
-/// use axum_mcp_azure_oauth::emulator::Emulator;
-///
-/// let emu = Emulator::builder()
-///     .app_id("11111111-2222-3333-4444-555555555555")
-///     .access_token_version(1)
-///     .start()
-///     .await?;
-/// assert_eq!(emu.app_id(), "11111111-2222-3333-4444-555555555555");
-/// # Ok(()) }
-/// ```
-#[derive(Clone, Debug)]
-#[must_use = "call .start().await"]
-pub struct EmulatorBuilder {
-    app_id: Option<String>,
-    home_tenant: Option<String>,
-    client_secret: Option<ClientSecret>,
-    access_token_version: u8,
-    v1_issuer_host: String,
-    multi_tenant: bool,
-    custom_signing_keys: bool,
-    unique_keys: bool,
-    display_name: String,
-    exposed_scopes: Vec<String>,
-    app_roles: Vec<String>,
-    code_lifetime: Duration,
-    token_lifetime: Duration,
-    redirect_uris: Vec<(Platform, String)>,
-}
-
-impl Default for EmulatorBuilder {
-    fn default() -> Self {
-        Self {
-            app_id: None,
-            home_tenant: None,
-            client_secret: None,
-            access_token_version: 2,
-            v1_issuer_host: DEFAULT_V1_ISSUER_HOST.into(),
-            multi_tenant: false,
-            custom_signing_keys: false,
-            unique_keys: false,
-            display_name: "MCP server (emulated)".into(),
-            exposed_scopes: vec![crate::DEFAULT_API_SCOPE.into()],
-            app_roles: Vec::new(),
-            code_lifetime: Duration::from_secs(600),
-            token_lifetime: Duration::from_secs(3599),
-            redirect_uris: Vec::new(),
-        }
-    }
-}
-
-impl EmulatorBuilder {
-    /// The app (client) id; default a random GUID.
-    pub fn app_id(mut self, app_id: impl Into<String>) -> Self {
-        self.app_id = Some(app_id.into().to_ascii_lowercase());
-        self
-    }
-    /// The home tenant GUID; default a random GUID.
-    pub fn home_tenant(mut self, tenant: impl Into<String>) -> Self {
-        self.home_tenant = Some(tenant.into().to_ascii_lowercase());
-        self
-    }
-    /// The app's client secret; default a random one.
-    pub fn client_secret(mut self, secret: impl Into<ClientSecret>) -> Self {
-        self.client_secret = Some(secret.into());
-        self
-    }
-    /// The manifest's `requestedAccessTokenVersion` (1 or 2; default 2): the version of access
-    /// tokens for the app's API from `/token` and of [`Emulator::token`] by default. Other values
-    /// are taken as 2.
-    pub fn access_token_version(mut self, version: u8) -> Self {
-        self.access_token_version = if version == 1 { 1 } else { 2 };
-        self
-    }
-    /// The host of v1 issuers, default `https://sts.windows.net` (national clouds differ).
-    pub fn v1_issuer_host(mut self, host: impl Into<String>) -> Self {
-        self.v1_issuer_host = host.into().trim_end_matches('/').to_owned();
-        self
-    }
-    /// Sign-in audience `AzureADMultipleOrgs` (users of any tenant; `/organizations` and
-    /// `/common` allowed) instead of the default `AzureADMyOrg`.
-    pub fn multi_tenant(mut self, multi_tenant: bool) -> Self {
-        self.multi_tenant = multi_tenant;
-        self
-    }
-    /// The app has custom signing keys (claims mapping): its tokens are signed by a key that only
-    /// the JWKS fetched with `?appid={app_id}` lists.
-    pub fn custom_signing_keys(mut self, on: bool) -> Self {
-        self.custom_signing_keys = on;
-        self
-    }
-    /// Start with a signing key no other emulator in the process has. By default every emulator
-    /// starts with the same process-wide key (as every real tenant shares Microsoft's keys; issuers
-    /// still differ by port), which makes starting one take microseconds; this option costs one
-    /// key generation (tens of milliseconds) unless the background pool has one ready.
-    /// [`Emulator::rotate_keys`] always gives the emulator a fresh key.
-    pub fn unique_keys(mut self, on: bool) -> Self {
-        self.unique_keys = on;
-        self
-    }
-    /// The app's `displayName`.
-    pub fn display_name(mut self, name: impl Into<String>) -> Self {
-        self.display_name = name.into();
-        self
-    }
-    /// Delegated scopes the app exposes (default `access_as_user`); replaces the list.
-    pub fn exposed_scopes<I: IntoIterator<Item = S>, S: Into<String>>(mut self, scopes: I) -> Self {
-        self.exposed_scopes = scopes.into_iter().map(Into::into).collect();
-        self
-    }
-    /// App roles granted to the app itself: client-credentials tokens for
-    /// `api://{app_id}/.default` carry them (default none).
-    pub fn app_roles<I: IntoIterator<Item = S>, S: Into<String>>(mut self, roles: I) -> Self {
-        self.app_roles = roles.into_iter().map(Into::into).collect();
-        self
-    }
-    /// How long an authorization code stays redeemable (default 10 minutes, on the tokio clock).
-    pub fn code_lifetime(mut self, lifetime: Duration) -> Self {
-        self.code_lifetime = lifetime;
-        self
-    }
-    /// `expires_in` of issued access tokens (default 3599 seconds).
-    pub fn token_lifetime(mut self, lifetime: Duration) -> Self {
-        self.token_lifetime = lifetime;
-        self
-    }
-    /// Enrols a redirect URI on a platform from the start.
-    pub fn redirect_uri(mut self, platform: Platform, uri: impl Into<String>) -> Self {
-        self.redirect_uris.push((platform, uri.into()));
-        self
-    }
-
-    /// Binds both servers on `127.0.0.1` (ephemeral ports) and starts serving.
-    pub async fn start(self) -> std::io::Result<Emulator> {
-        let login = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let graph = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
-        let authority = format!("http://{}", login.local_addr()?);
-        let graph_endpoint = format!("http://{}", graph.local_addr()?);
-        let (custom, unique) = (self.custom_signing_keys, self.unique_keys);
-        let (shared, app_key) = tokio::task::spawn_blocking(move || {
-            let shared = if unique { keys::fresh_key() } else { keys::common_key() };
-            (shared, custom.then(keys::fresh_key))
-        })
-        .await
-        .map_err(std::io::Error::other)?;
-        let home = self.home_tenant.unwrap_or_else(new_guid);
-        let mut redirect_uris: HashMap<Platform, Vec<String>> =
-            Platform::ALL.into_iter().map(|p| (p, Vec::new())).collect();
-        for (p, uri) in self.redirect_uris {
-            redirect_uris.entry(p).or_default().push(uri);
-        }
-        let mutable = Mutable {
-            shared: KeySet::new(shared),
-            tenants: HashMap::from([(home.clone(), None)]),
-            app_keys: app_key.map(KeySet::new),
-            retired: Vec::new(),
-            redirect_uris,
-            display_name: self.display_name,
-            user: User::default(),
-            faults: HashMap::new(),
-            log: Vec::new(),
-            codes: HashMap::new(),
-            redeemed: HashSet::new(),
-            refresh: HashMap::new(),
-        };
-        let state = Arc::new(State {
-            authority,
-            graph: graph_endpoint,
-            home,
-            v1_issuer_host: self.v1_issuer_host,
-            code_lifetime: self.code_lifetime,
-            token_lifetime: self.token_lifetime,
-            app: App {
-                app_id: self.app_id.unwrap_or_else(new_guid),
-                object_id: new_guid(),
-                sp_object_id: new_guid(),
-                secret: self.client_secret.unwrap_or_else(|| ClientSecret::new(random_token(30))),
-                token_version: self.access_token_version,
-                multi_tenant: self.multi_tenant,
-                exposed_scopes: self.exposed_scopes,
-                app_roles: self.app_roles,
-            },
-            inner: Mutex::new(mutable),
-            notify: Notify::new(),
-            connections: Default::default(),
-        });
-        let (shutdown, rx) = watch::channel(false);
-        let (stopped_tx, stopped) = watch::channel(0u8);
-        let stopped_tx = Arc::new(stopped_tx);
-        tokio::spawn(server::serve(
-            login,
-            Arc::clone(&state),
-            server::Side::Login,
-            rx.clone(),
-            Arc::clone(&stopped_tx),
-        ));
-        tokio::spawn(server::serve(graph, Arc::clone(&state), server::Side::Graph, rx, stopped_tx));
-        tracing::debug!(authority = %state.authority, graph = %state.graph, "entra emulator started");
-        Ok(Emulator { handle: Arc::new(Handle { state, shutdown, stopped }) })
     }
 }
 
@@ -774,17 +532,155 @@ impl Emulator {
     }
 
     /// Who `/authorize` signs in from now on. An empty `tenant` means the home tenant; another
-    /// tenant is added (with shared keys) if unknown.
+    /// tenant is added (with shared keys) if unknown. The user is added to the directory as
+    /// [`add_user`](Self::add_user) does, with [`UserProfile::derived_from`] unless it is there.
     pub fn set_user(&self, user: User) {
         let mut m = self.state().lock();
         if !user.tenant.is_empty() {
             m.tenants.entry(user.tenant.to_ascii_lowercase()).or_insert(None);
         }
         m.user = User { tenant: user.tenant.to_ascii_lowercase(), ..user };
+        // The signed-in user is in the directory too (Graph's `/me`); keep a profile given before.
+        let profile = match m.users.get(&m.user.oid) {
+            Some((_, profile)) => profile.clone(),
+            None => UserProfile::derived_from(&m.user),
+        };
+        let user = m.user.clone();
+        m.add_user(&self.state().home, user, profile);
     }
 
     /// The user `/authorize` signs in (tenant filled in).
     pub fn user(&self) -> User {
         self.state().lock().signed_in_user(&self.state().home)
+    }
+
+    /// Adds `user` to the directory with its Graph `profile` (replacing any user with the same
+    /// `oid`) and returns it with its tenant filled in (empty: the home tenant; an unknown tenant
+    /// is added with shared keys). Graph's `GET /v1.0/me` answers for directory users only; mint
+    /// their tokens with [`TokenBuilder::user`]. Unlike [`set_user`](Self::set_user), this does
+    /// not change who `/authorize` signs in.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// use axum_mcp_azure_oauth::emulator::{Emulator, User, UserProfile};
+    ///
+    /// let emu = Emulator::start().await?;
+    /// let grace = emu.add_user(
+    ///     User { name: "Grace Hopper".into(), preferred_username: "grace@contoso.com".into(), ..User::default() },
+    ///     UserProfile { job_title: Some("Rear Admiral".into()), ..UserProfile::default() },
+    /// );
+    /// let token = emu.token().user(grace).sign();
+    /// # let _ = token;
+    /// # Ok(()) }
+    /// ```
+    pub fn add_user(&self, user: User, profile: UserProfile) -> User {
+        self.state().lock().add_user(&self.state().home, user, profile)
+    }
+
+    /// Registers another web API in every tenant (an app registration with the app id `app_id`
+    /// exposing the delegated `scopes`), which the app may then call on behalf of a user once it
+    /// holds consent ([`grant_consent`](Self::grant_consent)). Its tokens are of
+    /// `access_token_version` (1: `aud` = `api://{app_id}`; otherwise 2: `aud` = `app_id`).
+    /// Returns its App ID URI, `api://{app_id}`.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// use axum_mcp_azure_oauth::emulator::Emulator;
+    ///
+    /// let emu = Emulator::start().await?;
+    /// let tasks = emu.add_api("22222222-3333-4444-5555-666666666666", ["Tasks.Read"], 2);
+    /// emu.grant_consent(&tasks, ["Tasks.Read"]);
+    /// // An on-behalf-of request for `api://2222…/Tasks.Read` now succeeds.
+    /// # Ok(()) }
+    /// ```
+    pub fn add_api<I: IntoIterator<Item = S>, S: Into<String>>(
+        &self,
+        app_id: &str,
+        scopes: I,
+        access_token_version: u8,
+    ) -> String {
+        let id = app_id.trim().to_ascii_lowercase();
+        let api = state::DownstreamApi {
+            scopes: scopes.into_iter().map(Into::into).collect(),
+            token_version: if access_token_version == 1 { 1 } else { 2 },
+        };
+        self.state().lock().apis.insert(id.clone(), api);
+        format!("api://{id}")
+    }
+
+    /// Grants the app the delegated `scopes` on `resource` for every user (as an admin's consent
+    /// does): `https://graph.microsoft.com` (or Graph's app id) with `User.Read`, `Mail.Read`, …, or
+    /// an API added with [`add_api`](Self::add_api) by its App ID URI or app id. Scopes may be
+    /// qualified (`https://graph.microsoft.com/Mail.Read`). The emulator starts with Graph's
+    /// `User.Read` consented; an on-behalf-of request for any other scope fails with
+    /// `AADSTS65001` until it is granted.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emu = axum_mcp_azure_oauth::emulator::Emulator::start().await?;
+    /// emu.grant_consent("https://graph.microsoft.com", ["Mail.Read", "Calendars.Read"]);
+    /// emu.revoke_consent("https://graph.microsoft.com", ["User.Read"]);
+    /// assert_eq!(emu.consented_scopes("https://graph.microsoft.com"), ["Mail.Read", "Calendars.Read"]);
+    /// # Ok(()) }
+    /// ```
+    pub fn grant_consent<I: IntoIterator<Item = S>, S: AsRef<str>>(&self, resource: &str, scopes: I) {
+        let key = scopes::resource_key(self.state(), resource);
+        let mut m = self.state().lock();
+        let held = m.consent.entry(key).or_default();
+        for scope in scopes {
+            let name = scopes::scope_name(scope.as_ref());
+            if !name.is_empty() && !held.iter().any(|h| h.eq_ignore_ascii_case(name)) {
+                held.push(name.to_owned());
+            }
+        }
+    }
+
+    /// Withdraws consent for `scopes` on `resource` (see [`grant_consent`](Self::grant_consent));
+    /// scopes never granted are ignored.
+    pub fn revoke_consent<I: IntoIterator<Item = S>, S: AsRef<str>>(&self, resource: &str, scopes: I) {
+        let key = scopes::resource_key(self.state(), resource);
+        let revoked: Vec<String> =
+            scopes.into_iter().map(|s| scopes::scope_name(s.as_ref()).to_owned()).collect();
+        if let Some(held) = self.state().lock().consent.get_mut(&key) {
+            held.retain(|h| !revoked.iter().any(|r| r.eq_ignore_ascii_case(h)));
+        }
+    }
+
+    /// The delegated scopes the app holds consent for on `resource`, in the order granted.
+    pub fn consented_scopes(&self, resource: &str) -> Vec<String> {
+        let key = scopes::resource_key(self.state(), resource);
+        self.state().lock().consent.get(&key).cloned().unwrap_or_default()
+    }
+
+    /// Makes on-behalf-of requests for `resource` need a step-up, as a Conditional Access policy
+    /// (multifactor authentication, an authentication context) does: Entra answers
+    /// `interaction_required` (`AADSTS50079`) with `claims` = `claims_challenge`
+    /// (<https://learn.microsoft.com/en-us/entra/identity-platform/v2-oauth2-on-behalf-of-flow#error-response-example>).
+    /// An assertion satisfies the requirement when it carries every claim the challenge's
+    /// `access_token` member asks a `value` (or one of the `values`) of, such as `acrs` = `["c1"]`
+    /// for `{"access_token":{"acrs":{"essential":true,"value":"c1"}}}`
+    /// (<https://learn.microsoft.com/en-us/entra/identity-platform/claims-challenge>); mint one with
+    /// [`TokenBuilder::claim`]. Until [`clear_step_up`](Self::clear_step_up).
+    ///
+    /// ```no_run
+    /// # async fn demo() -> std::io::Result<()> {
+    /// let emu = axum_mcp_azure_oauth::emulator::Emulator::start().await?;
+    /// emu.require_step_up(
+    ///     "https://graph.microsoft.com",
+    ///     r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#,
+    /// );
+    /// let stepped_up = emu.token().claim("acrs", serde_json::json!(["c1"])).sign();
+    /// # let _ = stepped_up;
+    /// # Ok(()) }
+    /// ```
+    pub fn require_step_up(&self, resource: &str, claims_challenge: &str) {
+        let key = scopes::resource_key(self.state(), resource);
+        self.state().lock().step_up.insert(key, claims_challenge.to_owned());
+    }
+
+    /// Removes the step-up requirement of `resource` (see [`require_step_up`](Self::require_step_up)).
+    pub fn clear_step_up(&self, resource: &str) {
+        let key = scopes::resource_key(self.state(), resource);
+        self.state().lock().step_up.remove(&key);
     }
 }

@@ -1,18 +1,21 @@
 //! The accept loop of both servers, and what every request goes through: read, classify, record,
-//! apply a fault, dispatch.
+//! apply a fault, dispatch to the endpoint's module.
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, Method, StatusCode, header};
+use http::{Method, StatusCode, header};
 use http_body_util::BodyExt as _;
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tokio::sync::watch;
 
-use super::faults::{Endpoint, FaultKind};
-use super::{RecordedRequest, State, entra, graph};
+use super::errors::{self, error};
+use super::faults::{Endpoint, Fault, FaultKind, RecordedRequest};
+use super::request::{Req, percent_decode};
+use super::state::State;
+use super::tenant::resolve_tenant;
+use super::{authorize, discovery, graph, token};
 
 /// Which of the two servers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -23,36 +26,6 @@ pub(crate) enum Side {
 
 /// Request bodies above this are refused (Entra and Graph bodies here are small).
 const MAX_BODY: usize = 1 << 20;
-
-/// A request, read whole.
-pub(crate) struct Req {
-    pub(crate) method: Method,
-    pub(crate) path: String,
-    pub(crate) query: Vec<(String, String)>,
-    pub(crate) form: Vec<(String, String)>,
-    pub(crate) headers: HeaderMap,
-    pub(crate) body: Bytes,
-    pub(crate) tenant: Option<String>,
-    pub(crate) endpoint: Endpoint,
-}
-
-impl Req {
-    pub(crate) fn query(&self, name: &str) -> Option<&str> {
-        self.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-    pub(crate) fn form(&self, name: &str) -> Option<&str> {
-        self.form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-    pub(crate) fn header(&self, name: &str) -> Option<&str> {
-        self.headers.get(name).and_then(|v| v.to_str().ok())
-    }
-    /// Whether the body is `application/x-www-form-urlencoded`.
-    pub(crate) fn is_form(&self) -> bool {
-        self.header("content-type")
-            .and_then(|c| c.split(';').next())
-            .is_some_and(|c| c.trim().eq_ignore_ascii_case("application/x-www-form-urlencoded"))
-    }
-}
 
 /// Serves until the shutdown signal (or its sender's drop).
 pub(crate) async fn serve(
@@ -137,7 +110,10 @@ async fn handle(state: Arc<State>, side: Side, req: http::Request<Incoming>) -> 
     if req.is_form() {
         req.form = serde_urlencoded::from_bytes(&req.body).unwrap_or_default();
     }
-    let (endpoint, tenant) = classify(side, &req.method, &req.path);
+    let (mut endpoint, tenant) = classify(side, &req.method, &req.path);
+    if endpoint == Endpoint::Token && req.form("grant_type") == Some(token::JWT_BEARER) {
+        endpoint = Endpoint::OnBehalfOf;
+    }
     req.endpoint = endpoint;
     req.tenant = tenant;
     record(&state, &req);
@@ -166,13 +142,22 @@ async fn handle(state: Arc<State>, side: Side, req: http::Request<Incoming>) -> 
         Some(FaultKind::EmptyKeys) if matches!(endpoint, Endpoint::JwksV1 | Endpoint::JwksV2) => {
             return Ok(axum::Json(serde_json::json!({ "keys": [] })).into_response());
         }
-        Some(FaultKind::EmptyKeys) | None => {}
+        Some(FaultKind::ConsentRequired) if matches!(endpoint, Endpoint::Token | Endpoint::OnBehalfOf) => {
+            return Ok(token::consent_required(&state).into_response(&state));
+        }
+        Some(FaultKind::InteractionRequired)
+            if matches!(endpoint, Endpoint::Token | Endpoint::OnBehalfOf) =>
+        {
+            return Ok(token::interaction_required(None, Fault::STEP_UP_CLAIMS).into_response(&state));
+        }
+        Some(FaultKind::EmptyKeys | FaultKind::ConsentRequired | FaultKind::InteractionRequired) | None => {}
     }
     let cors = side == Side::Login
         && req.headers.contains_key(header::ORIGIN)
         && matches!(
             endpoint,
             Endpoint::Token
+                | Endpoint::OnBehalfOf
                 | Endpoint::OpenIdConfigurationV1
                 | Endpoint::OpenIdConfigurationV2
                 | Endpoint::JwksV1
@@ -195,13 +180,49 @@ async fn handle(state: Arc<State>, side: Side, req: http::Request<Incoming>) -> 
             .into_response());
     }
     let mut resp = match side {
-        Side::Login => entra::handle(&state, &req),
+        Side::Login => login(&state, &req),
         Side::Graph => graph::handle(&state, &req),
     };
     if cors {
         resp.headers_mut().insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, header::HeaderValue::from_static("*"));
     }
     Ok(resp)
+}
+
+/// Dispatches a request of the login authority: discovery, authorize or token, after resolving
+/// the tenant segment of its path.
+fn login(state: &Arc<State>, req: &Req) -> Response {
+    let tenant_segment = req.tenant.clone().unwrap_or_default();
+    match req.endpoint {
+        Endpoint::OpenIdConfigurationV2
+        | Endpoint::OpenIdConfigurationV1
+        | Endpoint::JwksV2
+        | Endpoint::JwksV1 => {
+            if req.method != Method::GET && req.method != Method::HEAD {
+                return discovery::method_not_allowed(state);
+            }
+            match resolve_tenant(state, &tenant_segment) {
+                Ok(tenant) => discovery::serve(state, req, &tenant),
+                Err((e, code, message)) => error(state, StatusCode::BAD_REQUEST, e, code, &message),
+            }
+        }
+        // The browser sees Entra's error page; a token client its JSON error.
+        Endpoint::Authorize => match resolve_tenant(state, &tenant_segment) {
+            Ok(tenant) => authorize::authorize(state, req, &tenant),
+            Err((_, code, message)) => authorize::error_page(state, code, &message),
+        },
+        Endpoint::Token | Endpoint::OnBehalfOf => match resolve_tenant(state, &tenant_segment) {
+            Ok(tenant) => token::token(state, req, &tenant),
+            Err((e, code, message)) => error(state, StatusCode::BAD_REQUEST, e, code, &message),
+        },
+        _ => error(
+            state,
+            StatusCode::NOT_FOUND,
+            "invalid_request",
+            90_010,
+            &format!("The request path {} is not served by this authority.", req.path),
+        ),
+    }
 }
 
 fn record(state: &State, req: &Req) {
@@ -257,6 +278,7 @@ pub(crate) fn classify(side: Side, method: &Method, path: &str) -> (Endpoint, Op
                 (Some(r), &Method::PATCH) if r.starts_with('(') || r.starts_with('/') => {
                     Endpoint::GraphPatchApplication
                 }
+                _ if path == "/v1.0/me" && method == Method::GET => Endpoint::GraphMe,
                 _ => Endpoint::Other,
             };
             (endpoint, None)
@@ -279,13 +301,6 @@ pub(crate) fn classify(side: Side, method: &Method, path: &str) -> (Endpoint, Op
             (endpoint, Some(tenant))
         }
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
 }
 
 fn fault_response(state: &State, side: Side, status: StatusCode) -> Response {
@@ -312,7 +327,7 @@ fn fault_response(state: &State, side: Side, status: StatusCode) -> Response {
                 ),
                 _ => ("server_error", 90_035, "An internal error occurred (injected fault)."),
             };
-            entra::error(state, status, error, code, message)
+            errors::error(state, status, error, code, message)
         }
         Side::Graph => {
             let (code, message) = match status.as_u16() {
@@ -327,7 +342,7 @@ fn fault_response(state: &State, side: Side, status: StatusCode) -> Response {
                 503 => ("serviceNotAvailable", "The service is temporarily unavailable (injected fault)."),
                 _ => ("generalException", "An unexpected error occurred (injected fault)."),
             };
-            graph::error(status, code, message)
+            errors::graph_error(status, code, message)
         }
     }
 }
@@ -338,6 +353,6 @@ fn plain_error(side: Side, status: StatusCode, message: &str) -> Response {
             let body = serde_json::json!({ "error": "invalid_request", "error_description": message });
             (status, axum::Json(body)).into_response()
         }
-        Side::Graph => graph::error(status, "BadRequest", message),
+        Side::Graph => errors::graph_error(status, "BadRequest", message),
     }
 }

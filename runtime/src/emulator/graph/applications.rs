@@ -1,121 +1,31 @@
-//! Microsoft Graph: the application object of the emulated app registration.
+//! Microsoft Graph's application object of the emulated app registration.
 //!
 //! `GET /v1.0/applications(appId='{id}')`, `GET /v1.0/applications?$filter=appId eq '{id}'`,
-//! `GET /v1.0/applications/{object-id}`, and `PATCH` on both single-object forms. Bearer tokens are
-//! checked as Graph does: signature by a currently listed key, lifetime (5 minutes skew), Graph
-//! audience, issuer of the token's tenant, the home tenant, and an application permission
-//! (`Application.ReadWrite.OwnedBy` for the app itself, or `Application.ReadWrite.All`).
+//! `GET /v1.0/applications/{object-id}`, and `PATCH` on both single-object forms, which needs an
+//! application permission of the home tenant (`Application.ReadWrite.OwnedBy` for the app itself,
+//! or `Application.ReadWrite.All`).
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
-use super::keys::verify_rs256;
-use super::server::Req;
-use super::time::unix_now;
-use super::{GRAPH_APP_ID, GRAPH_RESOURCE, Platform, State, new_guid, time};
+use super::{bad_request, bearer, forbidden, method_not_allowed, not_found, unauthenticated};
+use crate::emulator::Platform;
+use crate::emulator::errors::graph_error as error;
+use crate::emulator::jws::str_claim;
+use crate::emulator::request::{Req, percent_decode};
+use crate::emulator::state::State;
 
 /// Most redirect URIs an app for work or school accounts may have, over all platforms.
 pub(crate) const MAX_REDIRECT_URIS: usize = 256;
 
-/// Graph's JSON error: `{"error":{"code","message","innerError":{…}}}`.
-pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
-    let request_id = new_guid();
-    let body = json!({
-        "error": {
-            "code": code,
-            "message": message,
-            "innerError": {
-                "date": time::graph_date(),
-                "request-id": request_id,
-                "client-request-id": request_id,
-            }
-        }
-    });
-    (status, Json(body)).into_response()
-}
-
-fn unauthenticated(message: &str) -> Response {
-    let mut resp = error(StatusCode::UNAUTHORIZED, "InvalidAuthenticationToken", message);
-    resp.headers_mut().insert(
-        http::header::WWW_AUTHENTICATE,
-        http::HeaderValue::from_static("Bearer realm=\"\", authorization_uri=\"https://login.microsoftonline.com/common/oauth2/authorize\""),
-    );
-    resp
-}
-
-fn forbidden() -> Response {
-    error(
-        StatusCode::FORBIDDEN,
-        "Authorization_RequestDenied",
-        "Insufficient privileges to complete the operation.",
-    )
-}
-
-/// Checks the bearer token; `Err` is the 401/403 to send.
+/// Graph's check of an application permission on the application object: the token is of the
+/// home tenant and has `Application.ReadWrite.OwnedBy` (the app itself) or
+/// `Application.ReadWrite.All` (<https://learn.microsoft.com/en-us/graph/api/application-update>).
 #[allow(clippy::result_large_err)] // cold error path; the response is sent at once
-fn authenticate(state: &State, req: &Req) -> Result<(), Response> {
-    let Some(auth) = req.header("authorization") else {
-        return Err(unauthenticated("Access token is empty."));
-    };
-    let token = match auth.split_once(' ') {
-        Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") && !t.trim().is_empty() => t.trim(),
-        _ => return Err(unauthenticated("Access token is empty.")),
-    };
-    let malformed = || unauthenticated("CompactToken parsing failed with error code: 80049217");
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(sig), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return Err(malformed());
-    };
-    let decode = |s: &str| -> Option<Map<String, Value>> {
-        serde_json::from_slice::<Value>(&URL_SAFE_NO_PAD.decode(s).ok()?).ok()?.as_object().cloned()
-    };
-    let (Some(header), Some(claims), Ok(sig)) = (decode(h), decode(p), URL_SAFE_NO_PAD.decode(sig)) else {
-        return Err(malformed());
-    };
-    let str_claim = |name: &str| claims.get(name).and_then(Value::as_str).unwrap_or_default().to_owned();
-    let tid = str_claim("tid");
-    let invalid_signature = || unauthenticated("Access token validation failure. Invalid signature.");
-    if header.get("alg").and_then(Value::as_str) != Some("RS256") {
-        return Err(invalid_signature());
-    }
-    let kid = header.get("kid").and_then(Value::as_str).unwrap_or_default();
-    let key = {
-        let m = state.lock();
-        let own = match m.tenants.get(&tid) {
-            Some(Some(own)) => own.listed.as_slice(),
-            _ => &[],
-        };
-        m.shared.listed.iter().chain(own).find(|k| k.kid == kid).cloned()
-    };
-    let Some(key) = key else { return Err(invalid_signature()) };
-    if !verify_rs256(&key, format!("{h}.{p}").as_bytes(), &sig) {
-        return Err(invalid_signature());
-    }
-    let now = unix_now();
-    let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
-    if exp + 300 < now {
-        return Err(unauthenticated("Lifetime validation failed, the token is expired."));
-    }
-    if claims.get("nbf").and_then(Value::as_u64).is_some_and(|nbf| nbf > now + 300) {
-        return Err(unauthenticated("Lifetime validation failed, the token is not yet valid."));
-    }
-    let aud = str_claim("aud");
-    let graph_auds = [
-        GRAPH_RESOURCE.to_owned(),
-        format!("{GRAPH_RESOURCE}/"),
-        GRAPH_APP_ID.to_owned(),
-        state.graph.clone(),
-        format!("{}/", state.graph),
-    ];
-    if !graph_auds.contains(&aud) {
-        return Err(unauthenticated("Access token validation failure. Invalid audience."));
-    }
-    let iss = str_claim("iss");
-    if tid != state.home || (iss != state.v1_issuer(&tid) && iss != state.v2_issuer(&tid)) {
+fn authorize(state: &State, claims: &Map<String, Value>) -> Result<(), Response> {
+    if str_claim(claims, "tid") != state.home {
         return Err(unauthenticated("Access token validation failure. Invalid issuer."));
     }
     let roles: Vec<&str> = claims
@@ -123,7 +33,7 @@ fn authenticate(state: &State, req: &Req) -> Result<(), Response> {
         .and_then(Value::as_array)
         .map(|r| r.iter().filter_map(Value::as_str).collect())
         .unwrap_or_default();
-    let scp = str_claim("scp");
+    let scp = str_claim(claims, "scp");
     let client =
         claims.get("appid").or_else(|| claims.get("azp")).and_then(Value::as_str).unwrap_or_default();
     let all = roles.contains(&"Application.ReadWrite.All")
@@ -146,13 +56,6 @@ enum Target {
     ObjectId(String),
 }
 
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
-}
-
 fn target(path: &str) -> Option<Target> {
     let rest = percent_decode(path.strip_prefix("/v1.0/applications")?);
     if rest.is_empty() || rest == "/" {
@@ -167,17 +70,7 @@ fn target(path: &str) -> Option<Target> {
     (!id.is_empty() && !id.contains('/')).then(|| Target::ObjectId(id.to_ascii_lowercase()))
 }
 
-fn not_found(what: &str) -> Response {
-    error(
-        StatusCode::NOT_FOUND,
-        "Request_ResourceNotFound",
-        &format!(
-            "Resource '{what}' does not exist or one of its queried reference-property objects are not present."
-        ),
-    )
-}
-
-/// Dispatches a Graph request.
+/// Serves `…/v1.0/applications…`.
 pub(crate) fn handle(state: &State, req: &Req) -> Response {
     let Some(target) = target(&req.path) else {
         let segment = req.path.trim_start_matches('/').split('/').nth(1).unwrap_or_default();
@@ -188,16 +81,13 @@ pub(crate) fn handle(state: &State, req: &Req) -> Response {
         );
     };
     if req.method != Method::GET && req.method != Method::PATCH {
-        return error(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "Request_BadRequest",
-            &format!(
-                "The HTTP method '{}' is not supported by the emulator here; use GET or PATCH.",
-                req.method
-            ),
-        );
+        return method_not_allowed(&req.method, "GET or PATCH");
     }
-    if let Err(resp) = authenticate(state, req) {
+    let claims = match bearer(state, req) {
+        Ok(claims) => claims,
+        Err(resp) => return resp,
+    };
+    if let Err(resp) = authorize(state, &claims) {
         return resp;
     }
     let app = &state.app;
@@ -304,10 +194,6 @@ fn application(state: &State, select: Option<&str>, entity: bool) -> Value {
     obj
 }
 
-fn bad_request(message: &str) -> Response {
-    error(StatusCode::BAD_REQUEST, "BadRequest", message)
-}
-
 /// `PATCH`: replaces whole `redirectUris` arrays (and `displayName`); 204.
 fn patch(state: &State, req: &Req) -> Response {
     let json_body = req
@@ -375,7 +261,7 @@ fn patch(state: &State, req: &Req) -> Response {
             };
             let web_like = platform != Platform::PublicClient;
             let http_scheme = uri.starts_with("https://") || uri.starts_with("http://");
-            if crate::rules::redirect_uri(uri).is_err() || (web_like && !http_scheme) {
+            if crate::config::rules::redirect_uri(uri).is_err() || (web_like && !http_scheme) {
                 return bad_request(&format!(
                     "Invalid value specified for property '{key}.redirectUris' of resource 'Application': '{uri}'."
                 ));

@@ -1,0 +1,166 @@
+//! What the two servers and every handle share: the app registration, the tenants and their
+//! keys, issued codes and refresh tokens, faults and the request log.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+use super::faults::{Endpoint, Fault, RecordedRequest};
+use super::keys::SigningKey;
+use super::{Platform, User, UserProfile};
+use crate::config::ClientSecret;
+
+/// Signing keys listed in one JWKS, and the one new tokens are signed with.
+pub(crate) struct KeySet {
+    pub(crate) listed: Vec<Arc<SigningKey>>,
+    pub(crate) current: Arc<SigningKey>,
+}
+
+impl KeySet {
+    pub(crate) fn new(key: Arc<SigningKey>) -> Self {
+        Self { listed: vec![Arc::clone(&key)], current: key }
+    }
+}
+
+/// The app registration (fixed at start).
+pub(crate) struct App {
+    pub(crate) app_id: String,
+    pub(crate) object_id: String,
+    pub(crate) sp_object_id: String,
+    pub(crate) secret: ClientSecret,
+    pub(crate) token_version: u8,
+    pub(crate) multi_tenant: bool,
+    pub(crate) exposed_scopes: Vec<String>,
+    pub(crate) app_roles: Vec<String>,
+}
+
+/// An issued, not yet redeemed authorization code.
+#[derive(Clone)]
+pub(crate) struct CodeGrant {
+    pub(crate) client_id: String,
+    pub(crate) redirect_uri: String,
+    pub(crate) platform: Platform,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) challenge: Option<(String, String)>,
+    pub(crate) nonce: Option<String>,
+    pub(crate) user: User,
+    pub(crate) expires: tokio::time::Instant,
+}
+
+/// An issued refresh token.
+#[derive(Clone)]
+pub(crate) struct RefreshGrant {
+    pub(crate) client_id: String,
+    pub(crate) platform: Platform,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) user: User,
+}
+
+/// Everything that changes while the emulator runs.
+pub(crate) struct Mutable {
+    pub(crate) shared: KeySet,
+    /// Known tenants; `Some` for tenants with their own keys.
+    pub(crate) tenants: HashMap<String, Option<KeySet>>,
+    /// The app's custom signing keys (served only with `?appid=`).
+    pub(crate) app_keys: Option<KeySet>,
+    /// Keys no longer listed anywhere, still usable with [`TokenBuilder::signing_key`].
+    pub(crate) retired: Vec<Arc<SigningKey>>,
+    pub(crate) redirect_uris: HashMap<Platform, Vec<String>>,
+    pub(crate) display_name: String,
+    pub(crate) user: User,
+    pub(crate) faults: HashMap<Endpoint, Fault>,
+    pub(crate) log: Vec<RecordedRequest>,
+    pub(crate) codes: HashMap<String, CodeGrant>,
+    pub(crate) redeemed: HashSet<String>,
+    pub(crate) refresh: HashMap<String, RefreshGrant>,
+    /// The directory: users by `oid` (tenant filled in), with their Graph profile.
+    pub(crate) users: HashMap<String, (User, UserProfile)>,
+    /// Other web APIs registered in the tenants, by app id (lower case).
+    pub(crate) apis: HashMap<String, DownstreamApi>,
+    /// Delegated permissions the app holds, per resource key (see `scopes::resource_key`).
+    pub(crate) consent: HashMap<String, Vec<String>>,
+    /// Conditional-Access-style step-up per resource key: the claims challenge to answer with.
+    pub(crate) step_up: HashMap<String, String>,
+}
+
+/// Another web API (an app registration exposing delegated scopes) the app may call on behalf
+/// of a user.
+#[derive(Clone, Debug)]
+pub(crate) struct DownstreamApi {
+    pub(crate) scopes: Vec<String>,
+    pub(crate) token_version: u8,
+}
+
+impl Mutable {
+    /// The keys that sign tokens of `tenant` by default: its own, else the shared ones.
+    pub(crate) fn tenant_keys(&self, tenant: &str) -> &KeySet {
+        match self.tenants.get(tenant) {
+            Some(Some(own)) => own,
+            _ => &self.shared,
+        }
+    }
+
+    /// Every key ever used, listed or not, by kid.
+    pub(crate) fn find_key(&self, kid: &str) -> Option<Arc<SigningKey>> {
+        let sets =
+            std::iter::once(&self.shared).chain(self.tenants.values().flatten()).chain(self.app_keys.iter());
+        sets.flat_map(|s| s.listed.iter().chain(std::iter::once(&s.current)))
+            .chain(self.retired.iter())
+            .find(|k| k.kid == kid)
+            .cloned()
+    }
+
+    /// Puts `user` (tenant filled in) into the directory with `profile`, replacing any user with
+    /// the same `oid`, and adds an unknown tenant (with shared keys).
+    pub(crate) fn add_user(&mut self, home: &str, user: User, profile: UserProfile) -> User {
+        let tenant = if user.tenant.is_empty() { home.to_owned() } else { user.tenant.to_ascii_lowercase() };
+        self.tenants.entry(tenant.clone()).or_insert(None);
+        let user = User { tenant, ..user };
+        self.users.insert(user.oid.clone(), (user.clone(), profile));
+        user
+    }
+
+    /// The user with the home tenant filled in.
+    pub(crate) fn signed_in_user(&self, home: &str) -> User {
+        let mut user = self.user.clone();
+        if user.tenant.is_empty() {
+            user.tenant = home.to_owned();
+        }
+        user
+    }
+}
+
+/// State shared by the handles and the two servers.
+pub(crate) struct State {
+    pub(crate) authority: String,
+    pub(crate) graph: String,
+    pub(crate) home: String,
+    pub(crate) v1_issuer_host: String,
+    pub(crate) code_lifetime: Duration,
+    pub(crate) token_lifetime: Duration,
+    pub(crate) app: App,
+    /// Everything mutable; use [`lock`](Self::lock).
+    pub(super) inner: Mutex<Mutable>,
+    pub(crate) notify: Notify,
+    /// TCP connections accepted: Entra ID's side, Graph's side.
+    pub(crate) connections: [AtomicUsize; 2],
+}
+
+impl State {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, Mutable> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// `https://sts.windows.net/{tid}/` (or the configured host).
+    pub(crate) fn v1_issuer(&self, tid: &str) -> String {
+        format!("{}/{tid}/", self.v1_issuer_host)
+    }
+
+    /// `{authority}/{tid}/v2.0`.
+    pub(crate) fn v2_issuer(&self, tid: &str) -> String {
+        format!("{}/{tid}/v2.0", self.authority)
+    }
+}
