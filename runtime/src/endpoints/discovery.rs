@@ -1,73 +1,48 @@
 //! RFC 9728 protected resource metadata, RFC 8414 authorization server metadata and the OpenID
-//! discovery document (mcp-auth.md, "Protected resource metadata" and "Authorization server
-//! metadata discovery").
+//! discovery document, as MCP clients look for them
+//! (<https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization>).
 //!
-//! In [`Mode::Bridge`] this server is the issuer clients see: `authorization_servers` is
-//! `[{base}]` and the metadata's `issuer` is the same string, with the server's own `/authorize`,
-//! `/token` and `/register`. In [`Mode::Direct`] both point at Entra's v2 endpoints (the Python
-//! original's behaviour) but keep `registration_endpoint` and `S256` so clients that insist on
-//! them still work.
+//! In [`Mode::Broker`] and [`Mode::Enrol`] this server is the issuer clients see:
+//! `authorization_servers` is `[{base}]` and the metadata's `issuer` is the same string, with the
+//! server's own `/authorize`, `/token` and `/register`. The broker also advertises what it alone
+//! does: `iss` on its authorization responses (RFC 9207 §3) and Client ID Metadata Documents. In
+//! [`Mode::Direct`] both point at Entra's v2 endpoints (the Python original's behaviour) but keep
+//! `registration_endpoint` and `S256` so clients that insist on them still work.
 
 use axum::extract::State;
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
-use crate::endpoints::{AppState, json_response};
-use crate::{AzureOAuthConfig, Mode};
-
-/// The OpenID scopes the bridge passes through to Entra unchanged.
-pub(crate) const OPENID_SCOPES: [&str; 4] = ["openid", "profile", "email", "offline_access"];
-
-/// The issuer clients are told about: `{base}` (bridge) or Entra's `{authority}/{tenant}/v2.0`.
-pub(crate) fn issuer(config: &AzureOAuthConfig, base: &str) -> String {
-    match config.mode() {
-        Mode::Bridge => base.to_owned(),
-        Mode::Direct => format!("{}/v2.0", entra_tenant_url(config)),
-    }
-}
-
-/// `{authority}/{authority_tenant}`.
-pub(crate) fn entra_tenant_url(config: &AzureOAuthConfig) -> String {
-    format!("{}/{}", config.authority_host(), config.authority_tenant())
-}
-
-/// The app's delegated scopes, fully qualified: the API scope and the required scopes.
-pub(crate) fn app_scopes(config: &AzureOAuthConfig) -> Vec<String> {
-    let mut scopes = vec![config.qualified_scope()];
-    for s in config.required_scopes() {
-        let q = format!("api://{}/{s}", config.app_id());
-        if !scopes.contains(&q) {
-            scopes.push(q);
-        }
-    }
-    scopes
-}
+use super::scope::OPENID_SCOPES;
+use super::state::AppState;
+use crate::config::{AzureOAuthConfig, Mode};
+use crate::oauth_error::json_response;
 
 /// The RFC 9728 document for the resource `{base}{resource_path}`.
-pub(crate) fn protected_resource_document(config: &AzureOAuthConfig, base: &str) -> Value {
+fn protected_resource_document(config: &AzureOAuthConfig, base: &str) -> Value {
     json!({
         "resource": format!("{base}{}", config.resource_path()),
-        "authorization_servers": [issuer(config, base)],
-        "scopes_supported": app_scopes(config),
+        "authorization_servers": [config.issuer(base)],
+        "scopes_supported": config.app_scopes(),
         "bearer_methods_supported": ["header"],
     })
 }
 
 /// The RFC 8414 document, or with `openid` the OpenID discovery document (which adds `jwks_uri`,
 /// `subject_types_supported` and `id_token_signing_alg_values_supported`).
-pub(crate) fn authorization_server_document(config: &AzureOAuthConfig, base: &str, openid: bool) -> Value {
+fn authorization_server_document(config: &AzureOAuthConfig, base: &str, openid: bool) -> Value {
     let (authorize, token) = match config.mode() {
-        Mode::Bridge => (format!("{base}/authorize"), format!("{base}/token")),
+        Mode::Broker | Mode::Enrol => (format!("{base}/authorize"), format!("{base}/token")),
         Mode::Direct => {
-            let entra = entra_tenant_url(config);
+            let entra = config.authority_url();
             (format!("{entra}/oauth2/v2.0/authorize"), format!("{entra}/oauth2/v2.0/token"))
         }
     };
-    let mut scopes = app_scopes(config);
+    let mut scopes = config.app_scopes();
     scopes.extend(OPENID_SCOPES.iter().map(|s| (*s).to_owned()));
     let mut doc = json!({
-        "issuer": issuer(config, base),
+        "issuer": config.issuer(base),
         "authorization_endpoint": authorize,
         "token_endpoint": token,
         "registration_endpoint": format!("{base}/register"),
@@ -78,8 +53,14 @@ pub(crate) fn authorization_server_document(config: &AzureOAuthConfig, base: &st
         "token_endpoint_auth_methods_supported": ["none"],
         "code_challenge_methods_supported": ["S256"],
     });
+    if config.mode() == Mode::Broker
+        && let Value::Object(map) = &mut doc
+    {
+        map.insert("authorization_response_iss_parameter_supported".into(), json!(true));
+        map.insert("client_id_metadata_document_supported".into(), json!(true));
+    }
     if openid && let Value::Object(map) = &mut doc {
-        map.insert("jwks_uri".into(), json!(format!("{}/discovery/v2.0/keys", entra_tenant_url(config))));
+        map.insert("jwks_uri".into(), json!(format!("{}/discovery/v2.0/keys", config.authority_url())));
         map.insert("subject_types_supported".into(), json!(["pairwise"]));
         map.insert("id_token_signing_alg_values_supported".into(), json!(["RS256"]));
     }
@@ -88,19 +69,19 @@ pub(crate) fn authorization_server_document(config: &AzureOAuthConfig, base: &st
 
 /// `GET /.well-known/oauth-protected-resource[{resource_path}]`.
 pub(crate) async fn protected_resource(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let base = crate::base::public_base_url(&state.config, &headers);
+    let base = state.config.public_base_url(&headers);
     json_response(StatusCode::OK, &protected_resource_document(&state.config, &base))
 }
 
 /// `GET /.well-known/oauth-authorization-server[{resource_path}]`.
 pub(crate) async fn authorization_server(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let base = crate::base::public_base_url(&state.config, &headers);
+    let base = state.config.public_base_url(&headers);
     json_response(StatusCode::OK, &authorization_server_document(&state.config, &base, false))
 }
 
 /// `GET /.well-known/openid-configuration` and its path variants.
 pub(crate) async fn openid_configuration(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let base = crate::base::public_base_url(&state.config, &headers);
+    let base = state.config.public_base_url(&headers);
     json_response(StatusCode::OK, &authorization_server_document(&state.config, &base, true))
 }
 
@@ -108,23 +89,20 @@ pub(crate) async fn openid_configuration(State(state): State<AppState>, headers:
 mod tests {
     use super::*;
 
-    const APP: &str = "11111111-2222-3333-4444-555555555555";
-    const TENANT: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+    use crate::fixtures::{APP, TENANT};
 
     fn config(mode: Mode) -> AzureOAuthConfig {
-        AzureOAuthConfig::builder()
-            .app_id(APP)
-            .tenant_id(TENANT)
-            .base_url("https://mcp.example.com")
-            .required_scopes(["access_as_user", "read"])
-            .mode(mode)
-            .build()
-            .expect("valid test configuration")
+        crate::fixtures::build(
+            crate::fixtures::builder()
+                .base_url("https://mcp.example.com")
+                .required_scopes(["access_as_user", "read"])
+                .mode(mode),
+        )
     }
 
     #[test]
     fn bridge_issuer_is_the_authorization_server_clients_start_from() {
-        let c = config(Mode::Bridge);
+        let c = config(Mode::Enrol);
         let prm = protected_resource_document(&c, "https://mcp.example.com");
         let asm = authorization_server_document(&c, "https://mcp.example.com", false);
         assert_eq!(prm["authorization_servers"][0], asm["issuer"]);
@@ -135,6 +113,19 @@ mod tests {
             json!([format!("api://{APP}/access_as_user"), format!("api://{APP}/read")])
         );
         assert!(asm.get("jwks_uri").is_none());
+        assert!(
+            asm.get("authorization_response_iss_parameter_supported").is_none(),
+            "Entra adds no iss in enrol mode"
+        );
+    }
+
+    #[test]
+    fn the_broker_advertises_iss_and_client_metadata_documents() {
+        let asm = authorization_server_document(&config(Mode::Broker), "https://mcp.example.com", false);
+        assert_eq!(asm["issuer"], "https://mcp.example.com");
+        assert_eq!(asm["authorization_response_iss_parameter_supported"], true);
+        assert_eq!(asm["client_id_metadata_document_supported"], true);
+        assert_eq!(asm["token_endpoint_auth_methods_supported"], json!(["none"]));
     }
 
     #[test]

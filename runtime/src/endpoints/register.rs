@@ -1,9 +1,11 @@
 //! RFC 7591 dynamic client registration (`POST /register`, and the `GET /register` variant Copilot
-//! Studio uses), and the redirect URI allow-list.
+//! Studio uses).
 //!
-//! Entra has no dynamic registration (entra.md), so every client gets the app's own id, and
-//! registration enrols the client's redirect URIs on the app registration through Microsoft Graph
-//! — only URIs the operator allowed, and only if Entra's rules admit them.
+//! In broker mode a client gets an id of its own that carries its registration (sealed), and
+//! nothing is written anywhere. In enrol mode (below) Entra has no dynamic registration, so every
+//! client gets the app's own id, and registration enrols the client's redirect URIs on the app
+//! registration through Microsoft Graph — only URIs the operator allowed, and only if Entra's rules
+//! admit them.
 //!
 //! Answer to a registration, per outcome of the enrolment:
 //! - every URI enrolled (or already on the app registration): **201**, `redirect_uris` = all of them;
@@ -16,8 +18,9 @@
 //!   allowed URIs, and a warning in the log.
 //!
 //! The client authentication method is always `none`: no secret is ever issued, and the bridge adds
-//! the app's secret server-side when a code for a `web` redirect URI is redeemed (mcp-auth.md,
-//! "Registration": these fields must stay consistent).
+//! the app's secret server-side when a code for a `web` redirect URI is redeemed (RFC 7591 §2: the
+//! registered `token_endpoint_auth_method` must match what the client can do, and SDKs refuse a
+//! secret-based method without an issued secret).
 
 use std::collections::HashSet;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -29,59 +32,13 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde_json::{Map, Value, json};
 
-use crate::endpoints::{AppState, OAuthError, body_or_error, json_response};
-use crate::graph::{EnrolError, loopback_key, redirect_matches};
-use crate::{AzureOAuthConfig, rules};
-
-/// The server's own callback `{base}{callback_path}`, only from the configured base URL (never
-/// from a `Host` header, since it gets enrolled on the app registration).
-pub(crate) fn server_callback(config: &AzureOAuthConfig) -> Option<String> {
-    config.base_url().map(|base| format!("{base}{}", config.callback_path()))
-}
-
-/// Whether the configuration allows `uri` as a redirect URI: the server's own callback, an exact
-/// entry of `ALLOWED_REDIRECT_URIS` (loopback entries with any port, as Entra matches them), or a
-/// URI under an `ALLOWED_REDIRECT_URI_PREFIXES` entry without dot segments.
-pub(crate) fn allowed_by_config(config: &AzureOAuthConfig, uri: &str) -> bool {
-    if server_callback(config).as_deref() == Some(uri) {
-        return true;
-    }
-    if config.allowed_redirect_uris().iter().any(|allowed| redirect_matches(allowed, uri)) {
-        return true;
-    }
-    config.allowed_redirect_uri_prefixes().iter().any(|prefix| {
-        uri.strip_prefix(prefix.as_str()).is_some_and(|rest| !rest.is_empty() && safe_suffix(rest))
-    })
-}
-
-/// The part after a prefix has no `.` / `..` segment, encoded or not, nor an encoded `/` or `\`,
-/// so that a browser cannot resolve it outside the prefix.
-fn safe_suffix(rest: &str) -> bool {
-    let lower = rest.to_ascii_lowercase();
-    let path = lower.split('?').next().unwrap_or("");
-    !path.contains("%2e")
-        && !path.contains("%2f")
-        && !path.contains("%5c")
-        && path.split('/').all(|segment| segment != "." && segment != "..")
-}
-
-/// Why a redirect URI is refused, in words an operator can act on.
-fn refusal(config: &AzureOAuthConfig, uri: &str) -> Option<String> {
-    if let Err(rule) = rules::redirect_uri(uri) {
-        return Some(format!("redirect URI {uri:?} would be refused by Entra ID: {rule}"));
-    }
-    if allowed_by_config(config, uri) {
-        return None;
-    }
-    let hint = if loopback_key(uri).is_some() {
-        " (loopback URIs match any port, so one entry such as http://127.0.0.1/ admits every port of that path)"
-    } else {
-        ""
-    };
-    Some(format!(
-        "redirect URI {uri:?} is not allowed on this server: the operator must add it to ALLOWED_REDIRECT_URIS, or a prefix of it such as https://host/path/ to ALLOWED_REDIRECT_URI_PREFIXES{hint}"
-    ))
-}
+use super::clients::Registration;
+use super::params::body_or_error;
+use super::redirect_policy::{allowed_by_config, client_redirect_uri, refusal};
+use super::state::{AppState, Shared};
+use crate::config::{AzureOAuthConfig, Mode};
+use crate::graph::EnrolError;
+use crate::oauth_error::{ErrorCode, OAuthError, json_response};
 
 /// Client metadata of a registration request, checked.
 #[derive(Debug)]
@@ -91,11 +48,11 @@ struct Metadata {
 }
 
 fn invalid_metadata(description: impl Into<String>) -> OAuthError {
-    OAuthError::bad_request("invalid_client_metadata", description)
+    OAuthError::bad_request(ErrorCode::InvalidClientMetadata, description)
 }
 
 fn invalid_redirect(description: impl Into<String>) -> OAuthError {
-    OAuthError::bad_request("invalid_redirect_uri", description)
+    OAuthError::bad_request(ErrorCode::InvalidRedirectUri, description)
 }
 
 /// An optional array of strings.
@@ -176,9 +133,14 @@ fn parse_metadata(body: &[u8]) -> Result<Metadata, OAuthError> {
 /// The registration answer without `redirect_uris`: the app id, how to authenticate (`none`) and
 /// the scope Copilot Studio builds its authorize request from. Never a secret.
 fn registration(config: &AzureOAuthConfig) -> Map<String, Value> {
-    let mut scope = crate::discovery::app_scopes(config).join(" ");
-    scope.push_str(" offline_access openid profile");
     let issued_at = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    registration_answer(config, issued_at)
+}
+
+/// [`registration`] issued at `issued_at`.
+fn registration_answer(config: &AzureOAuthConfig, issued_at: u64) -> Map<String, Value> {
+    let mut scope = config.app_scopes().join(" ");
+    scope.push_str(" offline_access openid profile");
     let mut map = Map::new();
     map.insert("client_id".into(), json!(config.app_id()));
     map.insert("client_id_issued_at".into(), json!(issued_at));
@@ -203,16 +165,20 @@ pub(crate) async fn register_post(
     State(state): State<AppState>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let metadata = match body_or_error(body, "invalid_client_metadata").and_then(|b| parse_metadata(&b)) {
-        Ok(m) => m,
-        Err(e) => return e.into_response(),
-    };
+    let metadata =
+        match body_or_error(body, ErrorCode::InvalidClientMetadata).and_then(|b| parse_metadata(&b)) {
+            Ok(m) => m,
+            Err(e) => return e.into_response(),
+        };
+    if state.config.mode() == Mode::Broker {
+        return register_with_broker(&state, metadata);
+    }
     if let Some(why) = metadata.redirect_uris.iter().find_map(|uri| refusal(&state.config, uri)) {
         tracing::warn!(reason = %why, "registration refused");
         return invalid_redirect(why).into_response();
     }
     let mut to_enrol = metadata.redirect_uris.clone();
-    if let Some(callback) = server_callback(&state.config) {
+    if let Some(callback) = state.config.callback_url() {
         to_enrol.push(callback);
     }
     let report = state.graph.enrol(to_enrol).await;
@@ -237,17 +203,13 @@ pub(crate) async fn register_post(
     let mut answer = registration(&state.config);
     answer.extend(metadata.echoed);
     if redirect_uris.is_empty() {
-        let mut error = Map::new();
-        error.insert("error".into(), json!("server_error"));
-        error.insert(
-            "error_description".into(),
-            json!(format!(
-                "no redirect URI could be enrolled on the Entra app registration: {}",
-                failed.first().map(|(_, e)| e.to_string()).unwrap_or_default()
-            )),
+        let description = format!(
+            "no redirect URI could be enrolled on the Entra app registration: {}",
+            failed.first().map(|(_, e)| e.to_string()).unwrap_or_default()
         );
-        error.insert("enrolment_failures".into(), json!(failures));
-        return json_response(StatusCode::BAD_GATEWAY, &Value::Object(error));
+        return OAuthError::new(StatusCode::BAD_GATEWAY, ErrorCode::ServerError, description)
+            .with_field("enrolment_failures", failures)
+            .into_response();
     }
     answer.insert("redirect_uris".into(), json!(redirect_uris));
     if !failures.is_empty() {
@@ -257,51 +219,59 @@ pub(crate) async fn register_post(
     json_response(StatusCode::CREATED, &Value::Object(answer))
 }
 
+/// `POST /register` in broker mode: no Graph write. The redirect URIs follow RFC 8252 and the
+/// client's `application_type` ([`client_redirect_uri`]), and the operator's allow-list when one is
+/// configured; the client id carries the registration itself, sealed, so every replica accepts it
+/// with nothing stored.
+fn register_with_broker(state: &Shared, metadata: Metadata) -> Response {
+    let application_type = metadata.echoed.get("application_type").and_then(Value::as_str).map(str::to_owned);
+    let operator_list = !state.config.allowed_redirect_uris().is_empty()
+        || !state.config.allowed_redirect_uri_prefixes().is_empty();
+    for uri in &metadata.redirect_uris {
+        if let Err(why) = client_redirect_uri(uri, application_type.as_deref()) {
+            return invalid_redirect(why).into_response();
+        }
+        if operator_list && !allowed_by_config(&state.config, uri) {
+            return invalid_redirect(format!(
+                "redirect URI {uri:?} is not allowed on this server: the operator must add it to ALLOWED_REDIRECT_URIS or a prefix of it to ALLOWED_REDIRECT_URI_PREFIXES"
+            ))
+            .into_response();
+        }
+    }
+    let Some(sealer) = &state.sealer else {
+        return OAuthError::server_error("this server has no sealing key").into_response();
+    };
+    let now = state.now();
+    let client_name = metadata
+        .echoed
+        .get("client_name")
+        .and_then(Value::as_str)
+        .map(|n| n.trim().chars().take(100).collect());
+    let registration = Registration {
+        redirect_uris: metadata.redirect_uris.clone(),
+        client_name,
+        application_type,
+        issued_at: now,
+    };
+    let mut answer = registration_answer(&state.config, now);
+    answer.extend(metadata.echoed);
+    answer.insert("client_id".into(), json!(registration.client_id(sealer, now)));
+    answer.insert("redirect_uris".into(), json!(metadata.redirect_uris));
+    tracing::info!(redirect_uris = ?registration.redirect_uris, "client registered with the broker");
+    json_response(StatusCode::CREATED, &Value::Object(answer))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn config() -> AzureOAuthConfig {
-        AzureOAuthConfig::builder()
-            .app_id("11111111-2222-3333-4444-555555555555")
-            .tenant_id("11111111-2222-3333-4444-555555555555")
-            .base_url("https://mcp.example.com")
-            .allowed_redirect_uris(["https://vscode.dev/redirect", "http://127.0.0.1:33418/"])
-            .allowed_redirect_uri_prefixes(["https://global.consent.azure-apim.net/redirect/"])
-            .build()
-            .expect("valid test configuration")
-    }
-
-    #[test]
-    fn allow_list_exact_loopback_prefix_and_own_callback() {
-        let c = config();
-        assert!(allowed_by_config(&c, "https://vscode.dev/redirect"));
-        assert!(allowed_by_config(&c, "http://127.0.0.1:5555/"), "loopback port ignored");
-        assert!(allowed_by_config(&c, "http://127.0.0.1/"));
-        assert!(allowed_by_config(&c, "https://global.consent.azure-apim.net/redirect/my-connector"));
-        assert!(allowed_by_config(&c, "https://mcp.example.com/oauth/callback"));
-        for refused in [
-            "https://vscode.dev/redirect/",
-            "http://localhost:5555/",
-            "http://127.0.0.1:5555/other",
-            "https://global.consent.azure-apim.net/redirect/",
-            "https://global.consent.azure-apim.net/redirect/../evil",
-            "https://global.consent.azure-apim.net/redirect/%2e%2e/evil",
-            "https://global.consent.azure-apim.net/redirectx",
-            "https://evil.example/oauth/callback",
-        ] {
-            assert!(!allowed_by_config(&c, refused), "{refused}");
-        }
-    }
-
-    #[test]
-    fn refusals_name_the_uri_the_rule_and_the_variable() {
-        let c = config();
-        let why = refusal(&c, "http://[::1]:8080/cb").expect("refused");
-        assert!(why.contains("[::1]") && why.contains("Entra"), "{why}");
-        let why = refusal(&c, "https://claude.ai/api/mcp/auth_callback").expect("refused");
-        assert!(why.contains("ALLOWED_REDIRECT_URIS") && why.contains("claude.ai"), "{why}");
-        assert_eq!(refusal(&c, "https://vscode.dev/redirect"), None);
+        crate::fixtures::build(
+            crate::fixtures::builder()
+                .base_url("https://mcp.example.com")
+                .allowed_redirect_uris(["https://vscode.dev/redirect", "http://127.0.0.1:33418/"])
+                .allowed_redirect_uri_prefixes(["https://global.consent.azure-apim.net/redirect/"]),
+        )
     }
 
     #[test]

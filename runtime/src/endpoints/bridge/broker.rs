@@ -1,0 +1,513 @@
+//! The broker: one redirect URI of this server's own (`{base_url}/oauth/callback`, `web` platform)
+//! is on the app registration; Entra redirects there; this server sends the client on to the
+//! client's own redirect URI with a code of its own, and clients get Entra's own tokens. Nothing is
+//! stored: what is in flight is sealed ([`Sealer`](crate::endpoints::seal::Sealer)), so any replica
+//! holding the same key serves any step.
+//!
+//! 1. `/authorize` (after the consent page): `state` at Entra is the sealed request (client id
+//!    digest, client redirect URI, client `state`, client `code_challenge`, this server's own PKCE
+//!    verifier, scopes; 10 minutes), bound to the browser by a cookie; `redirect_uri` is this
+//!    server's callback; `code_challenge` is of this server's verifier.
+//! 2. The callback opens the state (tampered, expired or from another browser: an error page, no
+//!    redirect) and sends the client its code: Entra's code and this server's verifier sealed with
+//!    the client id, redirect URI and the client's challenge (5 minutes), with `state` and `iss`
+//!    (RFC 9207). An Entra error goes back as `error` + `error_description` + `state` + `iss`.
+//! 3. `/token` opens the code, checks `client_id`, `redirect_uri` and the client's PKCE verifier,
+//!    and redeems Entra's code with the secret, this server's verifier and the callback URI. Entra's
+//!    codes are single-use, so a code of this server's is too. The refresh token Entra returns is
+//!    sealed to the client it was issued to: only that client can refresh with it.
+
+use std::time::Duration;
+
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http::{HeaderMap, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::consent::Pending;
+use super::{Asker, Reply, check_code_verifier, found, issuer};
+use crate::endpoints::clients::{self, Origin};
+use crate::endpoints::cookies::CookieJar;
+use crate::endpoints::html;
+use crate::endpoints::params::{get, parse_pairs};
+use crate::endpoints::seal::{Purpose, Unsealed, digest, random, same_digest};
+use crate::endpoints::state::{AppState, Shared};
+use crate::graph::RedirectPlatform;
+use crate::oauth_error::{ErrorCode, OAuthError, json_response};
+
+/// How long a sign-in may take at Entra.
+const STATE_TTL: Duration = Duration::from_secs(600);
+/// How long the client has to redeem this server's code.
+const CODE_TTL: Duration = Duration::from_secs(300);
+/// The cookie that binds a sign-in to the browser that started it (suffixed per sign-in).
+const BIND_COOKIE: &str = "mcp-signin-";
+/// What Entra's `/authorize` may be passed on from the client's request.
+const FORWARDED: [&str; 3] = ["prompt", "login_hint", "domain_hint"];
+
+/// The sealed `state` at Entra.
+#[derive(Serialize, Deserialize)]
+struct BrokerState {
+    /// The digest of the client id.
+    #[serde(rename = "c")]
+    client: String,
+    #[serde(rename = "r")]
+    redirect_uri: String,
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
+    state: Option<String>,
+    #[serde(rename = "x", default, skip_serializing_if = "Option::is_none")]
+    challenge: Option<String>,
+    /// This server's PKCE verifier for Entra.
+    #[serde(rename = "v")]
+    verifier: String,
+    #[serde(rename = "p")]
+    scope: String,
+    /// The callback URI Entra was given.
+    #[serde(rename = "k")]
+    callback: String,
+    /// The digest of the browser-binding cookie.
+    #[serde(rename = "b")]
+    bind: String,
+}
+
+/// This server's authorization code.
+#[derive(Serialize, Deserialize)]
+struct BrokerCode {
+    /// Entra's code.
+    #[serde(rename = "e")]
+    code: String,
+    #[serde(rename = "v")]
+    verifier: String,
+    #[serde(rename = "c")]
+    client: String,
+    #[serde(rename = "r")]
+    redirect_uri: String,
+    #[serde(rename = "x", default, skip_serializing_if = "Option::is_none")]
+    challenge: Option<String>,
+    #[serde(rename = "p")]
+    scope: String,
+    #[serde(rename = "k")]
+    callback: String,
+}
+
+/// Entra's refresh token, sealed to its client.
+#[derive(Serialize, Deserialize)]
+struct BrokerRefresh {
+    #[serde(rename = "t")]
+    token: String,
+    #[serde(rename = "c")]
+    client: String,
+    #[serde(rename = "p")]
+    scope: String,
+}
+
+/// Who asks: a client this server registered, a metadata document, or the app itself; and whether
+/// `redirect_uri` is one of its.
+pub(super) async fn asker(state: &Shared, pairs: &[(String, String)]) -> Result<Asker, String> {
+    let sealer = state.sealer.as_ref().ok_or("this server has no sealing key")?;
+    let client =
+        clients::resolve(&state.config, sealer, &state.documents, get(pairs, "client_id"), state.now())
+            .await
+            .map_err(|e| e.to_string())?;
+    let Some(redirect_uri) = get(pairs, "redirect_uri") else {
+        return Err("redirect_uri is required".into());
+    };
+    if !client.accepts_redirect(&state.config, redirect_uri) {
+        return Err(format!(
+            "redirect_uri {redirect_uri:?} is not one of this client's redirect URIs: register it (POST /register) or \
+             list it in the client's metadata document"
+        ));
+    }
+    let origin = match &client.origin {
+        Origin::Registered => "It registered itself with this server; its name is its own claim.".to_owned(),
+        Origin::MetadataDocument { host } => format!("Its description is published by {host}."),
+        Origin::App => "It uses a redirect address this server's operator allowed.".to_owned(),
+    };
+    Ok(Asker {
+        name: client.display_name().to_owned(),
+        client_id: client.id,
+        redirect_uri: redirect_uri.to_owned(),
+        origin,
+    })
+}
+
+/// What the broker passes on to Entra's `/authorize` from the client's request.
+pub(super) fn forwarded(pairs: &[(String, String)]) -> Vec<(String, String)> {
+    pairs.iter().filter(|(k, _)| FORWARDED.contains(&k.as_str())).cloned().collect()
+}
+
+/// The approved request on to Entra, with this server's callback, sealed state and PKCE.
+pub(super) async fn to_entra(state: &Shared, base: &str, pending: Pending) -> Response {
+    let Some(sealer) = &state.sealer else {
+        return html::error_page(StatusCode::INTERNAL_SERVER_ERROR, "this server has no sealing key");
+    };
+    let callback = format!("{base}{}", state.config.callback_path());
+    ensure_callback(state, &callback).await;
+    let verifier = random(32);
+    let bind = random(32);
+    let sealed = sealer.seal(
+        Purpose::State,
+        &BrokerState {
+            client: digest(&pending.client_id),
+            redirect_uri: pending.redirect_uri,
+            state: pending.state,
+            challenge: pending.code_challenge,
+            verifier: verifier.clone(),
+            scope: pending.scope.clone(),
+            callback: callback.clone(),
+            bind: digest(&bind),
+        },
+        state.now(),
+        Some(STATE_TTL),
+    );
+    let Ok(mut target) = url::Url::parse(&format!("{}/oauth2/v2.0/authorize", state.config.authority_url()))
+    else {
+        return html::error_page(StatusCode::INTERNAL_SERVER_ERROR, "the authority URL is not valid");
+    };
+    target
+        .query_pairs_mut()
+        .append_pair("client_id", state.config.app_id())
+        .append_pair("response_type", "code")
+        .append_pair("redirect_uri", &callback)
+        .append_pair("response_mode", "query")
+        .append_pair("scope", &pending.scope)
+        .append_pair("state", &sealed)
+        .append_pair("code_challenge", &s256(&verifier))
+        .append_pair("code_challenge_method", "S256")
+        .extend_pairs(pending.forward.iter().map(|(k, v)| (k.as_str(), v.as_str())));
+    let mut response = found(target.as_str());
+    CookieJar::for_base(base).set(response.headers_mut(), &bind_cookie(&digest(&bind)), &bind, STATE_TTL);
+    tracing::debug!(client_id = %pending.client_id, "authorization brokered to Entra ID");
+    response
+}
+
+/// The bind cookie's name for a bind digest.
+fn bind_cookie(bind_digest: &str) -> String {
+    format!("{BIND_COOKIE}{}", bind_digest.get(..16).unwrap_or(bind_digest))
+}
+
+/// The S256 challenge of a PKCE verifier (RFC 7636 §4.2).
+fn s256(verifier: &str) -> String {
+    URL_SAFE_NO_PAD
+        .encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()).as_ref())
+}
+
+/// Makes sure, once per process, that the callback is on the app registration's `web` platform:
+/// through Graph when the app may write its registration, else a warning with the exact URI an
+/// administrator must add. Entra refuses the sign-in with AADSTS50011 until it is there.
+async fn ensure_callback(state: &Shared, callback: &str) {
+    state
+        .callback_checked
+        .get_or_init(|| async {
+            // Bounded: a slow Graph delays one sign-in by at most the HTTP timeout (the write goes
+            // on in the background).
+            let enrol = state.graph.enrol_on(RedirectPlatform::Web, [callback]);
+            let report = match tokio::time::timeout(state.config.http_timeout(), enrol).await {
+                Ok(report) => report,
+                Err(_) => {
+                    tracing::warn!(
+                        redirect_uri = %callback,
+                        "Microsoft Graph did not confirm the broker's callback on the app registration in time; if \
+                         sign-ins fail with AADSTS50011, an administrator must add this redirect URI (platform Web)"
+                    );
+                    return;
+                }
+            };
+            if let Some((_, why)) = report.failed.first() {
+                tracing::warn!(
+                    redirect_uri = %callback,
+                    reason = %why,
+                    "the broker's callback could not be written to the app registration: an administrator must add \
+                     this redirect URI on the app's Authentication page, platform Web"
+                );
+                return;
+            }
+            if let Ok(uris) = state.graph.redirect_uris().await
+                && let Some(platform) = uris.platform_of(callback).filter(|p| *p != RedirectPlatform::Web)
+            {
+                tracing::warn!(
+                    redirect_uri = %callback,
+                    platform = platform.graph_name(),
+                    "the broker's callback is on the app registration, but not on the Web platform, where the broker \
+                     redeems codes with the client secret: move it to Web on the app's Authentication page"
+                );
+            }
+        })
+        .await;
+}
+
+/// `GET /oauth/callback` in broker mode: Entra's answer, on to the client.
+pub(crate) async fn callback(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let bad = |why: &str| html::error_page(StatusCode::BAD_REQUEST, why);
+    let Ok(pairs) = parse_pairs(query.as_deref().unwrap_or("")) else {
+        return bad("the sign-in answer could not be read");
+    };
+    let Some(sealer) = &state.sealer else {
+        return html::error_page(StatusCode::INTERNAL_SERVER_ERROR, "this server has no sealing key");
+    };
+    let now = state.now();
+    let signin: BrokerState = match get(&pairs, "state").map(|s| sealer.open(Purpose::State, s, now)) {
+        Some(Ok(signin)) => signin,
+        Some(Err(Unsealed::Expired)) => {
+            return bad("this sign-in took too long: start it again from the application");
+        }
+        _ => return bad("this sign-in answer was not started by this server, or was altered"),
+    };
+    let base = state.config.public_base_url(&headers);
+    let jar = CookieJar::for_base(&base);
+    let cookie = bind_cookie(&signin.bind);
+    if !jar.get(&headers, &cookie).is_some_and(|b| same_digest(&digest(b), &signin.bind)) {
+        return bad("this sign-in was started in another browser: start it again from the application");
+    }
+    let iss = issuer(&state.config, &base);
+    let reply =
+        Reply { redirect_uri: &signin.redirect_uri, state: signin.state.as_deref(), iss: iss.as_deref() };
+    let mut response = match (get(&pairs, "code"), get(&pairs, "error")) {
+        (_, Some(error)) => {
+            let description = get(&pairs, "error_description").unwrap_or("Entra ID refused the sign-in");
+            tracing::info!(error, "Entra ID answered the brokered sign-in with an error");
+            reply.redirect(&[("error", authorization_error(error)), ("error_description", description)])
+        }
+        (Some(code), None) => {
+            let sealed = sealer.seal(
+                Purpose::Code,
+                &BrokerCode {
+                    code: code.to_owned(),
+                    verifier: signin.verifier,
+                    client: signin.client,
+                    redirect_uri: signin.redirect_uri.clone(),
+                    challenge: signin.challenge,
+                    scope: signin.scope,
+                    callback: signin.callback,
+                },
+                now,
+                Some(CODE_TTL),
+            );
+            reply.redirect(&[("code", &sealed)])
+        }
+        (None, None) => {
+            reply.error(ErrorCode::ServerError, "Entra ID answered with neither a code nor an error")
+        }
+    };
+    jar.remove(response.headers_mut(), &cookie);
+    response
+}
+
+/// Entra's `error` on an authorization response, as an RFC 6749 §4.1.2.1 code (an unknown one is
+/// `server_error`).
+fn authorization_error(error: &str) -> &str {
+    match error {
+        "invalid_request"
+        | "unauthorized_client"
+        | "access_denied"
+        | "unsupported_response_type"
+        | "invalid_scope"
+        | "server_error"
+        | "temporarily_unavailable"
+        | "interaction_required"
+        | "login_required"
+        | "consent_required" => error,
+        _ => ErrorCode::ServerError.as_str(),
+    }
+}
+
+/// `POST /token` in broker mode.
+pub(super) async fn token(state: &Shared, headers: &HeaderMap, pairs: Vec<(String, String)>) -> Response {
+    match redeem(state, headers, &pairs).await {
+        Ok(body) => json_response(StatusCode::OK, &Value::Object(body)),
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn redeem(
+    state: &Shared,
+    headers: &HeaderMap,
+    pairs: &[(String, String)],
+) -> Result<Map<String, Value>, OAuthError> {
+    let bad = |error: ErrorCode, why: &str| OAuthError::bad_request(error, why);
+    let sealer =
+        state.sealer.as_ref().ok_or_else(|| OAuthError::server_error("this server has no sealing key"))?;
+    let now = state.now();
+    // RFC 8707 §2.2: a `resource` at the token endpoint must be this server's too.
+    if let Some(resource) = get(pairs, "resource") {
+        let ours = format!("{}{}", state.config.public_base_url(headers), state.config.resource_path());
+        if resource.trim_end_matches('/') != ours {
+            return Err(bad(ErrorCode::InvalidTarget, "resource is not served here"));
+        }
+    }
+    // Public clients identify themselves with client_id (RFC 6749 §4.1.3, §6).
+    let client_id =
+        get(pairs, "client_id").ok_or_else(|| bad(ErrorCode::InvalidRequest, "client_id is required"))?;
+    let client = digest(client_id);
+    let mut form: Vec<(&str, String)> = vec![("client_id", state.config.app_id().to_owned())];
+    let scope = match get(pairs, "grant_type") {
+        Some("authorization_code") => {
+            let sealed =
+                get(pairs, "code").ok_or_else(|| bad(ErrorCode::InvalidRequest, "code is required"))?;
+            let code: BrokerCode = sealer
+                .open(Purpose::Code, sealed, now)
+                .map_err(|_| bad(ErrorCode::InvalidGrant, "the code is invalid or expired: sign in again"))?;
+            if !same_digest(&code.client, &client) {
+                return Err(bad(ErrorCode::InvalidGrant, "the code was issued to another client"));
+            }
+            if get(pairs, "redirect_uri") != Some(code.redirect_uri.as_str()) {
+                return Err(bad(
+                    ErrorCode::InvalidGrant,
+                    "redirect_uri is not the one the code was issued for",
+                ));
+            }
+            let verifier = get(pairs, "code_verifier");
+            check_code_verifier(&state.config, verifier)
+                .map_err(|why| bad(ErrorCode::InvalidRequest, why))?;
+            match (&code.challenge, verifier) {
+                (Some(challenge), Some(verifier)) if same_digest(&s256(verifier), challenge) => {}
+                (Some(_), _) => {
+                    return Err(bad(
+                        ErrorCode::InvalidGrant,
+                        "the code_verifier does not match the code_challenge",
+                    ));
+                }
+                (None, Some(_)) => {
+                    return Err(bad(
+                        ErrorCode::InvalidGrant,
+                        "a code_verifier was sent for a code issued without PKCE",
+                    ));
+                }
+                (None, None) => {}
+            }
+            form.extend([
+                ("grant_type", "authorization_code".to_owned()),
+                ("code", code.code),
+                ("redirect_uri", code.callback),
+                ("code_verifier", code.verifier),
+                ("scope", code.scope.clone()),
+            ]);
+            code.scope
+        }
+        _ => {
+            let sealed = get(pairs, "refresh_token")
+                .ok_or_else(|| bad(ErrorCode::InvalidRequest, "refresh_token is required"))?;
+            let refresh: BrokerRefresh = sealer.open(Purpose::Refresh, sealed, now).map_err(|_| {
+                bad(ErrorCode::InvalidGrant, "the refresh token is not one this server issued: sign in again")
+            })?;
+            if !same_digest(&refresh.client, &client) {
+                return Err(bad(ErrorCode::InvalidGrant, "the refresh token was issued to another client"));
+            }
+            form.extend([
+                ("grant_type", "refresh_token".to_owned()),
+                ("refresh_token", refresh.token),
+                ("scope", refresh.scope.clone()),
+            ]);
+            refresh.scope
+        }
+    };
+    let secret = state
+        .config
+        .client_secret()
+        .ok_or_else(|| OAuthError::server_error("the broker has no client secret (AZURE_CLIENT_SECRET)"))?;
+    form.push(("client_secret", secret.expose().to_owned()));
+    let answer = entra_token(state, &form).await?;
+    let mut body = Map::new();
+    for field in ["access_token", "token_type", "expires_in", "scope", "id_token"] {
+        if let Some(v) = answer.get(field) {
+            body.insert(field.to_owned(), v.clone());
+        }
+    }
+    if let Some(entra_refresh) = answer.get("refresh_token").and_then(Value::as_str) {
+        let sealed = sealer.seal(
+            Purpose::Refresh,
+            &BrokerRefresh { token: entra_refresh.to_owned(), client, scope },
+            now,
+            None,
+        );
+        body.insert("refresh_token".into(), Value::String(sealed));
+    }
+    tracing::debug!(grant_type = get(pairs, "grant_type").unwrap_or(""), "token brokered from Entra ID");
+    Ok(body)
+}
+
+/// Sends a token request to Entra and reads its answer; an Entra error becomes the RFC 6749 error
+/// the client can act on.
+async fn entra_token(state: &Shared, form: &[(&str, String)]) -> Result<Map<String, Value>, OAuthError> {
+    let url = format!("{}/oauth2/v2.0/token", state.config.authority_url());
+    let unavailable = |why: String| OAuthError::new(StatusCode::BAD_GATEWAY, ErrorCode::ServerError, why);
+    let response = state
+        .http
+        .post(&url)
+        .form(form)
+        .send()
+        .await
+        .map_err(|e| unavailable(format!("Entra ID's token endpoint could not be reached: {e}")))?;
+    let status = response.status();
+    let body = response
+        .bytes()
+        .await
+        .map_err(|e| unavailable(format!("Entra ID's token endpoint answer could not be read: {e}")))?;
+    let Ok(Value::Object(answer)) = serde_json::from_slice::<Value>(&body) else {
+        return Err(unavailable(format!(
+            "Entra ID's token endpoint answered HTTP {} without a JSON object",
+            status.as_u16()
+        )));
+    };
+    if status.is_success() && answer.get("access_token").is_some_and(Value::is_string) {
+        return Ok(answer);
+    }
+    let error = answer.get("error").and_then(Value::as_str).unwrap_or("");
+    let description =
+        answer.get("error_description").and_then(Value::as_str).unwrap_or("").lines().next().unwrap_or("");
+    tracing::info!(status = status.as_u16(), error, "Entra ID refused a brokered token request");
+    Err(match error {
+        // This server's own credentials: the operator's problem, not the client's.
+        "invalid_client" | "unauthorized_client" => unavailable(format!(
+            "Entra ID refused this server's credentials ({description}): the operator must check AZURE_CLIENT_SECRET"
+        )),
+        "invalid_scope" => {
+            OAuthError::bad_request(ErrorCode::InvalidScope, format!("Entra ID: {description}"))
+        }
+        _ if status.is_server_error() => {
+            unavailable(format!("Entra ID's token endpoint failed (HTTP {})", status.as_u16()))
+        }
+        // Spent, expired or revoked codes and refresh tokens, Conditional Access: sign in again.
+        _ => OAuthError::bad_request(ErrorCode::InvalidGrant, format!("Entra ID: {description}")),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s256_is_rfc_7636s_example() {
+        // RFC 7636 Appendix B.
+        assert_eq!(
+            s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+        );
+    }
+
+    #[test]
+    fn entra_errors_that_are_not_rfc_6749s_become_server_error() {
+        assert_eq!(authorization_error("access_denied"), "access_denied");
+        assert_eq!(authorization_error("interaction_required"), "interaction_required");
+        assert_eq!(authorization_error("<script>"), "server_error");
+    }
+
+    #[test]
+    fn only_sign_in_hints_are_passed_on() {
+        let pairs: Vec<(String, String)> =
+            [("prompt", "login"), ("resource", "x"), ("login_hint", "a@b"), ("nonce", "n")]
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+        assert_eq!(
+            forwarded(&pairs),
+            [("prompt".to_owned(), "login".to_owned()), ("login_hint".to_owned(), "a@b".to_owned())]
+        );
+    }
+}

@@ -1,0 +1,67 @@
+//! What every endpoint handler shares: the configuration, the Graph and HTTP clients, the sealer
+//! and clock of the consent page and the broker, its metadata documents, and what the enrol
+//! mode's token bridge remembers.
+
+use std::sync::{Arc, Mutex};
+
+use tokio::sync::OnceCell;
+
+use super::clients::metadata_document::MetadataDocuments;
+use super::refresh_platforms::RefreshPlatforms;
+use super::seal::Sealer;
+use crate::config::{AzureOAuthConfig, Mode};
+use crate::graph::GraphClient;
+use crate::validate::Clock;
+
+/// How many refresh tokens of `web` and `spa` redemptions are remembered (as SHA-256 digests) so
+/// that their refresh is sent as their platform needs.
+const REMEMBERED_REFRESH_TOKENS: usize = 10_000;
+
+/// What every handler shares.
+pub(crate) struct Shared {
+    pub(crate) config: Arc<AzureOAuthConfig>,
+    pub(crate) graph: GraphClient,
+    pub(crate) http: reqwest::Client,
+    pub(crate) clock: Clock,
+    /// Seals the consent page's request, the broker's state, codes, client ids and cookies; `None`
+    /// in direct mode (no `/authorize`).
+    pub(crate) sealer: Option<Sealer>,
+    /// The broker's Client ID Metadata Documents.
+    pub(crate) documents: MetadataDocuments,
+    /// The platform of refresh tokens from `web` and `spa` redemptions, by digest (enrol mode).
+    pub(crate) refresh_platforms: Mutex<RefreshPlatforms>,
+    /// Set once the broker has made sure its callback is on the app registration.
+    pub(crate) callback_checked: OnceCell<()>,
+}
+
+impl Shared {
+    pub(crate) fn new(
+        config: Arc<AzureOAuthConfig>,
+        graph: GraphClient,
+        http: reqwest::Client,
+        clock: Clock,
+    ) -> Self {
+        let sealer = match config.mode() {
+            Mode::Broker | Mode::Enrol => config.sealing_source().and_then(Sealer::new),
+            Mode::Direct => None,
+        };
+        Self {
+            documents: MetadataDocuments::new(&config),
+            sealer,
+            clock,
+            config,
+            graph,
+            http,
+            refresh_platforms: Mutex::new(RefreshPlatforms::new(REMEMBERED_REFRESH_TOKENS)),
+            callback_checked: OnceCell::new(),
+        }
+    }
+
+    /// Seconds since the Unix epoch, by the endpoints' clock.
+    pub(crate) fn now(&self) -> u64 {
+        self.clock.unix()
+    }
+}
+
+/// The router's state.
+pub(crate) type AppState = Arc<Shared>;
