@@ -4,14 +4,12 @@
 //! requests; every answer is the right one; the caches stay within their bounds; resident memory
 //! stays flat after warm-up (numbers printed; run with `--nocapture` to see them).
 
-mod hardening_support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum_mcp_azure_oauth::TenantPolicy;
+use axum_mcp_azure_oauth::config::TenantPolicy;
 use axum_mcp_azure_oauth::emulator::{Emulator, new_guid};
-use hardening_support::bounded;
+use support::{app, bounded};
 
 const KEY_CACHE_TENANTS: usize = 16;
 const TOKEN_CACHE: usize = 128;
@@ -81,7 +79,7 @@ async fn run(base: &str, traffic: &Arc<Traffic>, range: std::ops::Range<usize>) 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sustained_mixed_traffic_keeps_caches_bounded_and_memory_flat() {
     let emu = Emulator::start().await.expect("emulator");
-    let app = hardening_support::serve(
+    let app = app::serve(
         emu.config()
             .tenants(TenantPolicy::Any)
             .key_cache_tenants(KEY_CACHE_TENANTS)
@@ -103,7 +101,7 @@ async fn sustained_mixed_traffic_keeps_caches_bounded_and_memory_flat() {
         (format!("Bearer {}", emu.token().audience("api://someone-else").sign()), 401),
         ("Bearer not.a.jwt".to_owned(), 401),
         (format!("Bearer {}", "A".repeat(20_000)), 401),
-        ("Basic dXNlcjpwYXNz".to_owned(), 400),
+        ("Basic dXNlcjpwYXNz".to_owned(), 401),
         (String::new(), 401),
     ];
     let traffic = Arc::new(Traffic { valid, random_tenant, invalid });

@@ -1,6 +1,6 @@
-//! Nothing the validator logs, at any level, contains a token or an Authorization header.
-
-mod log_support;
+//! Nothing the validator logs, at any level, contains a token or an Authorization header: neither
+//! tokens made up for the test nor one obtained through a whole sign-in at the broker (the default
+//! mode), whose sealed values (consent request, `state`, code, refresh token) are not logged either.
 
 use std::sync::Arc;
 
@@ -8,20 +8,16 @@ use axum::Router;
 use axum::routing::post;
 use axum_mcp_azure_oauth::emulator::{Emulator, Endpoint, Fault};
 use axum_mcp_azure_oauth::{AuthLayer, AzureClaims, TokenValidator};
-use log_support::Captured;
+use support::flow::run_broker_flow;
+use support::http::param;
+use support::logs::Captured;
 
 /// A current-thread runtime, so that the thread's subscriber sees every task (server, validator,
 /// emulator).
 #[tokio::test]
 async fn no_token_in_any_log_line() {
     let captured = Captured::default();
-    let sink = captured.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::TRACE)
-        .with_ansi(false)
-        .with_writer(move || sink.clone())
-        .finish();
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = tracing::subscriber::set_default(captured.subscriber("trace"));
 
     let emu = Emulator::start().await.expect("the emulator starts");
     let config = Arc::new(emu.config().build().expect("valid"));
@@ -29,12 +25,22 @@ async fn no_token_in_any_log_line() {
     let app = Router::new()
         .route("/mcp", post(|c: AzureClaims| async move { c.tid().to_owned() }))
         .route_layer(AuthLayer::new(validator));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port");
-    let url = format!("http://{}/mcp", listener.local_addr().expect("an address"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let served = support::serve::serve(app).await;
+    let url = format!("{}/mcp", served.base);
     let http = reqwest::Client::new();
 
+    // A whole sign-in through the broker, served in this runtime: every line it causes is captured.
+    let broker = support::app::serve(emu.config()).await;
+    let flow = run_broker_flow(&emu, &broker.base, "http://127.0.0.1:4444/callback").await;
+    let sealed = [
+        flow.consent_request.clone(),
+        param(&flow.to_entra, "state").expect("the sealed state"),
+        param(&flow.callback, "code").expect("the broker's code"),
+        flow.redemption.form_param("code").expect("Entra's code").to_owned(),
+        flow.tokens["refresh_token"].as_str().expect("the sealed refresh token").to_owned(),
+    ];
     let tokens = [
+        flow.tokens["access_token"].as_str().expect("an access token").to_owned(),
         emu.token().sign(),
         emu.token().expired().sign(),
         emu.token().signed_with_unknown_key().sign(),
@@ -69,5 +75,10 @@ async fn no_token_in_any_log_line() {
                 assert!(!logs.contains(part), "a token part was logged:\n{logs}");
             }
         }
+    }
+    assert!(logs.contains("token brokered from Entra ID"), "the broker's lines were captured:\n{logs}");
+    for value in &sealed {
+        assert!(value.len() > 16, "long enough to search for: {value}");
+        assert!(!logs.contains(value.as_str()), "a code or sealed value was logged:\n{logs}");
     }
 }

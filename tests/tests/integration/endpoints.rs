@@ -1,15 +1,24 @@
 //! The OAuth endpoints over real HTTP, without Entra: every document field by field, the input
 //! checks of registration, authorize and token, CORS, callback and config. Entra and Graph point at
 //! a closed port, so a request that should have been refused locally fails these tests.
-
-mod endpoints_support;
+//!
+//! Unless a test says otherwise, the server runs in `Mode::Enrol` ([`offline_config`]): the
+//! Graph-enrolment bridge, whose registration, consent page and forwarding these checks are about
+//! (the broker's own are in `broker*.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum_mcp_azure_oauth::{AzureOAuthConfig, GraphClient, Mode, OAuthEndpoints};
-use endpoints_support::*;
+use axum_mcp_azure_oauth::AzureOAuthConfig;
+use axum_mcp_azure_oauth::config::{Mode, StateKeys};
+use axum_mcp_azure_oauth::endpoints::OAuthEndpoints;
 use serde_json::{Value, json};
+use support::browser::HttpBrowser;
+use support::endpoints::{serve, serve_with};
+use support::flow::register;
+use support::http::{Answer, assert_error_page, client, param, post};
+use support::offline::{APP, CLOSED, OFFLINE_SECRET, TENANT, offline_config};
+use support::pkce::Pkce;
 
 fn prm(base: &str) -> Value {
     json!({
@@ -56,32 +65,54 @@ async fn protected_resource_metadata_field_by_field_at_both_urls() {
     }
 }
 
+/// In enrol mode, and in the default broker mode, which adds RFC 9207 `iss` support and Client ID
+/// Metadata Documents (enrol must not advertise `iss`: Entra redirects to its clients and adds none).
 #[tokio::test]
 async fn authorization_server_and_openid_metadata_field_by_field_at_every_url_clients_try() {
-    let s = serve(offline_config()).await;
-    let issuer = get(&format!("{}/.well-known/oauth-protected-resource/mcp", s.base)).await.json()
-        ["authorization_servers"][0]
-        .clone();
-    for path in ["/.well-known/oauth-authorization-server", "/.well-known/oauth-authorization-server/mcp"] {
-        let a = get(&format!("{}{path}", s.base)).await;
-        assert_eq!(a.status, 200, "{path}");
-        assert_eq!(a.json(), asm(&s.base, false), "{path}");
-        assert_eq!(a.json()["issuer"], issuer, "issuer identical to authorization_servers[0]");
-    }
-    for path in [
-        "/.well-known/openid-configuration",
-        "/.well-known/openid-configuration/mcp",
-        "/mcp/.well-known/openid-configuration",
-    ] {
-        let a = get(&format!("{}{path}", s.base)).await;
-        assert_eq!(a.status, 200, "{path}");
-        assert_eq!(a.json(), asm(&s.base, true), "{path}");
+    for mode in [Mode::Enrol, Mode::Broker] {
+        let s = serve(offline_config().mode(mode)).await;
+        let expected = |openid: bool| {
+            let mut doc = asm(&s.base, openid);
+            if mode == Mode::Broker {
+                doc["authorization_response_iss_parameter_supported"] = json!(true);
+                doc["client_id_metadata_document_supported"] = json!(true);
+            }
+            doc
+        };
+        let issuer = get(&format!("{}/.well-known/oauth-protected-resource/mcp", s.base)).await.json()
+            ["authorization_servers"][0]
+            .clone();
+        for path in ["/.well-known/oauth-authorization-server", "/.well-known/oauth-authorization-server/mcp"]
+        {
+            let a = get(&format!("{}{path}", s.base)).await;
+            assert_eq!(a.status, 200, "{mode:?} {path}");
+            assert_eq!(a.json(), expected(false), "{mode:?} {path}");
+            assert_eq!(a.json()["issuer"], issuer, "issuer identical to authorization_servers[0]");
+        }
+        for path in [
+            "/.well-known/openid-configuration",
+            "/.well-known/openid-configuration/mcp",
+            "/mcp/.well-known/openid-configuration",
+        ] {
+            let a = get(&format!("{}{path}", s.base)).await;
+            assert_eq!(a.status, 200, "{mode:?} {path}");
+            assert_eq!(a.json(), expected(true), "{mode:?} {path}");
+        }
     }
 }
 
+/// Direct mode points clients at Entra, and serves no `/authorize` or `/token` of its own.
 #[tokio::test]
 async fn direct_mode_documents_point_at_entra_but_keep_registration_and_s256() {
     let s = serve(offline_config().mode(Mode::Direct)).await;
+    for (method, path) in [(reqwest::Method::GET, "/authorize"), (reqwest::Method::POST, "/token")] {
+        let a = Answer::read(
+            client().request(method.clone(), format!("{}{path}", s.base)).send().await.expect("request"),
+            OFFLINE_SECRET,
+        )
+        .await;
+        assert_eq!(a.status, 404, "{method} {path}: {}", a.text);
+    }
     let entra = format!("http://127.0.0.1:9/{TENANT}");
     let p = get(&format!("{}/.well-known/oauth-protected-resource/mcp", s.base)).await.json();
     assert_eq!(p["authorization_servers"], json!([format!("{entra}/v2.0")]));
@@ -165,6 +196,8 @@ async fn cors_answers_browser_clients_on_discovery_registration_and_token_withou
     assert_eq!(a.headers()["access-control-allow-origin"], "*");
 }
 
+/// In enrol mode (as in direct mode) `/oauth/callback` is the Python original's echo; the broker's
+/// callback is its own (`broker*.rs`).
 #[tokio::test]
 async fn callback_echoes_code_and_state_and_is_never_cached() {
     let s = serve(offline_config()).await;
@@ -194,17 +227,6 @@ async fn oauth_config_gives_msal_settings() {
     );
 }
 
-async fn register(base: &str, body: reqwest::Body, content_type: &str) -> Answer {
-    let response = client()
-        .post(format!("{base}/register"))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .expect("POST /register");
-    Answer::read(response, OFFLINE_SECRET).await
-}
-
 #[tokio::test]
 async fn registration_refuses_malformed_and_oversized_bodies_with_rfc_7591_errors() {
     let s = serve(offline_config().allowed_redirect_uris(["https://vscode.dev/redirect"])).await;
@@ -228,7 +250,7 @@ async fn registration_refuses_malformed_and_oversized_bodies_with_rfc_7591_error
             "invalid_client_metadata",
         ),
     ] {
-        let a = register(&s.base, body.into(), "application/json").await;
+        let a = post(&format!("{}/register", s.base), "application/json", body, OFFLINE_SECRET).await;
         assert_eq!(a.status, 400, "{body}");
         assert_eq!(a.json()["error"], error, "{body}");
         assert!(a.json()["error_description"].as_str().is_some_and(|d| !d.is_empty()), "{body}");
@@ -237,7 +259,7 @@ async fn registration_refuses_malformed_and_oversized_bodies_with_rfc_7591_error
         r#"{{"redirect_uris": ["https://vscode.dev/redirect"], "client_name": "{}"}}"#,
         "x".repeat(70_000)
     );
-    let a = register(&s.base, huge.into(), "application/json").await;
+    let a = post(&format!("{}/register", s.base), "application/json", huge, OFFLINE_SECRET).await;
     assert_eq!(a.status, 413);
     assert_eq!(a.json()["error"], "invalid_client_metadata");
 }
@@ -252,8 +274,8 @@ async fn registration_refuses_uris_outside_the_allow_list_or_entras_rules_and_sa
         ("https://example.com/a,b", "! $"),
         ("javascript:alert", "custom scheme"),
     ] {
-        let body = json!({ "redirect_uris": ["https://vscode.dev/redirect", uri] }).to_string();
-        let a = register(&s.base, body.into(), "application/json").await;
+        let body = json!({ "redirect_uris": ["https://vscode.dev/redirect", uri] });
+        let a = register(&s.base, &body, OFFLINE_SECRET).await;
         assert_eq!(a.status, 400, "{uri}");
         assert_eq!(a.json()["error"], "invalid_redirect_uri", "{uri}");
         let d = a.json()["error_description"].as_str().unwrap_or_default().to_owned();
@@ -263,25 +285,14 @@ async fn registration_refuses_uris_outside_the_allow_list_or_entras_rules_and_sa
 
 #[tokio::test]
 async fn registration_reports_every_uri_when_graph_is_unreachable() {
-    let config = Arc::new(
-        offline_config()
-            .allowed_redirect_uris(["https://vscode.dev/redirect"])
-            .build()
-            .expect("valid configuration"),
-    );
-    let graph = GraphClient::with_retry_budget(Arc::clone(&config), Duration::ZERO);
     let s = serve_with(
         offline_config().allowed_redirect_uris(["https://vscode.dev/redirect"]),
         true,
-        Some(graph),
+        Some(Duration::ZERO),
     )
     .await;
-    let a = register(
-        &s.base,
-        json!({ "redirect_uris": ["https://vscode.dev/redirect"] }).to_string().into(),
-        "application/json",
-    )
-    .await;
+    let a =
+        register(&s.base, &json!({ "redirect_uris": ["https://vscode.dev/redirect"] }), OFFLINE_SECRET).await;
     assert_eq!(a.status, 502);
     assert_eq!(a.json()["error"], "server_error");
     let failures = a.json()["enrolment_failures"].clone();
@@ -292,23 +303,20 @@ async fn registration_reports_every_uri_when_graph_is_unreachable() {
     );
 }
 
+/// Without a secret, enrol mode needs `AZURE_OAUTH_STATE_KEY` to seal its consent page.
 #[tokio::test]
 async fn registration_without_a_secret_accepts_allowed_uris_for_enrolment_by_hand() {
     let builder = AzureOAuthConfig::builder()
+        .mode(Mode::Enrol)
+        .state_keys(StateKeys::new("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="))
         .app_id(APP)
         .tenant_id(TENANT)
-        .authority_host("http://127.0.0.1:9")
-        .graph_endpoint("http://127.0.0.1:9")
+        .authority_host(CLOSED)
+        .graph_endpoint(CLOSED)
         .allowed_redirect_uris(["https://vscode.dev/redirect"]);
     let s = serve(builder).await;
-    let a = register(
-        &s.base,
-        json!({ "redirect_uris": ["https://vscode.dev/redirect"], "client_name": "VS Code" })
-            .to_string()
-            .into(),
-        "application/json",
-    )
-    .await;
+    let metadata = json!({ "redirect_uris": ["https://vscode.dev/redirect"], "client_name": "VS Code" });
+    let a = register(&s.base, &metadata, OFFLINE_SECRET).await;
     assert_eq!(a.status, 201, "{}", a.text);
     let j = a.json();
     assert_eq!(j["client_id"], APP);
@@ -340,51 +348,66 @@ fn authorize_url(base: &str, params: &[(&str, &str)]) -> String {
     url.to_string()
 }
 
+/// Opens `url` in a new browser: the consent page (200), answered Allow; the answer to the Allow,
+/// checked never to hold the secret.
+async fn allowed(url: &str) -> Answer {
+    let mut browser = HttpBrowser::new();
+    let page = browser.get(&url::Url::parse(url).expect("URL")).await;
+    assert_eq!(page.status, 200, "the consent page comes first: {}", page.body);
+    assert!(page.consent_request().is_some(), "a consent form: {}", page.body);
+    let page = browser.answer(&page, "allow", false).await;
+    support::http::assert_no_secret(&page.headers, &page.body, OFFLINE_SECRET);
+    Answer { status: page.status, headers: page.headers, text: page.body }
+}
+
 #[tokio::test]
 async fn authorize_never_redirects_to_an_unvalidated_uri() {
     let s = serve(offline_config().allowed_redirect_uris(["http://127.0.0.1:33418/"])).await;
     let base = [("client_id", APP), ("response_type", "code"), ("scope", "access_as_user"), ("state", "st")];
-    for redirect in
-        [None, Some("https://evil.example/cb"), Some("http://[::1]:1/cb"), Some("http://localhost:33418/")]
-    {
+    for (redirect, why) in [
+        (None, "redirect_uri is required"),
+        (Some("https://evil.example/cb"), "is not registered for this app"),
+        (Some("http://[::1]:1/cb"), "would be refused by Entra ID"),
+        (Some("http://localhost:33418/"), "is not registered for this app"),
+    ] {
         let mut params = base.to_vec();
         if let Some(r) = redirect {
             params.push(("redirect_uri", r));
         }
         let a = get(&authorize_url(&s.base, &params)).await;
-        assert_eq!(a.status, 400, "{redirect:?}");
-        assert!(a.header("location").is_none(), "{redirect:?}");
-        assert_eq!(a.json()["error"], "invalid_request", "{redirect:?}");
+        assert_error_page(&a, why, &format!("{redirect:?}"));
     }
     // Duplicate parameters are refused before anything else.
     let dup = format!(
         "{}/authorize?redirect_uri=http%3A%2F%2F127.0.0.1%3A1%2F&redirect_uri=https%3A%2F%2Fevil.example%2F",
         s.base
     );
-    let a = get(&dup).await;
-    assert_eq!(a.status, 400);
-    assert!(a.header("location").is_none());
+    assert_error_page(&get(&dup).await, "is given more than once", "a duplicate redirect_uri");
 }
 
 #[tokio::test]
 async fn authorize_refuses_a_foreign_client_id_without_redirecting() {
     let s = serve(offline_config().allowed_redirect_uris(["http://127.0.0.1:33418/"])).await;
-    for client_id in [None, Some("99999999-2222-3333-4444-555555555555")] {
+    for (client_id, why) in [
+        (None, "client_id is required"),
+        (Some("99999999-2222-3333-4444-555555555555"), "99999999-2222-3333-4444-555555555555"),
+    ] {
         let mut params = vec![("redirect_uri", "http://127.0.0.1:5555/"), ("response_type", "code")];
         if let Some(c) = client_id {
             params.push(("client_id", c));
         }
         let a = get(&authorize_url(&s.base, &params)).await;
-        assert_eq!(a.status, 400, "{client_id:?}");
-        assert!(a.header("location").is_none());
+        assert_error_page(&a, why, &format!("{client_id:?}"));
+        assert!(a.text.contains("POST /register"), "says what to do: {}", a.text);
     }
 }
 
+/// After the consent page's Allow, the 302 to Entra is the client's request as Entra takes it.
 #[tokio::test]
 async fn authorize_bridges_to_entra_without_resource_and_with_qualified_scopes() {
     let s = serve(offline_config().allowed_redirect_uris(["http://127.0.0.1:33418/"])).await;
-    let (_, challenge) = pkce();
-    let a = get(&authorize_url(
+    let challenge = Pkce::generate().challenge;
+    let a = allowed(&authorize_url(
         &s.base,
         &[
             ("client_id", APP),
@@ -419,7 +442,7 @@ async fn authorize_bridges_to_entra_without_resource_and_with_qualified_scopes()
     assert_eq!(param(&to, "prompt").as_deref(), Some("select_account"));
     assert_eq!(param(&to, "response_type").as_deref(), Some("code"));
     // Copilot Studio sometimes omits scope: the API scope and offline_access are supplied.
-    let a = get(&authorize_url(
+    let a = allowed(&authorize_url(
         &s.base,
         &[
             ("client_id", APP),
@@ -439,7 +462,7 @@ async fn authorize_bridges_to_entra_without_resource_and_with_qualified_scopes()
 #[tokio::test]
 async fn authorize_errors_after_the_redirect_uri_is_validated_go_back_to_the_client() {
     let s = serve(offline_config().allowed_redirect_uris(["http://127.0.0.1:33418/"])).await;
-    let (_, challenge) = pkce();
+    let challenge = Pkce::generate().challenge;
     for (extra, error) in [
         (
             vec![
@@ -462,8 +485,7 @@ async fn authorize_errors_after_the_redirect_uri_is_validated_go_back_to_the_cli
         params.extend(extra);
         // The allowed loopback entry has the path `/`: `/cb` is another URI, answered locally.
         let a = get(&authorize_url(&s.base, &params)).await;
-        assert_eq!(a.status, 400, "a loopback redirect URI with another path is not allowed");
-        assert!(a.header("location").is_none());
+        assert_error_page(&a, "is not registered for this app", "a loopback redirect URI with another path");
         let mut params: Vec<(&str, &str)> =
             params.into_iter().filter(|(k, _)| *k != "redirect_uri").collect();
         params.push(("redirect_uri", "http://127.0.0.1:5555/"));
@@ -478,7 +500,7 @@ async fn authorize_errors_after_the_redirect_uri_is_validated_go_back_to_the_cli
 }
 
 /// `/authorize` with a valid loopback redirect URI, `state` and these extra parameters.
-async fn authorize_with(base: &str, extra: &[(&str, &str)]) -> Answer {
+fn authorize_with_url(base: &str, extra: &[(&str, &str)]) -> String {
     let mut params = vec![
         ("client_id", APP),
         ("response_type", "code"),
@@ -486,7 +508,12 @@ async fn authorize_with(base: &str, extra: &[(&str, &str)]) -> Answer {
         ("state", "st"),
     ];
     params.extend_from_slice(extra);
-    get(&authorize_url(base, &params)).await
+    authorize_url(base, &params)
+}
+
+/// The answer to [`authorize_with_url`].
+async fn authorize_with(base: &str, extra: &[(&str, &str)]) -> Answer {
+    get(&authorize_with_url(base, extra)).await
 }
 
 /// The answer went back to the client's redirect URI with `invalid_request` and the state.
@@ -502,7 +529,7 @@ fn assert_back_with_invalid_request(a: &Answer, case: &str) {
 
 #[tokio::test]
 async fn authorize_requires_pkce_with_s256_unless_configured_off() {
-    let (_, challenge) = pkce();
+    let challenge = Pkce::generate().challenge;
     let short = &challenge[..42];
     let too_long = "a".repeat(129);
     let bad_char = format!("{}+", &challenge[..42]);
@@ -523,9 +550,13 @@ async fn authorize_requires_pkce_with_s256_unless_configured_off() {
     for (case, extra) in &refused_always {
         assert_back_with_invalid_request(&authorize_with(&s.base, extra).await, case);
     }
-    // 43 and 128 unreserved characters are both valid challenges.
+    // 43 and 128 unreserved characters are both valid challenges: the consent page, then Entra.
     for ok in [challenge.as_str(), &"a-._~".repeat(26)[..128]] {
-        let a = authorize_with(&s.base, &[("code_challenge", ok), ("code_challenge_method", "S256")]).await;
+        let a = allowed(&authorize_with_url(
+            &s.base,
+            &[("code_challenge", ok), ("code_challenge_method", "S256")],
+        ))
+        .await;
         assert_eq!(a.status, 302, "{}", a.text);
         assert_eq!(param(&a.location(), "code_challenge").as_deref(), Some(ok));
     }
@@ -537,7 +568,7 @@ async fn authorize_requires_pkce_with_s256_unless_configured_off() {
         .expect("valid variables");
     let s = serve(off).await;
     assert!(!s.endpoints.config().require_pkce());
-    let a = authorize_with(&s.base, &[]).await;
+    let a = allowed(&authorize_with_url(&s.base, &[])).await;
     assert_eq!(a.status, 302, "{}", a.text);
     let to = a.location();
     assert!(to.as_str().starts_with(&format!("http://127.0.0.1:9/{TENANT}/oauth2/v2.0/authorize")), "{to}");
@@ -548,14 +579,7 @@ async fn authorize_requires_pkce_with_s256_unless_configured_off() {
 }
 
 async fn token(base: &str, body: String, content_type: &str) -> Answer {
-    let response = client()
-        .post(format!("{base}/token"))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .expect("POST /token");
-    Answer::read(response, OFFLINE_SECRET).await
+    post(&format!("{base}/token"), content_type, body, OFFLINE_SECRET).await
 }
 
 #[tokio::test]
@@ -665,9 +689,8 @@ async fn the_router_merges_into_an_application_with_its_own_state() {
         )
         .merge(OAuthEndpoints::new(config).router());
     let app: axum::Router = app.with_state(AppState("hi"));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    tokio::spawn(async move { axum::serve(listener, app).await.expect("serve") });
+    let served = support::serve::serve(app).await;
+    let base = &served.base;
     assert_eq!(
         client().get(format!("{base}/hello")).send().await.expect("GET").text().await.expect("body"),
         "hi"
@@ -682,7 +705,8 @@ async fn wrong_methods_get_405_with_allow_and_an_oauth_json_error() {
     for (method, path, allow) in [
         (reqwest::Method::GET, "/token", "POST"),
         (reqwest::Method::PUT, "/register", "GET, POST"),
-        (reqwest::Method::POST, "/authorize", "GET"),
+        // POST is the consent page's answer.
+        (reqwest::Method::PUT, "/authorize", "GET, POST"),
         (reqwest::Method::DELETE, "/.well-known/oauth-protected-resource/mcp", "GET"),
     ] {
         let a = Answer::read(
@@ -698,24 +722,15 @@ async fn wrong_methods_get_405_with_allow_and_an_oauth_json_error() {
 
 /// An `AzureOAuth`'s validator, token bridge and Graph client share one HTTP client: key
 /// fetches, a bridged token request and Graph's own token reach Entra over one kept-alive
-/// connection (rarely two).
+/// connection (rarely two). In enrol mode, where registration calls Graph.
 #[tokio::test]
 async fn an_azure_oauth_reaches_entra_and_graph_over_one_connection_pool() {
-    use axum::routing::post;
-    use axum_mcp_azure_oauth::AzureOAuth;
-
     let emu = axum_mcp_azure_oauth::emulator::Emulator::start().await.expect("the emulator starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
-    let base = format!("http://{}", listener.local_addr().expect("local address"));
-    let config = emu
-        .config()
-        .base_url(&base)
-        .allowed_redirect_uris(["http://127.0.0.1/callback"])
-        .build()
-        .expect("valid");
-    let auth = AzureOAuth::new(config);
-    let app: axum::Router = auth.router().route("/mcp", post(|| async { "ok" }).layer(auth.layer()));
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    let app = support::app::serve(
+        emu.config().mode(Mode::Enrol).allowed_redirect_uris(["http://127.0.0.1/callback"]),
+    )
+    .await;
+    let base = &app.base;
     let http = reqwest::Client::new();
 
     // Metadata and keys, fetched by the validator.

@@ -4,13 +4,20 @@
 //!
 //! Every test walks what a spec MCP client does: an unauthenticated `initialize` → 401 with a
 //! `WWW-Authenticate` challenge → protected resource metadata → authorization server metadata →
-//! dynamic registration → `/authorize` (followed here as a browser would: each 302 read, not
-//! followed automatically, until the redirect URI) → `/token` → `initialize` → `tools/list` →
-//! `tools/call`. The OAuth steps are rmcp's; only the browser hops are plain HTTP GETs.
+//! dynamic registration → `/authorize` (walked as a browser would by [`HttpBrowser`]: each 302
+//! read, not followed automatically, and the consent page answered Allow, until the redirect URI)
+//! → `/token` → `initialize` → `tools/list` → `tools/call`. The OAuth steps are rmcp's; only the
+//! browser is ours.
+//!
+//! The server runs in its default mode, the broker (Entra redirects to the server's own callback,
+//! which sends the client a code of its own with RFC 9207 `iss`, which rmcp checks), with no
+//! allow-list: any loopback port, any https redirect URI. A test whose point exists only in the
+//! enrol mode (Entra redirects straight to the client) says so in its name.
 
 use std::time::Duration;
 
-use axum_mcp_azure_oauth::emulator::{Emulator, Endpoint, Platform};
+use axum_mcp_azure_oauth::config::Mode;
+use axum_mcp_azure_oauth::emulator::{Emulator, Endpoint, Platform, RecordedRequest};
 use oauth2::TokenResponse as _;
 use rmcp::ServiceExt as _;
 use rmcp::service::{RoleClient, RunningService};
@@ -21,15 +28,23 @@ use rmcp::transport::{
     StreamableHttpClientTransport,
 };
 use serde_json::json;
+use support::browser::HttpBrowser;
+use support::example::{Server, call, serve, serve_config, serve_on, unauthenticated_challenge, whoami};
+use support::flow::jwt_payload;
+use support::http::param;
+use support::serve::Port;
 
-mod e2e_support;
-use e2e_support::{
-    Server, browse_to_redirect, call, jwt_payload, serve, serve_config, serve_on, unauthenticated_challenge,
-    whoami,
-};
+/// A loopback redirect URI on a port no configuration names: a free port of this machine, as a
+/// native client picks one.
+async fn any_loopback_redirect() -> String {
+    format!("http://127.0.0.1:{}/callback", Port::bind().await.addr().port())
+}
 
-/// Steps 2–6: discovery from the challenge, registration, authorization in the browser, and the
-/// code exchange. Returns the signed-in manager; its credentials live in `store`.
+/// Steps 2–6: discovery from the challenge, registration, authorization in the browser (through
+/// the consent page), and the code exchange. Checks what the browser carried for the server's
+/// mode: in broker mode Entra gets the server's callback and the client gets `iss`; in enrol mode
+/// Entra gets the client's redirect URI and redirects there itself. Returns the signed-in manager;
+/// its credentials live in `store`.
 async fn sign_in(
     server: &Server,
     challenge: &str,
@@ -60,12 +75,30 @@ async fn sign_in(
     let auth_url = session.get_authorization_url().to_owned();
     assert!(
         auth_url.starts_with(&format!("{}/authorize?", server.base)),
-        "the bridge's /authorize: {auth_url}"
+        "the server's /authorize: {auth_url}"
     );
 
-    let (callback, hops) = browse_to_redirect(&auth_url, redirect_uri).await;
-    assert!(hops.contains(&server.emu.authority_host()), "the bridge sends the browser to Entra: {hops:?}");
-    session.handle_callback_url(&callback).await.expect("code exchange at the bridge's /token");
+    let at_entra = server.emu.request_count(Endpoint::Authorize);
+    let callback = HttpBrowser::new().sign_in(&auth_url, redirect_uri).await;
+    assert_eq!(
+        server.emu.request_count(Endpoint::Authorize),
+        at_entra + 1,
+        "the server sends the browser to Entra, once"
+    );
+    let entra = server.emu.requests().into_iter().rfind(|r| r.endpoint == Endpoint::Authorize);
+    let entra = entra.expect("Entra's /authorize");
+    match server.mode {
+        Mode::Broker => {
+            let callback_uri = format!("{}/oauth/callback", server.base);
+            assert_eq!(entra.query_param("redirect_uri"), Some(callback_uri.as_str()), "{entra:?}");
+            assert_eq!(param(&callback, "iss").as_deref(), Some(server.base.as_str()), "{callback}");
+        }
+        _ => {
+            assert_eq!(entra.query_param("redirect_uri"), Some(redirect_uri), "{entra:?}");
+            assert_eq!(param(&callback, "iss"), None, "{callback}");
+        }
+    }
+    session.handle_callback_url(callback.as_str()).await.expect("code exchange at the server's /token");
     session.auth_manager
 }
 
@@ -78,7 +111,7 @@ async fn connect(server: &Server, manager: AuthorizationManager) -> RunningServi
     ().serve(transport).await.expect("initialize with the token")
 }
 
-fn token_requests(emu: &Emulator, grant_type: &str) -> Vec<axum_mcp_azure_oauth::emulator::RecordedRequest> {
+fn token_requests(emu: &Emulator, grant_type: &str) -> Vec<RecordedRequest> {
     emu.requests()
         .into_iter()
         .filter(|r| {
@@ -87,13 +120,24 @@ fn token_requests(emu: &Emulator, grant_type: &str) -> Vec<axum_mcp_azure_oauth:
         .collect()
 }
 
-/// The whole flow with a loopback redirect URI (a native client such as Claude Code or VS Code):
-/// enrolled on the `publicClient` platform, redeemed without a secret; then every tool.
+/// Every redirect URI on the app registration, of every platform.
+fn app_registration(emu: &Emulator) -> Vec<String> {
+    [Platform::Web, Platform::Spa, Platform::PublicClient]
+        .into_iter()
+        .flat_map(|p| emu.redirect_uris(p))
+        .collect()
+}
+
+/// The whole flow with a loopback redirect URI on a port no allow-list names (a native client
+/// such as Claude Code or VS Code), in broker mode: nothing of the client's is written to the app
+/// registration, which holds only the broker's callback (on `web`), where Entra's code is redeemed
+/// with the secret; then every tool.
 #[tokio::test]
 async fn loopback_public_client_signs_in_and_calls_tools() {
-    let redirect = "http://127.0.0.1:33418/callback";
-    let server =
-        serve(Emulator::start().await.expect("emulator"), |c| c.allowed_redirect_uris([redirect])).await;
+    let redirect = any_loopback_redirect().await;
+    let redirect = redirect.as_str();
+    let server = serve(Emulator::start().await.expect("emulator"), |c| c).await;
+    assert_eq!(server.mode, Mode::Broker, "the default");
 
     let challenge = unauthenticated_challenge(&server.mcp_url).await;
     assert!(challenge.starts_with("Bearer "), "{challenge}");
@@ -107,13 +151,19 @@ async fn loopback_public_client_signs_in_and_calls_tools() {
 
     let store = InMemoryCredentialStore::new();
     let manager = sign_in(&server, &challenge, redirect, &store).await;
-    assert!(
-        server.emu.redirect_uris(Platform::PublicClient).iter().any(|u| u == redirect),
-        "enrolled as publicClient"
+    let callback = format!("{}/oauth/callback", server.base);
+    assert_eq!(
+        server.emu.redirect_uris(Platform::Web),
+        [callback.as_str()],
+        "the broker's callback, on web, is all the app registration needs"
     );
+    assert_eq!(app_registration(&server.emu), [callback.as_str()], "the client's URI was written nowhere");
+    let stored = store.load().await.expect("store").expect("credentials");
+    assert!(stored.client_id.starts_with("mcp-client."), "an id of the broker's own: {}", stored.client_id);
     let redeem = token_requests(&server.emu, "authorization_code");
     assert_eq!(redeem.len(), 1, "one code redeemed at Entra");
-    assert!(!redeem[0].client_secret_sent, "a publicClient redirect is redeemed without the secret");
+    assert!(redeem[0].client_secret_sent, "the broker redeems at its web callback, with the secret");
+    assert_eq!(redeem[0].form_param("redirect_uri"), Some(callback.as_str()));
     assert!(
         redeem[0].query_param("resource").is_none() && !redeem[0].form.iter().any(|(k, _)| k == "resource"),
         "Entra refuses `resource`"
@@ -142,14 +192,54 @@ async fn loopback_public_client_signs_in_and_calls_tools() {
     client.cancel().await.expect("close");
 }
 
-/// An `https` redirect URI (a hosted client such as claude.ai or Copilot Studio): enrolled on the
-/// `web` platform, so Entra demands the client secret, which the bridge adds server-side — the
-/// client registered with `token_endpoint_auth_method: none` and never sees it.
+/// An `https` redirect URI (a hosted client such as claude.ai or Copilot Studio) that no
+/// allow-list names, in broker mode: the client's URI never reaches Entra, neither at `/authorize`
+/// nor at the redemption, and is written nowhere; the broker redeems Entra's code at its own `web`
+/// callback with the secret, which the client (registered with `token_endpoint_auth_method:
+/// none`) never sees.
 #[tokio::test]
-async fn https_redirect_is_redeemed_with_the_secret_added_by_the_bridge() {
+async fn https_redirect_is_never_sent_to_entra_and_redeemed_at_the_brokers_callback_with_the_secret() {
     let redirect = "https://client.example.com/oauth/callback";
-    let server =
-        serve(Emulator::start().await.expect("emulator"), |c| c.allowed_redirect_uris([redirect])).await;
+    let server = serve(Emulator::start().await.expect("emulator"), |c| c).await;
+
+    let challenge = unauthenticated_challenge(&server.mcp_url).await;
+    let store = InMemoryCredentialStore::new();
+    let manager = sign_in(&server, &challenge, redirect, &store).await;
+    let callback = format!("{}/oauth/callback", server.base);
+    for r in server.emu.requests() {
+        let sent = format!("{:?} {:?} {:?}", r.query, r.form, r.json);
+        assert!(!sent.contains("client.example.com"), "the client's redirect URI reached Entra: {r:?}");
+    }
+    assert_eq!(app_registration(&server.emu), [callback.as_str()], "the client's URI was written nowhere");
+    let redeem = token_requests(&server.emu, "authorization_code");
+    assert_eq!(redeem.len(), 1);
+    assert!(redeem[0].client_secret_sent, "the broker adds the secret");
+    assert_eq!(redeem[0].form_param("redirect_uri"), Some(callback.as_str()));
+
+    let stored = store.load().await.expect("store").expect("credentials");
+    let secret = server.emu.client_secret();
+    assert!(stored.client_id.starts_with("mcp-client."), "an id of the broker's own: {}", stored.client_id);
+    assert!(
+        !format!("{:?}", stored.token_response.as_ref().map(|t| serde_json::to_string(t).ok()))
+            .contains(secret.expose())
+    );
+
+    let client = connect(&server, manager).await;
+    let me = whoami(&client).await;
+    assert_eq!(me["oid"], server.emu.user().oid.as_str(), "{me}");
+    client.cancel().await.expect("close");
+}
+
+/// In enrol mode, an `https` redirect URI (a hosted client such as claude.ai or Copilot Studio):
+/// enrolled on the `web` platform, so Entra demands the client secret, which the bridge adds
+/// server-side — the client registered with `token_endpoint_auth_method: none` and never sees it.
+#[tokio::test]
+async fn enrol_mode_https_redirect_is_redeemed_with_the_secret_added_by_the_bridge() {
+    let redirect = "https://client.example.com/oauth/callback";
+    let server = serve(Emulator::start().await.expect("emulator"), |c| {
+        c.mode(Mode::Enrol).allowed_redirect_uris([redirect])
+    })
+    .await;
 
     let challenge = unauthenticated_challenge(&server.mcp_url).await;
     let store = InMemoryCredentialStore::new();
@@ -161,7 +251,7 @@ async fn https_redirect_is_redeemed_with_the_secret_added_by_the_bridge() {
 
     let stored = store.load().await.expect("store").expect("credentials");
     let secret = server.emu.client_secret();
-    // Registration is virtual: every client gets the Entra app id, and no secret.
+    // In enrol mode registration is virtual: every client gets the Entra app id, and no secret.
     assert_eq!(stored.client_id, server.emu.app_id());
     assert!(
         !format!("{:?}", stored.token_response.as_ref().map(|t| serde_json::to_string(t).ok()))
@@ -179,9 +269,10 @@ async fn https_redirect_is_redeemed_with_the_secret_added_by_the_bridge() {
 /// the server accepts.
 #[tokio::test]
 async fn v1_token_app_signs_in() {
-    let redirect = "http://127.0.0.1:33418/callback";
+    let redirect = any_loopback_redirect().await;
+    let redirect = redirect.as_str();
     let emu = Emulator::builder().access_token_version(1).start().await.expect("emulator");
-    let server = serve(emu, |c| c.allowed_redirect_uris([redirect])).await;
+    let server = serve(emu, |c| c).await;
 
     let challenge = unauthenticated_challenge(&server.mcp_url).await;
     let store = InMemoryCredentialStore::new();
@@ -201,9 +292,9 @@ async fn v1_token_app_signs_in() {
 /// naming the scope; rmcp's client steps up from that challenge and then succeeds.
 #[tokio::test]
 async fn token_without_the_scope_gets_a_step_up_challenge() {
-    let redirect = "http://127.0.0.1:33418/callback";
-    let server =
-        serve(Emulator::start().await.expect("emulator"), |c| c.allowed_redirect_uris([redirect])).await;
+    let redirect = any_loopback_redirect().await;
+    let redirect = redirect.as_str();
+    let server = serve(Emulator::start().await.expect("emulator"), |c| c).await;
 
     let narrow = server.emu.token().scopes("User.Read").sign();
     let transport = StreamableHttpClientTransport::from_config(
@@ -225,12 +316,13 @@ async fn token_without_the_scope_gets_a_step_up_challenge() {
 }
 
 /// After expiry: the server refuses the expired access token with 401 `invalid_token`, and rmcp's
-/// client refreshes through the bridge's `/token` (Entra's refresh token) and retries.
+/// client refreshes through the broker's `/token` (the refresh token it holds is Entra's, sealed to
+/// this client; the broker opens it and sends Entra's own with the secret) and retries.
 #[tokio::test]
-async fn expired_token_is_refreshed_through_the_bridge() {
-    let redirect = "http://127.0.0.1:33418/callback";
-    let server =
-        serve(Emulator::start().await.expect("emulator"), |c| c.allowed_redirect_uris([redirect])).await;
+async fn expired_token_is_refreshed_through_the_broker() {
+    let redirect = any_loopback_redirect().await;
+    let redirect = redirect.as_str();
+    let server = serve(Emulator::start().await.expect("emulator"), |c| c).await;
     let challenge = unauthenticated_challenge(&server.mcp_url).await;
     let store = InMemoryCredentialStore::new();
     let manager = sign_in(&server, &challenge, redirect, &store).await;
@@ -238,7 +330,8 @@ async fn expired_token_is_refreshed_through_the_bridge() {
     // The access token expires: an expired token of the same user, app and scope takes its place.
     let mut stored = store.load().await.expect("store").expect("credentials");
     let tokens = stored.token_response.as_mut().expect("token response");
-    assert!(tokens.refresh_token().is_some(), "the bridge passes Entra's refresh token on");
+    let sealed_refresh =
+        tokens.refresh_token().expect("the broker passes a refresh token on").secret().clone();
     let expired = server.emu.token().scopes("access_as_user").expired().sign();
     let refused = ().serve(StreamableHttpClientTransport::from_config(
         StreamableHttpClientTransportConfig::with_uri(server.mcp_url.as_str()).auth_header(expired.clone()),
@@ -253,7 +346,11 @@ async fn expired_token_is_refreshed_through_the_bridge() {
     let client = connect(&server, manager).await;
     let me = whoami(&client).await;
     assert_eq!(me["oid"], server.emu.user().oid.as_str(), "{me}");
-    assert_eq!(token_requests(&server.emu, "refresh_token").len(), 1, "one refresh at Entra");
+    let refreshes = token_requests(&server.emu, "refresh_token");
+    assert_eq!(refreshes.len(), 1, "one refresh at Entra");
+    assert!(refreshes[0].client_secret_sent, "the broker refreshes with the secret");
+    let entra_refresh = refreshes[0].form_param("refresh_token").expect("Entra's refresh token");
+    assert_ne!(entra_refresh, sealed_refresh, "the client held the refresh token sealed, not Entra's own");
     let fresh = store.load().await.expect("store").expect("credentials");
     let fresh = fresh.token_response.expect("tokens");
     assert_ne!(fresh.access_token().secret(), &expired, "a new access token");
@@ -317,17 +414,24 @@ async fn configured_from_environment_variables() {
 }
 
 /// The zero-configuration run (`cargo run -p examples --example weather_server` without
-/// `AZURE_CLIENT_ID`): MCP Inspector's OAuth flow, with its fixed redirect URI, signs in, and so
-/// does a native client on any loopback port (the printed instructions hold).
+/// `AZURE_CLIENT_ID`), in broker mode with no allow-list: MCP Inspector's OAuth flow, with its
+/// fixed redirect URI, signs in, and so do native clients on any loopback port (the printed
+/// instructions hold).
 #[tokio::test]
 async fn zero_configuration_run_serves_mcp_inspector_and_loopback_clients() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a loopback port");
-    let demo = examples::demo::Demo::start(listener.local_addr().expect("address"), |_| None)
-        .await
-        .expect("the demo configuration");
+    let port = Port::bind().await;
+    let demo = examples::demo::Demo::start(port.addr(), |_| None).await.expect("the demo configuration");
     let config = demo.config().expect("the demo configuration");
-    let server = serve_on(listener, demo.emulator, config);
-    for redirect in [examples::demo::INSPECTOR_REDIRECT_URI, "http://127.0.0.1:51234/callback"] {
+    assert_eq!(config.mode(), Mode::Broker);
+    assert!(config.allowed_redirect_uris().is_empty(), "{:?}", config.allowed_redirect_uris());
+    assert!(
+        config.allowed_redirect_uri_prefixes().is_empty(),
+        "{:?}",
+        config.allowed_redirect_uri_prefixes()
+    );
+    let server = serve_on(port, demo.emulator, config);
+    let loopback = [any_loopback_redirect().await, any_loopback_redirect().await];
+    for redirect in [examples::demo::INSPECTOR_REDIRECT_URI, &loopback[0], &loopback[1]] {
         let challenge = unauthenticated_challenge(&server.mcp_url).await;
         let store = InMemoryCredentialStore::new();
         let manager = sign_in(&server, &challenge, redirect, &store).await;

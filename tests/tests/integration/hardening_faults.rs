@@ -6,21 +6,23 @@
 //!   JWKS (garbage, empty set, 5xx, 429, hanging) during a refetch keeps the last known good keys;
 //!   slow metadata is bounded; keys rotated under concurrent traffic refuse no valid token, both
 //!   through the unknown-`kid` refetch and through the background refresh.
-//! - Graph: a 429 storm, 500s and a hanging Graph give bounded registrations that report per URI,
-//!   bounded `/authorize` and `/token`, and recovery without a restart.
-
-mod hardening_support;
+//! - Graph (in `Mode::Enrol`, whose `/register`, `/authorize` and `/token` call it): a 429 storm,
+//!   500s and a hanging Graph give bounded registrations that report per URI, bounded
+//!   `/authorize` and `/token`, and recovery without a restart.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
+use axum_mcp_azure_oauth::config::{AzureOAuthConfigBuilder, Mode};
 use axum_mcp_azure_oauth::emulator::{Emulator, Endpoint, Fault, Platform};
-use axum_mcp_azure_oauth::{
-    AuthError, AzureOAuthConfigBuilder, Clock, GraphClient, OAuthEndpoints, TokenValidator,
-};
-use hardening_support::{bounded, client, read};
+use axum_mcp_azure_oauth::validate::Clock;
+use axum_mcp_azure_oauth::{AuthError, TokenValidator};
 use serde_json::{Value, json};
+use support::endpoints::{Endpoints, serve_with};
+use support::flow::{COPILOT, register};
+use support::http::{assert_error_page, client, send};
+use support::{app, bounded};
 
 const HTTP_TIMEOUT: Duration = Duration::from_millis(300);
 /// A generous bound for one validation when Entra hangs: the HTTP timeout on metadata and JWKS,
@@ -216,35 +218,24 @@ async fn the_background_refresh_rotates_keys_under_traffic_without_refusing_any(
 
 // ---- Microsoft Graph ----
 
-const COPILOT: &str = "https://global.consent.azure-apim.net/redirect/";
 const BUDGET: Duration = Duration::from_secs(2);
 /// The retry budget, one HTTP timeout for the attempt in flight when it ends, and scheduling.
 const REGISTRATION_BOUND: Duration = Duration::from_secs(8);
 
-/// The endpoints with their own Graph client of a short retry budget, served on 127.0.0.1.
-async fn endpoints(emu: &Emulator) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
-    let config = Arc::new(
-        emu.config()
-            .base_url(&base)
-            .allowed_redirect_uri_prefixes([COPILOT])
-            .http_timeout(HTTP_TIMEOUT)
-            .build()
-            .expect("valid"),
-    );
-    let graph = GraphClient::with_retry_budget(Arc::clone(&config), BUDGET);
-    let app: axum::Router = OAuthEndpoints::with_graph_client(config, graph).router();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    base
+/// The endpoints in enrol mode with their own Graph client of a short retry budget, served on
+/// 127.0.0.1.
+async fn endpoints(emu: &Emulator) -> Endpoints {
+    let config =
+        emu.config().mode(Mode::Enrol).allowed_redirect_uri_prefixes([COPILOT]).http_timeout(HTTP_TIMEOUT);
+    serve_with(config, true, Some(BUDGET)).await
 }
 
-async fn register(base: &str, uris: &[&str]) -> (u16, Value) {
-    let request = client().post(format!("{base}/register")).json(&json!({ "redirect_uris": uris })).send();
-    bounded(REGISTRATION_BOUND, "a registration", async {
-        read(request.await.expect("POST /register")).await
-    })
-    .await
+/// A registration of `uris` that must end within [`REGISTRATION_BOUND`] and whose answer never
+/// holds `secret`: its status and JSON body.
+async fn enrol(base: &str, secret: &str, uris: &[&str]) -> (u16, Value) {
+    let metadata = json!({ "redirect_uris": uris });
+    let a = bounded(REGISTRATION_BOUND, "a registration", register(base, &metadata, secret)).await;
+    (a.status, a.json())
 }
 
 fn failures(json: &Value) -> Vec<(String, String)> {
@@ -266,17 +257,18 @@ fn failures(json: &Value) -> Vec<(String, String)> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_graph_429_storm_gives_bounded_per_uri_reports_and_recovers() {
     let emu = Emulator::start().await.expect("emulator");
-    let base = endpoints(&emu).await;
+    let s = endpoints(&emu).await;
+    let secret = emu.client_secret().expose().to_owned();
     let existing = format!("{COPILOT}existing");
     emu.set_redirect_uris(Platform::Web, vec![existing.clone()]);
     emu.set_fault(Endpoint::GraphPatchApplication, Fault::too_many_requests(1));
     // Ten clients register during the storm, each with a URI already there and a new one.
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..10 {
-        let (base, existing) = (base.clone(), existing.clone());
+        let (base, secret, existing) = (s.base.clone(), secret.clone(), existing.clone());
         tasks.spawn(async move {
             let new = format!("{COPILOT}storm-{i}");
-            let (status, json) = register(&base, &[&existing, &new]).await;
+            let (status, json) = enrol(&base, &secret, &[&existing, &new]).await;
             (new, status, json)
         });
     }
@@ -292,7 +284,7 @@ async fn a_graph_429_storm_gives_bounded_per_uri_reports_and_recovers() {
     assert!(emu.request_count(Endpoint::GraphPatchApplication) >= 2, "throttled writes were retried");
     // The storm passes: the next registration enrols, with no restart.
     emu.clear_faults();
-    let (status, json) = register(&base, &[&format!("{COPILOT}after-storm")]).await;
+    let (status, json) = enrol(&s.base, &secret, &[&format!("{COPILOT}after-storm")]).await;
     assert_eq!(status, 201, "{json}");
     assert!(json.get("enrolment_failures").is_none(), "{json}");
     assert!(emu.redirect_uris(Platform::Web).contains(&format!("{COPILOT}after-storm")));
@@ -304,10 +296,11 @@ async fn graph_500s_and_a_hanging_graph_give_bounded_502s_per_uri_and_recover() 
         [Fault::status(500), Fault::status(503), Fault::delay(Duration::from_secs(3600)), Fault::outage()]
     {
         let emu = Emulator::start().await.expect("emulator");
-        let base = endpoints(&emu).await;
+        let s = endpoints(&emu).await;
+        let secret = emu.client_secret().expose().to_owned();
         emu.set_fault(Endpoint::GraphGetApplication, fault);
         let (a, b) = (format!("{COPILOT}a"), format!("{COPILOT}b"));
-        let (status, json) = register(&base, &[&a, &b]).await;
+        let (status, json) = enrol(&s.base, &secret, &[&a, &b]).await;
         assert_eq!(status, 502, "{fault:?}: {json}");
         assert_eq!(json["error"], "server_error");
         let f = failures(&json);
@@ -317,21 +310,21 @@ async fn graph_500s_and_a_hanging_graph_give_bounded_502s_per_uri_and_recover() 
             "{fault:?}"
         );
         emu.clear_faults();
-        let (status, json) = register(&base, &[&a, &b]).await;
+        let (status, json) = enrol(&s.base, &secret, &[&a, &b]).await;
         assert_eq!(status, 201, "{fault:?}: not recovered: {json}");
         assert_eq!(json["redirect_uris"], json!([a, b]));
     }
 }
 
-/// `/authorize` and `/token` read the app registration for URIs enrolled by hand; when Graph
-/// hangs, they answer within the snapshot read's bound (3 s), not Graph's.
+/// In enrol mode `/authorize` and `/token` read the app registration for URIs enrolled by hand;
+/// when Graph hangs, they answer within the snapshot read's bound (3 s), not Graph's.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_graph_never_holds_up_authorize_or_token_past_their_bound() {
     let emu = Emulator::start().await.expect("emulator");
     let by_hand = "https://by-hand.example/cb";
     emu.set_redirect_uris(Platform::Web, vec![by_hand.to_owned()]);
     // A long HTTP timeout: only the bridge's own bound can end the wait.
-    let app = hardening_support::serve(emu.config().http_timeout(Duration::from_secs(60))).await;
+    let app = app::serve(emu.config().mode(Mode::Enrol).http_timeout(Duration::from_secs(60))).await;
     emu.set_fault(Endpoint::GraphGetApplication, Fault::delay(Duration::from_secs(3600)));
     let bound = Duration::from_secs(6);
     let mut tasks = tokio::task::JoinSet::new();
@@ -346,22 +339,17 @@ async fn a_hanging_graph_never_holds_up_authorize_or_token_past_their_bound() {
                 ("redirect_uri", by_hand),
                 ("state", state.as_str()),
             ]);
-            let (status, json) = bounded(bound, "/authorize while Graph hangs", async {
-                read(authorize.send().await.expect("GET")).await
-            })
-            .await;
-            assert_eq!(status, 400, "Graph cannot confirm the URI: {json}");
-            assert_eq!(json["error"], "invalid_request");
+            let a = bounded(bound, "/authorize while Graph hangs", send(authorize)).await;
+            // Graph cannot confirm the URI: the error page, never a redirect.
+            assert_error_page(&a, "is not registered for this app", "/authorize while Graph hangs");
             let token = http.post(format!("{base}/token")).form(&[
                 ("grant_type", "authorization_code"),
                 ("code", "some-code"),
                 ("redirect_uri", by_hand),
                 ("code_verifier", "v"),
             ]);
-            let (status, json) = bounded(bound, "/token while Graph hangs", async {
-                read(token.send().await.expect("POST")).await
-            })
-            .await;
+            let a = bounded(bound, "/token while Graph hangs", send(token)).await;
+            let (status, json) = (a.status, a.json());
             // Sent to Entra as an unknown platform (no secret); Entra refuses the made-up code.
             assert_eq!(status, 400, "{json}");
             assert!(json["error"].is_string(), "{json}");

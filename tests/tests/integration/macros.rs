@@ -12,6 +12,8 @@ use axum::{Json, Router};
 use axum_mcp_azure_oauth::emulator::{Emulator, Endpoint};
 use axum_mcp_azure_oauth::{AzureClaims, AzureOAuth, azure_mcp_auth, azure_oauth_routes};
 use serde_json::{Value, json};
+use support::http::{Answer, send};
+use support::serve::{Port, Served};
 
 /// A fixed home tenant for the handler that names its tenants.
 const HOME: &str = "0e0e0e0e-0000-4000-8000-00000000000e";
@@ -21,12 +23,7 @@ struct Server {
     emu: Emulator,
     url: String,
     http: reqwest::Client,
-}
-
-struct Answer {
-    status: u16,
-    www: String,
-    body: Value,
+    _served: Served,
 }
 
 /// Starts an emulator for `app_id`, binds a port, and serves `app(emulator, base url)` merged with
@@ -39,8 +36,8 @@ async fn serve(app_id: &str, allow_any_tenant: bool, app: impl FnOnce(&str) -> R
         .start()
         .await
         .expect("the emulator starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port on 127.0.0.1");
-    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    let port = Port::bind().await;
+    let url = port.base().to_owned();
     let tenants: Vec<String> = if allow_any_tenant { vec!["*".into()] } else { vec![emu.home_tenant()] };
     let router = app(&url).merge(azure_oauth_routes! {
         app_id: emu.app_id(),
@@ -54,21 +51,12 @@ async fn serve(app_id: &str, allow_any_tenant: bool, app: impl FnOnce(&str) -> R
         allowed_redirect_uris: ["https://vscode.dev/redirect"],
         allowed_tenant_ids: tenants,
     });
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    Server { emu, url, http: reqwest::Client::new() }
+    Server::new(emu, port.serve(router))
 }
 
 impl Server {
-    async fn send(&self, req: reqwest::RequestBuilder) -> Answer {
-        let r = req.send().await.expect("the server answers");
-        let status = r.status().as_u16();
-        let www = r
-            .headers()
-            .get("www-authenticate")
-            .map(|v| v.to_str().expect("an ASCII challenge").to_owned())
-            .unwrap_or_default();
-        let body = r.json().await.unwrap_or(Value::Null);
-        Answer { status, www, body }
+    fn new(emu: Emulator, served: Served) -> Self {
+        Self { emu, url: served.base.clone(), http: reqwest::Client::new(), _served: served }
     }
 
     async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
@@ -76,7 +64,7 @@ impl Server {
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }
-        self.send(req).await
+        send(req).await
     }
 
     async fn get(&self, path: &str, token: Option<&str>) -> Answer {
@@ -84,7 +72,7 @@ impl Server {
         if let Some(token) = token {
             req = req.bearer_auth(token);
         }
-        self.send(req).await
+        send(req).await
     }
 
     fn token(&self, scopes: &str) -> String {
@@ -117,19 +105,19 @@ async fn mcp_handler(claims: AzureClaims, Json(request): Json<Value>) -> Json<Va
 async fn a_valid_token_reaches_the_handler_with_its_claims_and_its_body() {
     let s = serve(APP_BASIC, false, |_| Router::new().route("/mcp", post(mcp_handler))).await;
     let a = s.post("/mcp", Some(&s.token("access_as_user")), json!({ "method": "ping" })).await;
-    assert_eq!(a.status, 200, "{:?}", a.body);
-    assert_eq!(a.body["claims"]["tid"], HOME);
-    assert_eq!(a.body["claims"]["scopes"], json!(["access_as_user"]));
-    assert_eq!(a.body["echo"], json!({ "method": "ping" }));
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json()["claims"]["tid"], HOME);
+    assert_eq!(a.json()["claims"]["scopes"], json!(["access_as_user"]));
+    assert_eq!(a.json()["echo"], json!({ "method": "ping" }));
 }
 
 #[tokio::test]
 async fn no_token_gets_401_with_the_challenge_and_the_routes_serve_the_metadata_it_names() {
     let s = serve(APP_BASIC_401, false, |_| Router::new().route("/mcp", post(mcp_handler_401))).await;
     let a = s.post("/mcp", None, json!({})).await;
-    assert_eq!(a.status, 401, "{:?}", a.body);
+    assert_eq!(a.status, 401, "{}", a.text);
     assert_eq!(
-        a.www,
+        a.www(),
         format!(
             "Bearer resource_metadata=\"{}\", scope=\"api://{APP_BASIC_401}/access_as_user\"",
             s.metadata_url()
@@ -137,8 +125,8 @@ async fn no_token_gets_401_with_the_challenge_and_the_routes_serve_the_metadata_
     );
     // The document the challenge points at is served by the routes of `azure_oauth_routes!`.
     let meta = s.get("/.well-known/oauth-protected-resource/mcp", None).await;
-    assert_eq!(meta.status, 200, "{:?}", meta.body);
-    assert_eq!(meta.body["resource"], format!("{}/mcp", s.url));
+    assert_eq!(meta.status, 200, "{}", meta.text);
+    assert_eq!(meta.json()["resource"], format!("{}/mcp", s.url));
 }
 
 const APP_BASIC_401: &str = "a1000000-0000-4000-8000-000000000002";
@@ -161,16 +149,16 @@ async fn scopes_are_any_of_and_a_token_without_one_gets_403_insufficient_scope()
     let s = serve(APP_SCOPES, false, |_| Router::new().route("/tasks", get(tasks))).await;
     for scopes in ["Tasks.Read", "Tasks.Write", "access_as_user Tasks.Write"] {
         let a = s.get("/tasks", Some(&s.token(scopes))).await;
-        assert_eq!(a.status, 200, "{scopes}: {:?}", a.body);
+        assert_eq!(a.status, 200, "{scopes}: {}", a.text);
     }
     let a = s.get("/tasks", Some(&s.token("access_as_user"))).await;
-    assert_eq!(a.status, 403, "{:?}", a.body);
-    assert_eq!(a.body["error"], "insufficient_scope");
-    assert!(a.www.contains("error=\"insufficient_scope\""), "{}", a.www);
+    assert_eq!(a.status, 403, "{}", a.text);
+    assert_eq!(a.json()["error"], "insufficient_scope");
+    assert!(a.www().contains("error=\"insufficient_scope\""), "{}", a.www());
     assert!(
-        a.www.contains(&format!("scope=\"api://{APP_SCOPES}/Tasks.Read api://{APP_SCOPES}/Tasks.Write\"")),
+        a.www().contains(&format!("scope=\"api://{APP_SCOPES}/Tasks.Read api://{APP_SCOPES}/Tasks.Write\"")),
         "the challenge names the handler's scopes: {}",
-        a.www
+        a.www()
     );
 }
 
@@ -179,12 +167,12 @@ async fn app_only_tokens_need_one_of_the_handlers_roles() {
     let s = serve(APP_SCOPES_ROLES, false, |_| Router::new().route("/tasks", get(tasks_roles))).await;
     let with_role = s.emu.token().app_only().roles(["Tasks.Invoke"]).sign();
     let a = s.get("/tasks", Some(&with_role)).await;
-    assert_eq!(a.status, 200, "{:?}", a.body);
-    assert_eq!(a.body["roles"], json!(["Tasks.Invoke"]));
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json()["roles"], json!(["Tasks.Invoke"]));
     let other_role = s.emu.token().app_only().roles(["Tasks.Admin"]).sign();
     let a = s.get("/tasks", Some(&other_role)).await;
-    assert_eq!(a.status, 403, "{:?}", a.body);
-    assert_eq!(a.body["error"], "insufficient_scope");
+    assert_eq!(a.status, 403, "{}", a.text);
+    assert_eq!(a.json()["error"], "insufficient_scope");
 }
 
 const APP_SCOPES_ROLES: &str = "a1000000-0000-4000-8000-000000000004";
@@ -219,11 +207,11 @@ async fn a_handlers_tenants_replace_the_configured_tenants() {
     let home_token = s.token("access_as_user");
     assert_eq!(s.get("/home", Some(&home_token)).await.status, 200);
     let a = s.get("/any", Some(&guest_token)).await;
-    assert_eq!(a.status, 200, "the configuration accepts any tenant: {:?}", a.body);
-    assert_eq!(a.body["tid"], guest);
+    assert_eq!(a.status, 200, "the configuration accepts any tenant: {}", a.text);
+    assert_eq!(a.json()["tid"], guest);
     let a = s.get("/home", Some(&guest_token)).await;
-    assert_eq!(a.status, 401, "{:?}", a.body);
-    assert_eq!(a.body["error"], "invalid_token");
+    assert_eq!(a.status, 401, "{}", a.text);
+    assert_eq!(a.json()["error"], "invalid_token");
 }
 
 const APP_EXPIRED: &str = "a1000000-0000-4000-8000-000000000006";
@@ -239,9 +227,9 @@ async fn a_handler_without_a_claims_parameter_is_protected_all_the_same() {
     assert_eq!(s.get("/plain", None).await.status, 401);
     let expired = s.emu.token().scopes("access_as_user").expired().sign();
     let a = s.get("/plain", Some(&expired)).await;
-    assert_eq!(a.status, 401, "{:?}", a.body);
-    assert_eq!(a.body["error"], "invalid_token");
-    assert!(a.www.contains("error=\"invalid_token\""), "{}", a.www);
+    assert_eq!(a.status, 401, "{}", a.text);
+    assert_eq!(a.json()["error"], "invalid_token");
+    assert!(a.www().contains("error=\"invalid_token\""), "{}", a.www());
     let ok = s.http.get(format!("{}/plain", s.url)).bearer_auth(s.token("access_as_user")).send().await;
     let ok = ok.expect("the server answers");
     assert_eq!(ok.status(), 200);
@@ -287,8 +275,8 @@ async fn state_path_and_json_extractors_and_generic_state_work_around_the_claims
     .await;
     let token = s.token("access_as_user");
     let a = s.post("/greet/ada", Some(&token), json!([1, 2])).await;
-    assert_eq!(a.status, 200, "{:?}", a.body);
-    assert_eq!(a.body, json!({ "greeting": "hello ada", "tid": HOME, "body": [1, 2] }));
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.json(), json!({ "greeting": "hello ada", "tid": HOME, "body": [1, 2] }));
     let generic = s.http.get(format!("{}/generic", s.url)).bearer_auth(&token).send().await;
     assert_eq!(generic.expect("the server answers").text().await.expect("a body"), HOME);
     assert_eq!(s.post("/greet/ada", None, json!([])).await.status, 401);
@@ -306,9 +294,9 @@ async fn orphan(claims: AzureClaims) -> Json<Value> {
 async fn without_an_installed_configuration_the_handler_fails_closed_with_500() {
     let s = serve(APP_BASIC_500, false, |_| Router::new().route("/orphan", get(orphan))).await;
     let a = s.get("/orphan", Some(&s.token("access_as_user"))).await;
-    assert_eq!(a.status, 500, "{:?}", a.body);
+    assert_eq!(a.status, 500, "{}", a.text);
     assert_eq!(
-        a.body,
+        a.json(),
         json!({
             "error": "server_error",
             "error_description": format!(
@@ -358,18 +346,16 @@ async fn layered_admin(claims: AzureClaims) -> Json<Value> {
 async fn an_azure_oauth_installed_by_hand_serves_the_handlers_and_shares_its_validator_with_the_layer() {
     let emu =
         Emulator::builder().app_id(APP_LAYERED).home_tenant(HOME).start().await.expect("the emulator starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port on 127.0.0.1");
-    let url = format!("http://{}", listener.local_addr().expect("an address"));
-    let config = emu.config().base_url(url.clone()).build().expect("a valid configuration");
+    let port = Port::bind().await;
+    let config = emu.config().base_url(port.base()).build().expect("a valid configuration");
     let auth = AzureOAuth::new(config).install();
     // The layer requires the configuration's scope; the handler behind it requires `admin`.
     let app: Router =
         Router::new().route("/admin", get(layered_admin).layer(auth.layer())).merge(auth.router());
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    let s = Server { emu, url, http: reqwest::Client::new() };
+    let s = Server::new(emu, port.serve(app));
     let a = s.get("/admin", Some(&s.token("access_as_user"))).await;
-    assert_eq!(a.status, 403, "the layer passes it, the handler does not: {:?}", a.body);
-    assert_eq!(a.body["error"], "insufficient_scope");
+    assert_eq!(a.status, 403, "the layer passes it, the handler does not: {}", a.text);
+    assert_eq!(a.json()["error"], "insufficient_scope");
     assert_eq!(s.get("/admin", Some(&s.token("access_as_user admin"))).await.status, 200);
     assert_eq!(s.get("/admin", Some(&s.token("admin"))).await.status, 403, "the layer's requirement holds");
     assert_eq!(s.emu.request_count(Endpoint::JwksV2), 1, "the layer and the handler share one key cache");
@@ -399,8 +385,8 @@ async fn each_handler_uses_the_configuration_installed_for_its_own_app_id() {
     assert_eq!(b.get("/b", Some(&token_b)).await.status, 200);
     // Each emulator signs with its own keys for its own app: a token of one app is not the other's.
     let crossed = b.get("/b", Some(&token_a)).await;
-    assert_eq!(crossed.status, 401, "{:?}", crossed.body);
-    assert_eq!(crossed.body["error"], "invalid_token");
+    assert_eq!(crossed.status, 401, "{}", crossed.text);
+    assert_eq!(crossed.json()["error"], "invalid_token");
     assert_eq!(a.get("/a", Some(&token_b)).await.status, 401);
 }
 
@@ -451,8 +437,8 @@ async fn env_reads_the_environment_and_the_installed_apps_layer_protects_a_neste
         .start()
         .await
         .expect("the emulator starts");
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a port on 127.0.0.1");
-    let url = format!("http://{}", listener.local_addr().expect("an address"));
+    let port = Port::bind().await;
+    let url = port.base().to_owned();
     let mut vars = emu.env_vars();
     vars.push(("PUBLIC_BASE_URL", url.clone()));
     // Overridden by the keys below.
@@ -477,23 +463,22 @@ async fn env_reads_the_environment_and_the_installed_apps_layer_protects_a_neste
     });
     let mcp = tower::ServiceBuilder::new().layer(auth.layer()).service(mcp);
     let router = routes.nest_service("/mcp", mcp);
-    tokio::spawn(async move { axum::serve(listener, router).await });
-    let s = Server { emu, url, http: reqwest::Client::new() };
+    let s = Server::new(emu, port.serve(router));
 
     let ok = s.post("/mcp", Some(&s.emu.token().sign()), json!({})).await;
-    assert_eq!(ok.status, 200, "{:?}", ok.body);
-    assert_eq!(ok.body["oid"], s.emu.user().oid.as_str());
+    assert_eq!(ok.status, 200, "{}", ok.text);
+    assert_eq!(ok.json()["oid"], s.emu.user().oid.as_str());
     let none = s.post("/mcp", None, json!({})).await;
     assert_eq!(none.status, 401);
     assert!(
-        none.www.contains(&format!("{}/.well-known/oauth-protected-resource/mcp", s.url)),
+        none.www().contains(&format!("{}/.well-known/oauth-protected-resource/mcp", s.url)),
         "{}",
-        none.www
+        none.www()
     );
     let metadata = s.get("/.well-known/oauth-protected-resource/mcp", None).await;
-    assert_eq!(metadata.status, 200, "the macro's routes serve the metadata: {:?}", metadata.body);
+    assert_eq!(metadata.status, 200, "the macro's routes serve the metadata: {}", metadata.text);
     let other = s.post("/mcp", Some(&s.emu.token().scopes("other_scope").sign()), json!({})).await;
-    assert_eq!(other.status, 403, "{:?}", other.body);
+    assert_eq!(other.status, 403, "{}", other.text);
     // The layer and the routes share one validator: the keys were fetched once.
     assert_eq!(s.emu.request_count(Endpoint::JwksV2), 1);
 }

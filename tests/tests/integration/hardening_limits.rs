@@ -7,22 +7,22 @@
 //! must add (SECURITY.md, "Limits"): a header read timeout — `axum::serve` has none — shown here
 //! with hyper-util's connection builder, which closes a client that sends headers too slowly.
 
-mod hardening_support;
-
 use std::time::Duration;
 
-use axum_mcp_azure_oauth::MAX_BODY_BYTES;
 use axum_mcp_azure_oauth::emulator::Emulator;
-use hardening_support::{bounded, client, read};
+use axum_mcp_azure_oauth::endpoints::MAX_BODY_BYTES;
+use support::app::{self, App};
+use support::bounded;
+use support::http::{client, send};
+use support::serve::Port;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 const BOUND: Duration = Duration::from_secs(10);
 
-async fn app() -> (Emulator, hardening_support::App) {
+async fn app() -> (Emulator, App) {
     let emu = Emulator::start().await.expect("emulator");
-    let app =
-        hardening_support::serve(emu.config().allowed_redirect_uris(["https://vscode.dev/redirect"])).await;
+    let app = app::serve(emu.config().allowed_redirect_uris(["https://vscode.dev/redirect"])).await;
     (emu, app)
 }
 
@@ -65,9 +65,9 @@ async fn bodies_over_the_limit_get_413_on_register_and_token_also_when_chunked()
         // With a Content-Length.
         let r =
             http.post(format!("{}{path}", app.base)).header("content-type", content_type).body(big.clone());
-        let (status, json) = bounded(BOUND, path, async { read(r.send().await.expect("send")).await }).await;
-        assert_eq!(status, 413, "{path}: {json}");
-        assert_eq!(json["error"], error, "{path}");
+        let a = bounded(BOUND, path, send(r)).await;
+        assert_eq!(a.status, 413, "{path}: {}", a.text);
+        assert_eq!(a.json()["error"], error, "{path}");
         // Chunked, without a length: the limit holds on the stream.
         let mut request = format!(
             "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {content_type}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
@@ -90,8 +90,8 @@ async fn bodies_over_the_limit_get_413_on_register_and_token_also_when_chunked()
         .post(format!("{}/token", app.base))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(at_limit);
-    let (status, json) = bounded(BOUND, "/token", async { read(r.send().await.expect("send")).await }).await;
-    assert_ne!(status, 413, "{json}");
+    let a = bounded(BOUND, "/token", send(r)).await;
+    assert_ne!(a.status, 413, "{}", a.text);
 }
 
 #[tokio::test]
@@ -100,11 +100,11 @@ async fn a_huge_authorization_header_or_too_many_headers_get_clear_statuses() {
     let http = client();
     let url = format!("{}/mcp", app.base);
     // Over the 16 KiB token limit, within hyper's buffer: 401 invalid_token, no key fetch.
-    let r = http.post(&url).bearer_auth("A".repeat(100_000)).send();
-    let (status, json) = bounded(BOUND, "a 100 KB token", async { read(r.await.expect("send")).await }).await;
-    assert_eq!(status, 401, "{json}");
-    assert_eq!(json["error"], "invalid_token");
-    assert!(json["error_description"].as_str().is_some_and(|d| d.contains("too large")), "{json}");
+    let r = http.post(&url).bearer_auth("A".repeat(100_000));
+    let a = bounded(BOUND, "a 100 KB token", send(r)).await;
+    assert_eq!(a.status, 401, "{}", a.text);
+    assert_eq!(a.json()["error"], "invalid_token");
+    assert!(a.json()["error_description"].as_str().is_some_and(|d| d.contains("too large")), "{}", a.text);
     assert_eq!(app.auth.validator().stats().metadata_fetches, 0);
     // Beyond hyper's header buffer (~400 KB): 431 from hyper, before any handler.
     let request = format!(
@@ -138,9 +138,10 @@ async fn a_huge_authorization_header_or_too_many_headers_get_clear_statuses() {
 async fn served_with_a_header_read_timeout_a_slow_client_is_cut_off() {
     let emu = Emulator::start().await.expect("emulator");
     let auth = axum_mcp_azure_oauth::AzureOAuth::new(emu.config().build().expect("valid"));
-    let router = hardening_support::router(&auth);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let router = app::router(&auth);
+    let port = Port::bind().await;
+    let base = port.base().to_owned();
+    let listener = port.into_listener();
     tokio::spawn(async move {
         loop {
             let Ok((stream, _)) = listener.accept().await else { return };

@@ -1,42 +1,31 @@
-//! Two server processes (two `AzureOAuth`, each with its own `GraphClient`) enrolling on one app
-//! registration at the same time. Graph has no ETag on the application object, so each writer
+//! Two server processes (two `AzureOAuth`, each with its own `GraphClient`) in `Mode::Enrol`
+//! enrolling on one app registration at the same time. Graph has no ETag on the application object, so each writer
 //! reads, merges, writes and reads back; a writer whose URI was replaced by the other's write must
 //! merge again and rewrite, so that no redirect URI is lost.
 
 use std::time::Duration;
 
-use axum_mcp_azure_oauth::AzureOAuth;
+use axum_mcp_azure_oauth::config::Mode;
 use axum_mcp_azure_oauth::emulator::{Emulator, Endpoint, Fault, Platform};
 use serde_json::{Value, json};
+use support::app::{self, App};
+use support::bounded;
+use support::flow::{COPILOT, register};
 
-const COPILOT: &str = "https://global.consent.azure-apim.net/redirect/";
-
-/// One "process": an `AzureOAuth` served on its own port.
-async fn instance(emu: &Emulator) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
-    let base = format!("http://{}", listener.local_addr().expect("address"));
+/// One "process": an `AzureOAuth` in enrol mode served on its own port.
+async fn instance(emu: &Emulator) -> App {
     let config = emu
         .config()
-        .base_url(&base)
+        .mode(Mode::Enrol)
         .allowed_redirect_uri_prefixes([COPILOT])
-        .http_timeout(Duration::from_secs(5))
-        .build()
-        .expect("valid configuration");
-    let auth = AzureOAuth::new(config);
-    let app: axum::Router = auth.router();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    base
+        .http_timeout(Duration::from_secs(5));
+    app::serve(config).await
 }
 
-async fn register(base: &str, uri: &str) -> (u16, Value) {
-    let r = reqwest::Client::new()
-        .post(format!("{base}/register"))
-        .json(&json!({ "redirect_uris": [uri], "client_name": "connector" }))
-        .send()
-        .await
-        .expect("POST /register");
-    let status = r.status().as_u16();
-    (status, r.json().await.expect("a JSON answer"))
+/// A registration of `uri` whose answer never holds `secret`: its status and JSON body.
+async fn enrol(base: &str, secret: &str, uri: &str) -> (u16, Value) {
+    let a = register(base, &json!({ "redirect_uris": [uri], "client_name": "connector" }), secret).await;
+    (a.status, a.json())
 }
 
 /// Both writes held at Graph until both are in flight, and both read-backs held until both writes
@@ -46,14 +35,20 @@ async fn register(base: &str, uri: &str) -> (u16, Value) {
 async fn interleaved_writes_of_two_instances_lose_no_uri() {
     let emu = Emulator::start().await.expect("emulator starts");
     let (a, b) = (instance(&emu).await, instance(&emu).await);
+    let secret = emu.client_secret().expose().to_owned();
     emu.set_fault(Endpoint::GraphPatchApplication, Fault::delay(Duration::from_millis(300)).times(2));
     let (ua, ub) = (format!("{COPILOT}from-a"), format!("{COPILOT}from-b"));
     let registrations = {
-        let (a, b, ua, ub) = (a.clone(), b.clone(), ua.clone(), ub.clone());
-        tokio::spawn(async move { tokio::join!(register(&a, &ua), register(&b, &ub)) })
+        let (a, b, ua, ub) = (a.base.clone(), b.base.clone(), ua.clone(), ub.clone());
+        tokio::spawn(async move { tokio::join!(enrol(&a, &secret, &ua), enrol(&b, &secret, &ub)) })
     };
     // Both PATCHes are received (and held 300 ms): the read-backs that follow are held longer.
-    emu.wait_for_requests(Endpoint::GraphPatchApplication, 2).await;
+    bounded(
+        Duration::from_secs(10),
+        "both PATCHes",
+        emu.wait_for_requests(Endpoint::GraphPatchApplication, 2),
+    )
+    .await;
     emu.set_fault(Endpoint::GraphGetApplication, Fault::delay(Duration::from_millis(400)).times(2));
     let ((sa, ja), (sb, jb)) = registrations.await.expect("registrations");
     assert_eq!((sa, sb), (201, 201), "{ja} {jb}");
@@ -78,15 +73,16 @@ async fn interleaved_writes_of_two_instances_lose_no_uri() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_registrations_on_two_instances_lose_no_uri() {
     let emu = Emulator::start().await.expect("emulator starts");
-    let bases = [instance(&emu).await, instance(&emu).await];
+    let instances = [instance(&emu).await, instance(&emu).await];
+    let secret = emu.client_secret().expose().to_owned();
     // Graph answers slowly enough that the two instances' read-merge-write cycles overlap.
     emu.set_fault(Endpoint::GraphPatchApplication, Fault::delay(Duration::from_millis(40)));
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..40 {
-        let base = bases[i % 2].clone();
+        let (base, secret) = (instances[i % 2].base.clone(), secret.clone());
         tasks.spawn(async move {
             let uri = format!("{COPILOT}connector-{i}");
-            let (status, json) = register(&base, &uri).await;
+            let (status, json) = enrol(&base, &secret, &uri).await;
             (uri, status, json)
         });
     }

@@ -1,19 +1,22 @@
-//! Whole authorization-code + PKCE flows through the bridge against the emulator, as an MCP client
-//! runs them: register → /authorize → follow Entra's redirect → code → /token → refresh. Every
+//! Whole authorization-code + PKCE flows through the enrol bridge (`Mode::Enrol`, where
+//! registration writes the client's redirect URI to the app registration and Entra redirects
+//! straight to the client) against the emulator, as an MCP client runs them: register →
+//! /authorize → the consent page → follow Entra's redirect → code → /token → refresh. Every
 //! response is scanned for the client secret; the emulator's request log shows what reached Entra.
 
-mod endpoints_support;
-
-use axum_mcp_azure_oauth::HttpsPlatform;
+use axum_mcp_azure_oauth::config::{HttpsPlatform, Mode};
 use axum_mcp_azure_oauth::emulator::{Emulator, Endpoint, Platform, RecordedRequest};
-use endpoints_support::flow::*;
-use endpoints_support::*;
 use serde_json::Value;
+use support::endpoints::serve;
+use support::flow::{
+    COPILOT, assert_no_resource, authorize_and_redeem, check_access_token, emulator, jwt_payload, refresh,
+    run_flow, token,
+};
 
 #[tokio::test]
 async fn public_loopback_client_flow_through_the_bridge() {
     let emu = emulator().await;
-    let s = serve(emu.config().allowed_redirect_uris(["http://127.0.0.1:33418/"])).await;
+    let s = serve(emu.config().mode(Mode::Enrol).allowed_redirect_uris(["http://127.0.0.1:33418/"])).await;
     let flow = run_flow(&emu, &s.base, "http://127.0.0.1:5555/", None).await;
     assert!(emu.redirect_uris(Platform::PublicClient).contains(&"http://127.0.0.1:5555/".to_owned()));
     assert!(!flow.redemption.client_secret_sent, "a public client's redemption never carries the secret");
@@ -32,7 +35,7 @@ async fn public_loopback_client_flow_through_the_bridge() {
 #[tokio::test]
 async fn confidential_web_client_flow_gets_the_secret_added_server_side() {
     let emu = emulator().await;
-    let s = serve(emu.config().allowed_redirect_uri_prefixes([COPILOT])).await;
+    let s = serve(emu.config().mode(Mode::Enrol).allowed_redirect_uri_prefixes([COPILOT])).await;
     let uri = format!("{COPILOT}my-connector");
     let flow = run_flow(&emu, &s.base, &uri, None).await;
     assert_eq!(emu.redirect_uris(Platform::Web), [uri]);
@@ -52,6 +55,7 @@ async fn spa_redirects_are_redeemed_with_the_origin_and_without_the_secret() {
     let emu = emulator().await;
     let s = serve(
         emu.config()
+            .mode(Mode::Enrol)
             .https_redirect_platform(HttpsPlatform::Spa)
             .allowed_redirect_uris(["https://app.example/cb"]),
     )
@@ -66,23 +70,16 @@ async fn spa_redirects_are_redeemed_with_the_origin_and_without_the_secret() {
 #[tokio::test]
 async fn entra_errors_come_back_with_their_status_and_body() {
     let emu = emulator().await;
-    let s = serve(emu.config().allowed_redirect_uris(["http://127.0.0.1:33418/"])).await;
-    let a = Answer::read(
-        client()
-            .post(format!("{}/token", s.base))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", "not-a-code"),
-                ("redirect_uri", "http://127.0.0.1:5555/"),
-                ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-                ("client_id", emu.app_id().as_str()),
-            ])
-            .send()
-            .await
-            .expect("POST /token"),
-        emu.client_secret().expose(),
-    )
-    .await;
+    let s = serve(emu.config().mode(Mode::Enrol).allowed_redirect_uris(["http://127.0.0.1:33418/"])).await;
+    let client_id = emu.app_id();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", "not-a-code"),
+        ("redirect_uri", "http://127.0.0.1:5555/"),
+        ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+        ("client_id", client_id.as_str()),
+    ];
+    let a = token(&s.base, &form, emu.client_secret().expose()).await;
     assert_eq!(a.status, 400, "{}", a.text);
     let j = a.json();
     assert_eq!(j["error"], "invalid_grant");
@@ -96,22 +93,14 @@ async fn a_redemption_for_an_allowed_loopback_redirect_never_carries_the_secret(
     // A loopback redirect allowed by configuration but not enrolled: it would be a publicClient
     // URI, so no secret is added whatever Entra answers.
     let emu = emulator().await;
-    let s = serve(emu.config().allowed_redirect_uris(["http://localhost:8080/cb"])).await;
-    let _ = Answer::read(
-        client()
-            .post(format!("{}/token", s.base))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", "c"),
-                ("redirect_uri", "http://localhost:8080/cb"),
-                ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            ])
-            .send()
-            .await
-            .expect("POST /token"),
-        emu.client_secret().expose(),
-    )
-    .await;
+    let s = serve(emu.config().mode(Mode::Enrol).allowed_redirect_uris(["http://localhost:8080/cb"])).await;
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", "c"),
+        ("redirect_uri", "http://localhost:8080/cb"),
+        ("code_verifier", "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+    ];
+    token(&s.base, &form, emu.client_secret().expose()).await;
     let sent = emu
         .requests()
         .into_iter()
@@ -127,6 +116,7 @@ async fn a_browser_origin_is_not_passed_on_for_web_or_public_redemptions() {
     let emu = emulator().await;
     let s = serve(
         emu.config()
+            .mode(Mode::Enrol)
             .allowed_redirect_uri_prefixes([COPILOT])
             .allowed_redirect_uris(["http://localhost:6274/oauth/callback"]),
     )
@@ -143,7 +133,7 @@ async fn a_browser_origin_is_not_passed_on_for_web_or_public_redemptions() {
 #[tokio::test]
 async fn a_web_refresh_token_from_before_a_restart_is_sent_again_with_the_secret_when_entra_asks() {
     let emu = emulator().await;
-    let config = || emu.config().allowed_redirect_uri_prefixes([COPILOT]);
+    let config = || emu.config().mode(Mode::Enrol).allowed_redirect_uri_prefixes([COPILOT]);
     let first = serve(config()).await;
     let flow = run_flow(&emu, &first.base, &format!("{COPILOT}connector"), None).await;
     let refresh_token = flow.tokens["refresh_token"].as_str().expect("refresh_token").to_owned();
@@ -171,7 +161,7 @@ async fn a_web_refresh_token_from_before_a_restart_is_sent_again_with_the_secret
 #[tokio::test]
 async fn a_public_refresh_token_is_never_sent_with_the_secret() {
     let emu = emulator().await;
-    let config = || emu.config().allowed_redirect_uris(["http://127.0.0.1:33418/"]);
+    let config = || emu.config().mode(Mode::Enrol).allowed_redirect_uris(["http://127.0.0.1:33418/"]);
     let first = serve(config()).await;
     let flow = run_flow(&emu, &first.base, "http://127.0.0.1:40000/", None).await;
     let restarted = serve(config()).await;
@@ -195,7 +185,7 @@ async fn a_redirect_uri_enrolled_by_hand_is_accepted_and_redeemed_by_its_graph_p
     let uri = "https://claude.ai/api/mcp/auth_callback";
     emu.set_redirect_uris(Platform::Web, vec![uri.into()]);
     // Not in the allow-list: only the app registration knows it.
-    let s = serve(emu.config()).await;
+    let s = serve(emu.config().mode(Mode::Enrol)).await;
     let flow = authorize_and_redeem(&emu, &s.base, uri, None).await;
     assert!(flow.redemption.client_secret_sent, "Graph lists it on web");
     check_access_token(&emu, flow.tokens["access_token"].as_str().expect("access_token")).await;
@@ -208,7 +198,7 @@ async fn an_allowed_uri_already_on_spa_stays_there_and_is_redeemed_as_spa() {
     let emu = emulator().await;
     let uri = "https://app.example/cb";
     emu.set_redirect_uris(Platform::Spa, vec![uri.into()]);
-    let s = serve(emu.config().allowed_redirect_uris([uri])).await;
+    let s = serve(emu.config().mode(Mode::Enrol).allowed_redirect_uris([uri])).await;
     let flow = run_flow(&emu, &s.base, uri, Some("https://app.example")).await;
     assert_eq!(
         emu.request_count(Endpoint::GraphPatchApplication),
@@ -231,8 +221,13 @@ async fn a_multi_tenant_app_bridges_through_organizations_for_a_user_of_another_
         .expect("emulator starts");
     let guest_tenant = emu.add_tenant();
     emu.set_user(axum_mcp_azure_oauth::emulator::User { tenant: guest_tenant.clone(), ..Default::default() });
-    let s = serve(emu.config().allowed_tenant_ids(["*"]).allowed_redirect_uris(["http://127.0.0.1:33418/"]))
-        .await;
+    let s = serve(
+        emu.config()
+            .mode(Mode::Enrol)
+            .allowed_tenant_ids(["*"])
+            .allowed_redirect_uris(["http://127.0.0.1:33418/"]),
+    )
+    .await;
     let flow = run_flow(&emu, &s.base, "http://127.0.0.1:33418/", None).await;
     assert_eq!(flow.redemption.tenant.as_deref(), Some("organizations"));
     let authorize = emu
@@ -242,14 +237,7 @@ async fn a_multi_tenant_app_bridges_through_organizations_for_a_user_of_another_
         .expect("authorize reached Entra");
     assert_eq!(authorize.tenant.as_deref(), Some("organizations"));
     let token = flow.tokens["access_token"].as_str().expect("access_token");
-    let claims: Value = {
-        use base64::Engine as _;
-        let payload = token.split('.').nth(1).expect("a JWT payload");
-        serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64url"),
-        )
-        .expect("JSON claims")
-    };
+    let claims: Value = jwt_payload(token);
     assert_eq!(claims["tid"], guest_tenant);
     assert_eq!(claims["iss"], format!("{}/{guest_tenant}/v2.0", emu.authority_host()));
     assert_eq!(claims["aud"], emu.app_id());

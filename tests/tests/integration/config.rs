@@ -1,10 +1,9 @@
 //! A wrong configuration value gets an error a newcomer can act on: it names the field and its
 //! environment variable, shows the bad value (never the secret) and what a valid value looks like.
 
-use axum_mcp_azure_oauth::{AzureOAuthConfig, ConfigError, HttpsPlatform, Mode, TenantPolicy};
-
-const APP: &str = "11111111-2222-3333-4444-555555555555";
-const TENANT: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
+use axum_mcp_azure_oauth::config::{HttpsPlatform, Mode, TenantPolicy};
+use axum_mcp_azure_oauth::{AzureOAuthConfig, ConfigError};
+use support::offline::{APP, TENANT};
 
 /// Builds from these environment variables (plus a valid app and tenant unless overridden).
 fn from_vars(vars: &[(&str, &str)]) -> Result<AzureOAuthConfig, ConfigError> {
@@ -76,13 +75,16 @@ fn debug_of_the_configuration_redacts_the_secret() {
 
 #[test]
 fn defaults_and_normalisation() {
-    let config = from_vars(&[]).expect("valid");
+    // The default mode, the broker, redeems Entra's codes with the client secret.
+    let err = from_vars(&[]).expect_err("the broker needs the secret").to_string();
+    assert!(err.contains("AZURE_CLIENT_SECRET") && err.contains("AZURE_OAUTH_MODE=direct"), "{err}");
+    let config = from_vars(&[("AZURE_CLIENT_SECRET", "s3cret")]).expect("valid");
     assert_eq!(config.authority_host(), "https://login.microsoftonline.com");
     assert_eq!(config.graph_endpoint(), "https://graph.microsoft.com");
     assert_eq!(config.api_scope(), "access_as_user");
     assert_eq!(config.required_scopes(), ["access_as_user"]);
     assert_eq!(config.resource_path(), "/mcp");
-    assert_eq!(config.mode(), Mode::Bridge);
+    assert_eq!(config.mode(), Mode::Broker);
     assert_eq!(config.https_redirect_platform(), HttpsPlatform::Web);
     assert_eq!(config.tenants(), &TenantPolicy::Home);
     assert!(config.tenant_allowed(TENANT));
@@ -90,7 +92,8 @@ fn defaults_and_normalisation() {
     assert_eq!(config.authority_tenant(), TENANT);
     assert_eq!(config.base_url(), None);
     assert_eq!(config.resource_url(), None);
-    assert!(config.client_secret().is_none());
+    assert_eq!(config.client_secret().map(|s| s.expose()), Some("s3cret"));
+    assert!(!config.has_state_keys(), "the sealing key is derived from the secret");
 
     let config = from_vars(&[
         ("AZURE_CLIENT_ID", "11111111-2222-3333-4444-55555555555A"),
@@ -111,7 +114,7 @@ fn defaults_and_normalisation() {
     assert_eq!(config.mode(), Mode::Direct);
     assert_eq!(config.https_redirect_platform(), HttpsPlatform::Spa);
 
-    let any = from_vars(&[("AZURE_ALLOWED_TENANT_IDS", "*")]).expect("valid");
+    let any = from_vars(&[("AZURE_ALLOWED_TENANT_IDS", "*"), ("AZURE_OAUTH_MODE", "direct")]).expect("valid");
     assert!(any.tenant_allowed("99999999-9999-9999-9999-999999999999"));
     assert_eq!(any.authority_tenant(), "organizations");
 }

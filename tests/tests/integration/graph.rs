@@ -1,17 +1,18 @@
 //! Redirect URI enrolment through Microsoft Graph against the emulator: platforms, merging,
-//! concurrency, the token cache, throttling, outages and Entra's limits.
-
-mod endpoints_support;
+//! concurrency, the token cache, throttling, outages and Entra's limits. Servers run in
+//! `Mode::Enrol`, the mode whose `/register` enrols through Graph.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum_mcp_azure_oauth::AzureOAuthConfig;
+use axum_mcp_azure_oauth::config::{HttpsPlatform, Mode, StateKeys};
 use axum_mcp_azure_oauth::emulator::{Emulator, Endpoint, Fault, Platform};
-use axum_mcp_azure_oauth::{AzureOAuthConfig, EnrolError, GraphClient, HttpsPlatform, REDIRECT_URI_LIMIT};
-use endpoints_support::*;
+use axum_mcp_azure_oauth::graph::{EnrolError, GraphClient, REDIRECT_URI_LIMIT};
 use serde_json::json;
-
-const COPILOT: &str = "https://global.consent.azure-apim.net/redirect/";
+use support::endpoints::serve;
+use support::flow::{COPILOT, register};
+use support::http::client;
 
 async fn emulator() -> Emulator {
     Emulator::start().await.expect("emulator starts")
@@ -27,20 +28,15 @@ fn graph(emu: &Emulator, budget: Duration) -> (Arc<AzureOAuthConfig>, GraphClien
 #[tokio::test]
 async fn fifty_concurrent_registrations_lose_no_redirect_uri() {
     let emu = emulator().await;
-    let s = serve(emu.config().allowed_redirect_uri_prefixes([COPILOT])).await;
+    let s = serve(emu.config().mode(Mode::Enrol).allowed_redirect_uri_prefixes([COPILOT])).await;
     let secret = emu.client_secret().expose().to_owned();
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..50 {
         let (base, secret) = (s.base.clone(), secret.clone());
         tasks.spawn(async move {
             let uri = format!("{COPILOT}connector-{i}");
-            let response = client()
-                .post(format!("{base}/register"))
-                .json(&json!({ "redirect_uris": [uri], "client_name": format!("connector {i}") }))
-                .send()
-                .await
-                .expect("POST /register");
-            let a = Answer::read(response, &secret).await;
+            let metadata = json!({ "redirect_uris": [uri], "client_name": format!("connector {i}") });
+            let a = register(&base, &metadata, &secret).await;
             assert_eq!(a.status, 201, "{}", a.text);
             assert_eq!(a.json()["redirect_uris"], json!([uri]));
             assert!(a.json().get("enrolment_failures").is_none());
@@ -213,18 +209,10 @@ async fn entras_limit_of_redirect_uris_is_kept_before_writing() {
     let emu = emulator().await;
     let existing: Vec<String> = (0..REDIRECT_URI_LIMIT - 1).map(|i| format!("myapp://cb/{i}")).collect();
     emu.set_redirect_uris(Platform::PublicClient, existing);
-    let s = serve(emu.config().allowed_redirect_uri_prefixes([COPILOT])).await;
+    let s = serve(emu.config().mode(Mode::Enrol).allowed_redirect_uri_prefixes([COPILOT])).await;
     // 255 held: one more fits; the server's own callback and a second URI do not.
-    let a = Answer::read(
-        client()
-            .post(format!("{}/register", s.base))
-            .json(&json!({ "redirect_uris": [format!("{COPILOT}one"), format!("{COPILOT}two")] }))
-            .send()
-            .await
-            .expect("POST /register"),
-        emu.client_secret().expose(),
-    )
-    .await;
+    let metadata = json!({ "redirect_uris": [format!("{COPILOT}one"), format!("{COPILOT}two")] });
+    let a = register(&s.base, &metadata, emu.client_secret().expose()).await;
     assert_eq!(a.status, 201, "{}", a.text);
     assert_eq!(a.json()["redirect_uris"], json!([format!("{COPILOT}one")]));
     let failures = a.json()["enrolment_failures"].clone();
@@ -233,11 +221,14 @@ async fn entras_limit_of_redirect_uris_is_kept_before_writing() {
     assert_eq!(emu.redirect_uris(Platform::Web), [format!("{COPILOT}one")]);
 }
 
+/// An enrol-mode server without a secret (its consent page sealed with `AZURE_OAUTH_STATE_KEY`).
 #[tokio::test]
 async fn enrolment_without_a_secret_reports_it_per_uri() {
     let emu = emulator().await;
     let config = Arc::new(
         AzureOAuthConfig::builder()
+            .mode(Mode::Enrol)
+            .state_keys(StateKeys::new("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY="))
             .app_id(emu.app_id())
             .tenant_id(emu.home_tenant())
             .authority_host(emu.authority_host())
@@ -289,23 +280,9 @@ async fn loopback_uris_with_other_ports_cost_no_graph_read_and_no_entry() {
     assert_eq!(emu.request_count(Endpoint::GraphGetApplication), reads);
 
     // Through POST /register too: one entry whatever the port; a leading zero is refused.
-    let s = serve(emu.config().allowed_redirect_uris(["http://localhost/cb"])).await;
+    let s = serve(emu.config().mode(Mode::Enrol).allowed_redirect_uris(["http://localhost/cb"])).await;
     let secret = emu.client_secret().expose().to_owned();
-    let register = |uri: &'static str| {
-        let (base, secret) = (s.base.clone(), secret.clone());
-        async move {
-            Answer::read(
-                client()
-                    .post(format!("{base}/register"))
-                    .json(&json!({ "redirect_uris": [uri] }))
-                    .send()
-                    .await
-                    .expect("POST /register"),
-                &secret,
-            )
-            .await
-        }
-    };
+    let register = async |uri: &str| register(&s.base, &json!({ "redirect_uris": [uri] }), &secret).await;
     for uri in ["http://localhost:1/cb", "http://localhost:2/cb", "http://localhost:3/cb"] {
         let a = register(uri).await;
         assert_eq!(a.status, 201, "{}", a.text);

@@ -9,18 +9,13 @@ use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
+use support::http::client;
+use support::pkce::Pkce;
 
 type R = Result<(), Box<dyn Error>>;
 
-fn http() -> reqwest::Client {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("a reqwest client builds")
-}
-
 async fn get_json(url: &str) -> Result<(u16, Value), Box<dyn Error>> {
-    let resp = http().get(url).send().await?;
+    let resp = client().get(url).send().await?;
     let status = resp.status().as_u16();
     Ok((status, resp.json().await?))
 }
@@ -385,7 +380,7 @@ async fn graph_faults_use_graph_error_shape() -> R {
     let emu = Emulator::start().await?;
     emu.set_fault(Endpoint::GraphGetApplication, Fault::status(503));
     let url = format!("{}/v1.0/applications(appId='{}')", emu.graph_endpoint(), emu.app_id());
-    let resp = http().get(&url).send().await?;
+    let resp = client().get(&url).send().await?;
     assert_eq!(resp.status(), 503);
     let body: Value = resp.json().await?;
     assert!(body["error"]["code"].is_string() && body["error"]["message"].is_string(), "{body}");
@@ -397,7 +392,7 @@ async fn too_many_requests_sends_retry_after() -> R {
     let emu = Emulator::start().await?;
     emu.set_fault(Endpoint::Token, Fault::too_many_requests(7).times(1));
     let url = format!("{}/{}/oauth2/v2.0/token", emu.authority_host(), emu.home_tenant());
-    let resp = http().post(&url).form(&[("grant_type", "client_credentials")]).send().await?;
+    let resp = client().post(&url).form(&[("grant_type", "client_credentials")]).send().await?;
     assert_eq!(resp.status(), 429);
     assert_eq!(resp.headers()["retry-after"], "7");
     let body: Value = resp.json().await?;
@@ -411,7 +406,7 @@ async fn garbage_empty_keys_and_outage_faults() -> R {
     let (a, t) = (emu.authority_host(), emu.home_tenant());
     let meta = format!("{a}/{t}/v2.0/.well-known/openid-configuration");
     emu.set_fault(Endpoint::OpenIdConfigurationV2, Fault::garbage().times(1));
-    let resp = http().get(&meta).send().await?;
+    let resp = client().get(&meta).send().await?;
     assert_eq!(resp.status(), 200);
     assert!(serde_json::from_str::<Value>(&resp.text().await?).is_err());
 
@@ -420,7 +415,7 @@ async fn garbage_empty_keys_and_outage_faults() -> R {
     assert_eq!(jwks(&format!("{a}/{t}/discovery/v2.0/keys")).await?.len(), 1);
 
     emu.set_fault(Endpoint::OpenIdConfigurationV2, Fault::outage());
-    assert!(http().get(&meta).send().await.is_err(), "the connection is dropped");
+    assert!(client().get(&meta).send().await.is_err(), "the connection is dropped");
     assert_eq!(emu.request_count(Endpoint::OpenIdConfigurationV2), 2, "a dropped request is still logged");
     emu.clear_faults();
     assert_eq!(get_json(&meta).await?.0, 200);
@@ -448,7 +443,7 @@ async fn request_log_records_and_wakes_waiters() -> R {
     };
     let url = format!("{a}/{t}/oauth2/v2.0/token");
     for _ in 0..2 {
-        http()
+        client()
             .post(&url)
             .header("origin", "https://spa.example")
             .form(&[("grant_type", "client_credentials"), ("client_id", "x"), ("client_secret", "hunter2")])
@@ -456,7 +451,7 @@ async fn request_log_records_and_wakes_waiters() -> R {
             .await?;
     }
     waiter.await?;
-    http().get(format!("{a}/{t}/discovery/keys?appid=abc")).send().await?;
+    client().get(format!("{a}/{t}/discovery/keys?appid=abc")).send().await?;
     let log = emu.requests();
     assert_eq!(log.len(), 3);
     assert_eq!(emu.request_count(Endpoint::Token), 2);
@@ -483,28 +478,17 @@ async fn shutdown_and_last_drop_stop_the_servers() -> R {
     assert_eq!(get_json(&url).await?.0, 200, "a clone keeps it running");
     drop(clone);
     stopped.await;
-    assert!(http().get(&url).send().await.is_err(), "nothing listens any more");
+    assert!(client().get(&url).send().await.is_err(), "nothing listens any more");
 
     let emu = Emulator::start().await?;
     let graph = format!("{}/v1.0/applications", emu.graph_endpoint());
     emu.shutdown();
     emu.stopped().await;
-    assert!(http().get(&graph).send().await.is_err());
+    assert!(client().get(&graph).send().await.is_err());
     Ok(())
 }
 
 // ---------------------------------------------------------------- authorize
-
-struct Pkce {
-    verifier: String,
-    challenge: String,
-}
-
-fn pkce() -> Pkce {
-    let verifier = "v".repeat(20) + &axum_mcp_azure_oauth::emulator::new_guid();
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes());
-    Pkce { challenge: URL_SAFE_NO_PAD.encode(digest.as_ref()), verifier }
-}
 
 fn authorize_url(emu: &Emulator, tenant: &str, params: &[(&str, &str)]) -> String {
     let mut url = url::Url::parse(&format!("{}/{tenant}/oauth2/v2.0/authorize", emu.authority_host()))
@@ -556,7 +540,7 @@ async fn code_for(
         params.push(("code_challenge", &p.challenge));
         params.push(("code_challenge_method", "S256"));
     }
-    let resp = http().get(authorize_url(emu, &emu.home_tenant(), &params)).send().await?;
+    let resp = client().get(authorize_url(emu, &emu.home_tenant(), &params)).send().await?;
     if resp.status() != 302 {
         return Err(format!("authorize answered {}: {}", resp.status(), resp.text().await?).into());
     }
@@ -571,7 +555,7 @@ async fn authorize_redirects_with_code_and_state() -> R {
     let scope = format!("openid offline_access api://{}/access_as_user", emu.app_id());
     let code = code_for(&emu, WEB, &scope, None).await?;
     assert!(code.len() > 40);
-    let p = pkce();
+    let p = Pkce::generate();
     code_for(&emu, SPA, &scope, Some(&p)).await?;
     Ok(())
 }
@@ -593,7 +577,7 @@ async fn authorize_shows_an_error_page_for_unknown_client_or_redirect_uri() -> R
     ];
     for (mut params, code) in cases {
         params.extend([("response_type", "code"), ("scope", scope.as_str()), ("state", "s")]);
-        let resp = http().get(authorize_url(&emu, &t, &params)).send().await?;
+        let resp = client().get(authorize_url(&emu, &t, &params)).send().await?;
         assert_eq!(resp.status(), 400, "{code}");
         assert!(resp.headers().get("location").is_none(), "no redirect for {code}");
         let page = resp.text().await?;
@@ -606,7 +590,7 @@ async fn authorize_shows_an_error_page_for_unknown_client_or_redirect_uri() -> R
 async fn loopback_redirects_match_any_port_but_not_another_host() -> R {
     let emu = emulator_with_redirects().await?;
     let scope = format!("api://{}/access_as_user", emu.app_id());
-    let p = pkce();
+    let p = Pkce::generate();
     code_for(&emu, "http://127.0.0.1:33418/callback", &scope, Some(&p)).await?;
     let app = emu.app_id();
     let params = [
@@ -615,7 +599,7 @@ async fn loopback_redirects_match_any_port_but_not_another_host() -> R {
         ("redirect_uri", "http://localhost:33418/callback"),
         ("scope", scope.as_str()),
     ];
-    let resp = http().get(authorize_url(&emu, &emu.home_tenant(), &params)).send().await?;
+    let resp = client().get(authorize_url(&emu, &emu.home_tenant(), &params)).send().await?;
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await?.contains("AADSTS50011"));
     Ok(())
@@ -630,7 +614,7 @@ async fn authorize_error(
     let app = emu.app_id();
     let mut params = vec![("client_id", app.as_str()), ("redirect_uri", WEB), ("state", "st-9")];
     params.extend_from_slice(extra);
-    let resp = http().get(authorize_url(emu, tenant, &params)).send().await?;
+    let resp = client().get(authorize_url(emu, tenant, &params)).send().await?;
     assert_eq!(resp.status(), 302);
     let out = location_params(&resp);
     assert_eq!(param(&out, "state"), Some("st-9"), "state comes back with errors too");
@@ -698,7 +682,7 @@ async fn pkce_is_required_for_spa_and_public_client_redirects() -> R {
             ("redirect_uri", redirect),
             ("scope", &scope),
         ];
-        let resp = http().get(authorize_url(&emu, &t, &params)).send().await?;
+        let resp = client().get(authorize_url(&emu, &t, &params)).send().await?;
         assert_eq!(resp.status(), 302);
         let out = location_params(&resp);
         assert_eq!(param(&out, "error"), Some("invalid_request"));
@@ -714,7 +698,7 @@ async fn single_tenant_apps_refuse_common_and_multi_tenant_apps_accept_it() -> R
     let scope = format!("api://{app}/access_as_user");
     let params =
         [("client_id", app.as_str()), ("response_type", "code"), ("redirect_uri", WEB), ("scope", &scope)];
-    let resp = http().get(authorize_url(&emu, "organizations", &params)).send().await?;
+    let resp = client().get(authorize_url(&emu, "organizations", &params)).send().await?;
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await?.contains("AADSTS50194"));
 
@@ -725,7 +709,7 @@ async fn single_tenant_apps_refuse_common_and_multi_tenant_apps_accept_it() -> R
     let scope = format!("api://{app}/access_as_user");
     let params =
         [("client_id", app.as_str()), ("response_type", "code"), ("redirect_uri", WEB), ("scope", &scope)];
-    let resp = http().get(authorize_url(&multi, "organizations", &params)).send().await?;
+    let resp = client().get(authorize_url(&multi, "organizations", &params)).send().await?;
     assert_eq!(resp.status(), 302);
     let code = param(&location_params(&resp), "code").ok_or("code")?.to_owned();
     let body = redeem(&multi, &code, WEB, &scope, Some(multi.client_secret().expose()), None, None).await?;
@@ -742,7 +726,7 @@ async fn post_token(
     form: &[(&str, &str)],
     origin: Option<&str>,
 ) -> Result<(u16, Value), Box<dyn Error>> {
-    let mut req = http().post(format!("{}/{tenant}/oauth2/v2.0/token", emu.authority_host())).form(form);
+    let mut req = client().post(format!("{}/{tenant}/oauth2/v2.0/token", emu.authority_host())).form(form);
     if let Some(o) = origin {
         req = req.header("origin", o);
     }
@@ -866,7 +850,7 @@ async fn token_requests_check_redirect_uri_scope_and_resource() -> R {
 async fn spa_codes_need_an_origin_and_the_pkce_verifier() -> R {
     let emu = emulator_with_redirects().await?;
     let scope = format!("api://{}/access_as_user", emu.app_id());
-    let p = pkce();
+    let p = Pkce::generate();
     let code = code_for(&emu, SPA, &scope, Some(&p)).await?;
     let origin = Some("https://spa.example.com");
     let (status, body) = redeem(&emu, &code, SPA, &scope, None, Some(&p.verifier), None).await?;
@@ -892,7 +876,7 @@ async fn spa_codes_need_an_origin_and_the_pkce_verifier() -> R {
 async fn public_client_codes_refuse_a_secret() -> R {
     let emu = emulator_with_redirects().await?;
     let scope = format!("api://{}/access_as_user", emu.app_id());
-    let p = pkce();
+    let p = Pkce::generate();
     let redirect = "http://127.0.0.1:5000/callback";
     let code = code_for(&emu, redirect, &scope, Some(&p)).await?;
     let secret = emu.client_secret().expose().to_owned();
@@ -1063,7 +1047,7 @@ async fn graph_token(emu: &Emulator) -> Result<String, Box<dyn Error>> {
 }
 
 async fn graph_get(url: &str, token: Option<&str>) -> Result<(u16, Value), Box<dyn Error>> {
-    let mut req = http().get(url);
+    let mut req = client().get(url);
     if let Some(t) = token {
         req = req.bearer_auth(t);
     }
@@ -1132,7 +1116,7 @@ async fn graph_refuses_missing_expired_foreign_and_unprivileged_tokens() -> R {
 
 async fn patch(emu: &Emulator, url: &str, body: &Value) -> Result<(u16, Value), Box<dyn Error>> {
     let token = graph_token(emu).await?;
-    let resp = http().patch(url).bearer_auth(token).json(body).send().await?;
+    let resp = client().patch(url).bearer_auth(token).json(body).send().await?;
     let status = resp.status().as_u16();
     let text = resp.text().await?;
     Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
@@ -1216,7 +1200,7 @@ async fn token_and_key_endpoints_answer_cross_origin_requests() -> R {
     let emu = Emulator::start().await?;
     let (a, t) = (emu.authority_host(), emu.home_tenant());
     let token_url = format!("{a}/{t}/oauth2/v2.0/token");
-    let preflight = http()
+    let preflight = client()
         .request(reqwest::Method::OPTIONS, &token_url)
         .header("origin", "https://spa.example.com")
         .header("access-control-request-method", "POST")
@@ -1224,16 +1208,16 @@ async fn token_and_key_endpoints_answer_cross_origin_requests() -> R {
         .await?;
     assert_eq!(preflight.status(), 200);
     assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
-    let keys = http()
+    let keys = client()
         .get(format!("{a}/{t}/discovery/v2.0/keys"))
         .header("origin", "https://spa.example.com")
         .send()
         .await?;
     assert_eq!(keys.headers()["access-control-allow-origin"], "*");
     // Without an Origin (a server-side request) there is no CORS header, and OPTIONS is refused.
-    let plain = http().get(format!("{a}/{t}/discovery/v2.0/keys")).send().await?;
+    let plain = client().get(format!("{a}/{t}/discovery/v2.0/keys")).send().await?;
     assert!(plain.headers().get("access-control-allow-origin").is_none());
-    let options = http().request(reqwest::Method::OPTIONS, &token_url).send().await?;
+    let options = client().request(reqwest::Method::OPTIONS, &token_url).send().await?;
     assert_eq!(options.status(), 405);
     Ok(())
 }
@@ -1252,7 +1236,7 @@ async fn authorize_supports_fragment_and_form_post_response_modes() -> R {
     ];
     let mut fragment = base.to_vec();
     fragment.push(("response_mode", "fragment"));
-    let resp = http().get(authorize_url(&emu, &emu.home_tenant(), &fragment)).send().await?;
+    let resp = client().get(authorize_url(&emu, &emu.home_tenant(), &fragment)).send().await?;
     assert_eq!(resp.status(), 302);
     let location = resp.headers()["location"].to_str()?.to_owned();
     assert!(location.starts_with(&format!("{WEB}#code=")), "{location}");
@@ -1260,7 +1244,7 @@ async fn authorize_supports_fragment_and_form_post_response_modes() -> R {
 
     let mut form_post = base.to_vec();
     form_post.push(("response_mode", "form_post"));
-    let resp = http().get(authorize_url(&emu, &emu.home_tenant(), &form_post)).send().await?;
+    let resp = client().get(authorize_url(&emu, &emu.home_tenant(), &form_post)).send().await?;
     assert_eq!(resp.status(), 200);
     let page = resp.text().await?;
     assert!(page.contains(&format!("action=\"{WEB}\"")) && page.contains("name=\"code\""), "{page}");
@@ -1274,13 +1258,13 @@ async fn authorize_refuses_users_outside_the_tenant_and_consumers() -> R {
     let scope = format!("api://{app}/access_as_user");
     let params =
         [("client_id", app.as_str()), ("response_type", "code"), ("redirect_uri", WEB), ("scope", &scope)];
-    let resp = http().get(authorize_url(&emu, "consumers", &params)).send().await?;
+    let resp = client().get(authorize_url(&emu, "consumers", &params)).send().await?;
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await?.contains("AADSTS700016"));
 
     let elsewhere = emu.add_tenant();
     emu.set_user(User { tenant: elsewhere, name: "Guest".into(), ..User::default() });
-    let resp = http().get(authorize_url(&emu, &emu.home_tenant(), &params)).send().await?;
+    let resp = client().get(authorize_url(&emu, &emu.home_tenant(), &params)).send().await?;
     assert_eq!(resp.status(), 400);
     assert!(resp.text().await?.contains("AADSTS50020"));
     Ok(())
@@ -1291,7 +1275,7 @@ async fn token_endpoint_accepts_basic_auth_and_refuses_get() -> R {
     let emu = Emulator::start().await?;
     let (a, t, app) = (emu.authority_host(), emu.home_tenant(), emu.app_id());
     let url = format!("{a}/{t}/oauth2/v2.0/token");
-    let resp = http()
+    let resp = client()
         .post(&url)
         .basic_auth(&app, Some(emu.client_secret().expose()))
         .form(&[("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")])
@@ -1299,7 +1283,7 @@ async fn token_endpoint_accepts_basic_auth_and_refuses_get() -> R {
         .await?;
     assert_eq!(resp.status(), 200);
     assert!(emu.requests()[0].client_secret_sent, "Basic credentials count as a secret");
-    let resp = http()
+    let resp = client()
         .post(&url)
         .basic_auth(&app, Some("wrong"))
         .form(&[("grant_type", "client_credentials"), ("scope", "https://graph.microsoft.com/.default")])
@@ -1348,7 +1332,7 @@ async fn graph_patch_sets_the_display_name_and_refuses_unknown_paths() -> R {
     let (status, body) = graph_get(&format!("{g}/v1.0/servicePrincipals"), Some(&token)).await?;
     assert_eq!(status, 400);
     assert_eq!(body["error"]["code"], "BadRequest");
-    let resp = http().patch(&url).bearer_auth(&token).body("{}").send().await?;
+    let resp = client().patch(&url).bearer_auth(&token).body("{}").send().await?;
     assert_eq!(resp.status(), 415, "a PATCH needs application/json");
     Ok(())
 }
@@ -1386,7 +1370,7 @@ async fn authorize_on_an_unknown_tenant_shows_the_error_page() -> R {
     let params =
         [("client_id", app.as_str()), ("response_type", "code"), ("redirect_uri", WEB), ("scope", "openid")];
     let resp =
-        http().get(authorize_url(&emu, "11111111-2222-3333-4444-000000000000", &params)).send().await?;
+        client().get(authorize_url(&emu, "11111111-2222-3333-4444-000000000000", &params)).send().await?;
     assert_eq!(resp.status(), 400);
     assert!(resp.headers()["content-type"].to_str()?.starts_with("text/html"));
     assert!(resp.text().await?.contains("AADSTS90002"));

@@ -12,23 +12,23 @@
 //!   provider, MSAL-based apps, Azure CLI — ask Entra for `api://{app}/access_as_user` directly
 //!   (their client id pre-authorized on the app) and only need this server to accept the token,
 //!   which it does. Direct mode is for them; spec MCP clients (Claude, MCP Inspector, Copilot
-//!   Studio's dynamic discovery, rmcp) need the default bridge mode.
+//!   Studio's dynamic discovery, rmcp) need the default broker mode (or the enrol mode).
 
-use axum_mcp_azure_oauth::Mode;
+use axum_mcp_azure_oauth::config::Mode;
 use axum_mcp_azure_oauth::emulator::{Emulator, Platform};
 use rmcp::ServiceExt as _;
 use rmcp::transport::auth::{AuthorizationMetadataSource, AuthorizationRequest};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::{AuthError, AuthorizationManager, AuthorizationSession, StreamableHttpClientTransport};
 use serde_json::{Value, json};
-
-mod e2e_support;
-use e2e_support::{browse_to_redirect, serve, unauthenticated_challenge, whoami};
+use support::browser::HttpBrowser;
+use support::example::{Server, serve, unauthenticated_challenge, whoami};
+use support::http::param;
 
 /// VS Code's own client id, which signs in to Microsoft with its Microsoft authentication provider.
 const VSCODE_CLIENT_ID: &str = "aebc6443-996d-45c2-90f0-388ff96faa56";
 
-async fn direct_server() -> e2e_support::Server {
+async fn direct_server() -> Server {
     let emu = Emulator::start().await.expect("emulator");
     serve(emu, |c| c.mode(Mode::Direct)).await
 }
@@ -99,12 +99,13 @@ async fn spec_clients_cannot_sign_in_in_direct_mode() {
     let auth_url = session.get_authorization_url().to_owned();
     assert!(auth_url.starts_with(&server.emu.authority_host()), "straight to Entra: {auth_url}");
     assert!(auth_url.contains("resource="), "rmcp sends RFC 8707 resource: {auth_url}");
-    let (callback, _) = browse_to_redirect(&auth_url, redirect).await;
-    let callback = url::Url::parse(&callback).expect("callback URL");
-    let param = |name: &str| callback.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
-    assert_eq!(param("code"), None, "{callback}");
-    assert_eq!(param("error").as_deref(), Some("invalid_target"), "{callback}");
-    assert!(param("error_description").unwrap_or_default().starts_with("AADSTS9010010"), "{callback}");
+    let callback = HttpBrowser::new().sign_in(&auth_url, redirect).await;
+    assert_eq!(param(&callback, "code"), None, "{callback}");
+    assert_eq!(param(&callback, "error").as_deref(), Some("invalid_target"), "{callback}");
+    assert!(
+        param(&callback, "error_description").unwrap_or_default().starts_with("AADSTS9010010"),
+        "{callback}"
+    );
 }
 
 /// What direct mode serves: a client that got its token from Entra itself (here with VS Code's
