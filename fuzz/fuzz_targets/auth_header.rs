@@ -44,7 +44,7 @@ fuzz_target!(|data: &[u8]| {
                     assert_eq!(token.as_bytes()[parsed.signed_len], b'.');
                     let (tenant, _version) = __fuzz::tenant_and_version(&parsed.claims);
                     if let Some(t) = tenant {
-                        assert!(axum_mcp_azure_oauth::rules::guid(&t).is_ok());
+                        assert!(axum_mcp_azure_oauth::config::rules::guid(&t).is_ok());
                         assert_eq!(t, t.to_ascii_lowercase());
                     }
                     return;
@@ -55,12 +55,12 @@ fuzz_target!(|data: &[u8]| {
         Err(e) => e,
     };
     // Every refusal has a well-formed answer: the status its error names, JSON body, a challenge
-    // that is a valid header value.
+    // that is a valid header value and names the protected resource metadata (400s included).
     let response = __fuzz::challenge(&CONFIG, &headers, &result);
     assert_eq!(response.status(), result.status());
     assert!(matches!(response.status().as_u16(), 400 | 401 | 403 | 503));
-    if response.status().as_u16() != 400 {
+    if response.status().as_u16() != 503 {
         let challenge = response.headers().get(header::WWW_AUTHENTICATE).expect("a challenge");
-        assert!(challenge.to_str().expect("ASCII challenge").starts_with("Bearer"));
+        assert!(challenge.to_str().expect("ASCII challenge").starts_with("Bearer resource_metadata=\""));
     }
 });

@@ -5,7 +5,8 @@
 use std::sync::{Arc, LazyLock};
 
 use axum::body::Body;
-use axum_mcp_azure_oauth::{AzureOAuthConfig, OAuthEndpoints};
+use axum_mcp_azure_oauth::AzureOAuthConfig;
+use axum_mcp_azure_oauth::endpoints::OAuthEndpoints;
 use http::{Request, Response};
 use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
@@ -21,9 +22,23 @@ pub static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
     tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a current-thread runtime")
 });
 
-/// The redirect URIs of the clients in the design notes, as an operator would allow them.
-pub fn builder() -> axum_mcp_azure_oauth::AzureOAuthConfigBuilder {
+/// A sealing key (enrol mode needs one for its consent page, and has no secret in `NO_SECRET`).
+pub const STATE_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+/// Resolves nothing: a client id that is a metadata document URL never leaves the process.
+pub struct NoDns;
+
+impl axum_mcp_azure_oauth::config::HostResolver for NoDns {
+    fn resolve(&self, _host: &str) -> axum_mcp_azure_oauth::config::Resolving {
+        Box::pin(async { Err(std::io::Error::other("no DNS in the fuzz target")) })
+    }
+}
+
+/// The enrol mode, with the redirect URIs of well-known MCP clients as an operator would allow them.
+pub fn builder() -> axum_mcp_azure_oauth::config::AzureOAuthConfigBuilder {
     AzureOAuthConfig::builder()
+        .mode(axum_mcp_azure_oauth::config::Mode::Enrol)
+        .state_keys(STATE_KEY)
         .app_id(APP_ID)
         .tenant_id(TENANT_ID)
         .authority_host(DEAD_AUTHORITY)
@@ -53,6 +68,29 @@ pub static WITH_SECRET: LazyLock<axum::Router> = LazyLock::new(|| {
     let config = builder().client_secret(SECRET).build().expect("valid fuzz configuration");
     OAuthEndpoints::new(Arc::new(config)).router()
 });
+
+/// The broker (the default mode), with a secret and no DNS.
+pub static BROKER: LazyLock<axum::Router> = LazyLock::new(|| {
+    let config = builder()
+        .mode(axum_mcp_azure_oauth::config::Mode::Broker)
+        .client_secret(SECRET)
+        .client_metadata_resolver(NoDns)
+        .build()
+        .expect("valid fuzz configuration");
+    OAuthEndpoints::new(Arc::new(config)).router()
+});
+
+/// A browser page (consent or error): HTML that no frame, cache or referrer gets.
+pub fn assert_page(response: &Response<()>, body: &[u8]) {
+    let h = response.headers();
+    assert_eq!(h.get(http::header::CONTENT_TYPE).map(|v| v.as_bytes()), Some(&b"text/html; charset=utf-8"[..]));
+    assert_eq!(h.get(http::header::X_FRAME_OPTIONS).map(|v| v.as_bytes()), Some(&b"DENY"[..]));
+    let csp = h.get(http::header::CONTENT_SECURITY_POLICY).expect("a CSP").to_str().expect("ASCII");
+    assert!(csp.contains("frame-ancestors 'none'") && csp.starts_with("default-src 'none'"), "{csp}");
+    assert_eq!(h.get(http::header::CACHE_CONTROL).map(|v| v.as_bytes()), Some(&b"no-store"[..]));
+    let html = String::from_utf8(body.to_vec()).expect("UTF-8 page");
+    assert_eq!(html.matches("<script").count(), 0, "markup from the request reached the page");
+}
 
 /// Sends `request` through `router`; the status, headers and body.
 pub fn call(router: &axum::Router, request: Request<Body>) -> (Response<()>, Vec<u8>) {

@@ -6,7 +6,8 @@
 //! does not depend on the client secret.
 #![no_main]
 
-use axum_mcp_azure_oauth::{AzureOAuthConfig, TenantPolicy, rules};
+use axum_mcp_azure_oauth::AzureOAuthConfig;
+use axum_mcp_azure_oauth::config::{TenantPolicy, rules};
 use libfuzzer_sys::fuzz_target;
 
 const VARS: &[&str] = &[

@@ -31,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
             for uri in json["redirect_uris"].as_array().expect("redirect_uris") {
                 assert!(asked.contains(uri), "answered a URI the client did not send: {uri}");
                 let uri = uri.as_str().expect("string URI");
-                assert!(axum_mcp_azure_oauth::rules::redirect_uri(uri).is_ok(), "{uri}");
+                assert!(axum_mcp_azure_oauth::config::rules::redirect_uri(uri).is_ok(), "{uri}");
             }
         }
         400 => {
