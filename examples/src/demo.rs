@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use axum_mcp_azure_oauth::config::Mode;
 use axum_mcp_azure_oauth::emulator::{Emulator, Platform};
 use axum_mcp_azure_oauth::{AzureOAuthConfig, ConfigError};
 
@@ -43,9 +44,10 @@ impl std::fmt::Debug for Demo {
 }
 
 impl Demo {
-    /// Starts the emulator, with the loopback and MCP Inspector redirect URIs registered, for a
-    /// server listening on `local`. `lookup` reads the environment ([`REAL_APP_VARIABLES`] are
-    /// ignored): `PUBLIC_BASE_URL`, `ALLOWED_REDIRECT_URIS`, `AZURE_OAUTH_MODE`, … still apply.
+    /// Starts the emulator, with the loopback and MCP Inspector redirect URIs registered (for the
+    /// enrol mode), for a server listening on `local`. `lookup` reads the environment
+    /// ([`REAL_APP_VARIABLES`] are ignored): `PUBLIC_BASE_URL`, `ALLOWED_REDIRECT_URIS`,
+    /// `AZURE_OAUTH_MODE`, … still apply.
     pub async fn start(
         local: SocketAddr,
         lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
@@ -64,13 +66,17 @@ impl Demo {
         };
         let mut vars = emulator.env_vars();
         vars.push(("PUBLIC_BASE_URL", format!("http://{host}")));
-        vars.push(("ALLOWED_REDIRECT_URIS", format!("{LOOPBACK_REDIRECT_URI},{INSPECTOR_REDIRECT_URI}")));
+        // The broker (the default) takes any client's redirect URI; the enrol mode writes them to
+        // the app registration, so it needs the operator's list.
+        if lookup("AZURE_OAUTH_MODE").and_then(|m| m.parse::<Mode>().ok()) == Some(Mode::Enrol) {
+            vars.push(("ALLOWED_REDIRECT_URIS", format!("{LOOPBACK_REDIRECT_URI},{INSPECTOR_REDIRECT_URI}")));
+        }
         Ok(Self { emulator, vars, lookup: Box::new(lookup) })
     }
 
     /// The server's environment variable `name`: the emulator's app for `AZURE_CLIENT_ID` and
     /// [`REAL_APP_VARIABLES`]; otherwise the environment, else this run's default (the base URL of
-    /// `local`, the loopback and MCP Inspector redirect URIs). What `azure_oauth_routes!` reads
+    /// `local`; in enrol mode the loopback and MCP Inspector redirect URIs). What `azure_oauth_routes!` reads
     /// through its `env` key in `cargo run --example weather_server`.
     pub fn var(&self, name: &str) -> Option<String> {
         var(&self.vars, &self.lookup, name)
@@ -122,8 +128,8 @@ Without the token you get 401 and the challenge MCP clients start from:
 
 MCP Inspector (npx @modelcontextprotocol/inspector): choose transport "Streamable HTTP", URL {mcp_url}, then
 either paste the token under Authentication → Bearer Token, or use "Open Auth Settings" → "Quick OAuth Flow":
-Inspector discovers {base}/.well-known/oauth-protected-resource{path}, registers at {base}/register and
-signs in through this server's /authorize bridge (the emulator signs the user in and consents automatically).
+Inspector discovers {base}/.well-known/oauth-protected-resource{path}, registers at {base}/register, and
+this server's consent page ({base}/authorize) asks you to allow it; the emulator then signs the user in.
 
 For a real Entra ID app, set AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET (see examples/README.md).
 Ctrl-C stops the server.

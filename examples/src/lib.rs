@@ -134,7 +134,7 @@ pub fn app_with_routes(oauth_routes: Router, auth: &AzureOAuth, options: &Server
 /// The same MCP endpoint at `/mcp`, with the same layers but the `AuthLayer`: the benchmark's
 /// baseline. Never serve this beyond loopback.
 pub fn unprotected_app(options: &ServerOptions) -> Router {
-    with_tracing(mcp_router(axum_mcp_azure_oauth::DEFAULT_RESOURCE_PATH, options, None))
+    with_tracing(mcp_router(axum_mcp_azure_oauth::config::DEFAULT_RESOURCE_PATH, options, None))
 }
 
 /// The MCP service at `path`, behind `auth` if given, with the authentication logs. The layers
