@@ -9,7 +9,7 @@ use super::{
     AzureOAuthConfig, ClientSecret, ConfigError, DEFAULT_API_SCOPE, DEFAULT_AUTHORITY_HOST,
     DEFAULT_CALLBACK_PATH, DEFAULT_CLOCK_SKEW, DEFAULT_CONSENT_REMEMBER, DEFAULT_GRAPH_ENDPOINT,
     DEFAULT_HTTP_TIMEOUT, DEFAULT_KEY_CACHE_TENANTS, DEFAULT_KEY_REFRESH_INTERVAL, DEFAULT_NEW_TENANT_BURST,
-    DEFAULT_NEW_TENANT_REFILL_PER_SEC, DEFAULT_RESOURCE_PATH, DEFAULT_TOKEN_CACHE_CAPACITY, HttpsPlatform,
+    DEFAULT_NEW_TENANT_REFILL_PER_SEC, DEFAULT_RESOURCE_PATH, DEFAULT_OBO_CACHE_CAPACITY, DEFAULT_TOKEN_CACHE_CAPACITY, HttpsPlatform,
     Mode, StateKeys, TenantPolicy,
 };
 
@@ -52,6 +52,7 @@ pub struct AzureOAuthConfigBuilder {
     pub(super) new_tenant_burst: Option<u32>,
     pub(super) new_tenant_refill_per_sec: Option<u32>,
     pub(super) token_cache_capacity: Option<usize>,
+    pub(super) obo_cache_capacity: Option<usize>,
     pub(super) key_refresh_interval: Option<Duration>,
     pub(super) http_timeout: Option<Duration>,
     pub(super) state_keys: Option<StateKeys>,
@@ -202,6 +203,12 @@ impl AzureOAuthConfigBuilder {
         self.token_cache_capacity = Some(capacity);
         self
     }
+    /// How many on-behalf-of tokens are remembered (one per caller and scope set), default
+    /// [`DEFAULT_OBO_CACHE_CAPACITY`] (10,000); 0 turns the cache off, and every call exchanges.
+    pub fn obo_cache_capacity(mut self, capacity: usize) -> Self {
+        self.obo_cache_capacity = Some(capacity);
+        self
+    }
     /// How often keys are refreshed in the background, default 12 hours.
     pub fn key_refresh_interval(mut self, interval: Duration) -> Self {
         self.key_refresh_interval = Some(interval);
@@ -350,6 +357,7 @@ impl AzureOAuthConfigBuilder {
                 DEFAULT_NEW_TENANT_REFILL_PER_SEC,
             ),
             token_cache_capacity: self.token_cache_capacity.unwrap_or(DEFAULT_TOKEN_CACHE_CAPACITY),
+            obo_cache_capacity: self.obo_cache_capacity.unwrap_or(DEFAULT_OBO_CACHE_CAPACITY),
             key_refresh_interval: self.key_refresh_interval.unwrap_or(DEFAULT_KEY_REFRESH_INTERVAL),
             http_timeout: self.http_timeout.unwrap_or(DEFAULT_HTTP_TIMEOUT),
             state_keys,

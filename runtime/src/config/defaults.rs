@@ -26,6 +26,8 @@ pub const DEFAULT_NEW_TENANT_BURST: u32 = 20;
 pub const DEFAULT_NEW_TENANT_REFILL_PER_SEC: u32 = 2;
 /// Verified tokens remembered so that repeat requests skip the RSA check (0 turns it off).
 pub const DEFAULT_TOKEN_CACHE_CAPACITY: usize = 10_000;
+/// On-behalf-of tokens remembered, one per caller and scope set (0 turns the cache off).
+pub const DEFAULT_OBO_CACHE_CAPACITY: usize = 10_000;
 /// How often signing keys are refreshed in the background (Identity.Web: 12 hours).
 pub const DEFAULT_KEY_REFRESH_INTERVAL: Duration = Duration::from_secs(12 * 3600);
 /// Timeout of every outgoing HTTP request (metadata, keys, token bridge, Graph).

@@ -145,6 +145,11 @@ pub(crate) const TOKEN_CACHE_CAPACITY: Key = key(
     "AZURE_TOKEN_CACHE_CAPACITY",
     Kind::Count { min: 0, expected: "a whole number, such as 10000 (0 turns the cache off)" },
 );
+pub(crate) const OBO_CACHE_CAPACITY: Key = key(
+    "obo_cache_capacity",
+    "AZURE_OBO_CACHE_CAPACITY",
+    Kind::Count { min: 0, expected: "a whole number, such as 10000 (0 turns the cache off)" },
+);
 pub(crate) const KEY_REFRESH_INTERVAL: Key = key(
     "key_refresh_interval",
     "AZURE_KEY_REFRESH_INTERVAL_SECS",
@@ -197,6 +202,7 @@ pub(crate) const KEYS: &[Key] = &[
     NEW_TENANT_BURST,
     NEW_TENANT_REFILL_PER_SEC,
     TOKEN_CACHE_CAPACITY,
+    OBO_CACHE_CAPACITY,
     KEY_REFRESH_INTERVAL,
     HTTP_TIMEOUT,
 ];

@@ -28,6 +28,7 @@
 //! | `new_tenant_burst` | `AZURE_NEW_TENANT_BURST` | [`DEFAULT_NEW_TENANT_BURST`] |
 //! | `new_tenant_refill_per_sec` | `AZURE_NEW_TENANT_REFILL_PER_SEC` | [`DEFAULT_NEW_TENANT_REFILL_PER_SEC`] |
 //! | `token_cache_capacity` | `AZURE_TOKEN_CACHE_CAPACITY` | [`DEFAULT_TOKEN_CACHE_CAPACITY`] |
+//! | `obo_cache_capacity` | `AZURE_OBO_CACHE_CAPACITY` | [`DEFAULT_OBO_CACHE_CAPACITY`] |
 //! | `key_refresh_interval` | `AZURE_KEY_REFRESH_INTERVAL_SECS` | [`DEFAULT_KEY_REFRESH_INTERVAL`] |
 //! | `http_timeout` | `AZURE_HTTP_TIMEOUT_SECS` | [`DEFAULT_HTTP_TIMEOUT`] |
 //!

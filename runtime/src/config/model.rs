@@ -64,6 +64,7 @@ pub struct AzureOAuthConfig {
     pub(super) new_tenant_burst: u32,
     pub(super) new_tenant_refill_per_sec: u32,
     pub(super) token_cache_capacity: usize,
+    pub(super) obo_cache_capacity: usize,
     pub(super) key_refresh_interval: Duration,
     pub(super) http_timeout: Duration,
     pub(super) state_keys: Option<SealingSecrets>,
@@ -271,6 +272,10 @@ impl AzureOAuthConfig {
     /// How many verified tokens are remembered (0: off).
     pub fn token_cache_capacity(&self) -> usize {
         self.token_cache_capacity
+    }
+    /// How many on-behalf-of tokens are remembered, per caller and scope set (0: off).
+    pub fn obo_cache_capacity(&self) -> usize {
+        self.obo_cache_capacity
     }
     /// How often keys are refreshed in the background.
     pub fn key_refresh_interval(&self) -> Duration {
