@@ -33,7 +33,13 @@ pub enum TokenKind {
     AppOnly,
 }
 
-/// The verified claims of an access token. Cheap to clone (an `Arc` inside).
+/// The verified claims of an access token. Cheap to clone (two `Arc`s inside): rmcp clones
+/// the request parts, and these with them, several times per request.
+///
+/// Claims that a [`TokenValidator`](crate::TokenValidator) (or the [`AuthLayer`](crate::AuthLayer)
+/// and this extractor) produced also hold the token they came from, so that
+/// [`OnBehalfOf`](crate::obo::OnBehalfOf) can exchange it for a token to another API. The token
+/// is never shown: not by `Debug`, not by any accessor, and it is not in the verified-token cache.
 ///
 /// As an axum extractor it reads the claims an [`AuthLayer`](crate::AuthLayer) put into the
 /// request extensions, or else validates the bearer token itself with a
@@ -49,7 +55,22 @@ pub enum TokenKind {
 /// let app: Router = Router::new().route("/whoami", get(whoami));
 /// ```
 #[derive(Clone)]
-pub struct AzureClaims(Arc<Inner>);
+pub struct AzureClaims {
+    claims: Arc<Inner>,
+    /// The verified bearer token these claims were read from, for the on-behalf-of exchange.
+    token: Option<CallerToken>,
+}
+
+/// The caller's access token: shared, never printed.
+#[derive(Clone)]
+pub(crate) struct CallerToken(Arc<str>);
+
+impl CallerToken {
+    /// The token, to send as the on-behalf-of `assertion` (and nowhere else).
+    pub(crate) fn expose(&self) -> &str {
+        &self.0
+    }
+}
 
 struct Inner {
     raw: Map<String, Value>,
@@ -67,16 +88,44 @@ impl AzureClaims {
         tid: String,
         exp: u64,
     ) -> Self {
-        Self(Arc::new(Inner { raw, version, kind, tid, exp }))
+        Self { claims: Arc::new(Inner { raw, version, kind, tid, exp }), token: None }
+    }
+
+    /// These claims, holding the token they were verified from.
+    pub(crate) fn with_token(mut self, token: &str) -> Self {
+        self.token = Some(CallerToken(Arc::from(token)));
+        self
+    }
+
+    /// The token these claims were verified from, when a validator produced them.
+    pub(crate) fn token(&self) -> Option<&CallerToken> {
+        self.token.as_ref()
+    }
+
+    /// The claims the [`AuthLayer`](crate::AuthLayer) put into a request's extensions: how an MCP
+    /// tool finds its caller in the [`http::request::Parts`] that rmcp hands it through
+    /// `RequestContext::extensions`.
+    ///
+    /// ```
+    /// use axum_mcp_azure_oauth::AzureClaims;
+    ///
+    /// fn caller(parts: &http::request::Parts) -> Option<&AzureClaims> {
+    ///     AzureClaims::from_parts(parts)
+    /// }
+    /// # let (parts, ()) = http::Request::new(()).into_parts();
+    /// # assert!(caller(&parts).is_none());
+    /// ```
+    pub fn from_parts(parts: &http::request::Parts) -> Option<&Self> {
+        parts.extensions.get::<Self>()
     }
 
     fn str_claim(&self, name: &str) -> Option<&str> {
-        self.0.raw.get(name).and_then(Value::as_str)
+        self.claims.raw.get(name).and_then(Value::as_str)
     }
 
     /// The tenant (`tid`), a lower-case GUID.
     pub fn tid(&self) -> &str {
-        &self.0.tid
+        &self.claims.tid
     }
     /// The user's (or the calling app's service principal's) object id, stable across apps.
     pub fn oid(&self) -> Option<&str> {
@@ -92,7 +141,7 @@ impl AzureClaims {
     }
     /// The app roles (`roles`).
     pub fn roles(&self) -> impl Iterator<Item = &str> + '_ {
-        self.0.raw.get("roles").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
+        self.claims.raw.get("roles").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str)
     }
     /// Whether `scp` holds exactly `scope`.
     pub fn has_scope(&self, scope: &str) -> bool {
@@ -120,19 +169,19 @@ impl AzureClaims {
     }
     /// The token format.
     pub fn version(&self) -> TokenVersion {
-        self.0.version
+        self.claims.version
     }
     /// Delegated (a user) or app-only (a daemon).
     pub fn kind(&self) -> TokenKind {
-        self.0.kind
+        self.claims.kind
     }
     /// Expiry, in seconds since the Unix epoch.
     pub fn exp(&self) -> u64 {
-        self.0.exp
+        self.claims.exp
     }
     /// Every claim as sent.
     pub fn raw(&self) -> &Map<String, Value> {
-        &self.0.raw
+        &self.claims.raw
     }
     /// A stable user id: `oid`, else `sub`.
     pub fn user_id(&self) -> Option<&str> {
@@ -153,6 +202,7 @@ impl fmt::Debug for AzureClaims {
             .field("version", &self.version())
             .field("kind", &self.kind())
             .field("exp", &self.exp())
+            .field("token", &self.token.as_ref().map(|_| "[redacted]"))
             .finish_non_exhaustive()
     }
 }
@@ -185,5 +235,10 @@ mod tests {
         assert_eq!(c.scopes().count(), 0);
         let debug = format!("{c:?}");
         assert!(!debug.contains("p@x"), "{debug}");
+        let with = c.clone().with_token("eyJhbGciOi.eyJzdWIi.c2lnbmF0dXJl");
+        assert_eq!(with.token().map(CallerToken::expose), Some("eyJhbGciOi.eyJzdWIi.c2lnbmF0dXJl"));
+        let debug = format!("{with:?}");
+        assert!(debug.contains("[redacted]") && !debug.contains("eyJ"), "{debug}");
+        assert!(c.token().is_none(), "attaching the token leaves other clones alone");
     }
 }

@@ -19,6 +19,7 @@ mod requirements;
 mod validator;
 mod verify;
 
+pub(crate) use claims::CallerToken;
 pub use claims::{AzureClaims, TokenKind, TokenVersion};
 pub use clock::Clock;
 pub use error::{AuthError, InsufficientScope, InvalidRequest, InvalidToken};

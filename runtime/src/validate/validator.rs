@@ -160,7 +160,9 @@ impl TokenValidator {
     ) -> Result<AzureClaims, AuthError> {
         match self.lookup_token(token, requirements) {
             Lookup::Done(result) => result,
-            Lookup::Miss { token, key } => self.verify_uncached(token, key, requirements).await,
+            Lookup::Miss { token, key } => {
+                self.verify_uncached(token, key, requirements).await.map(|c| c.with_token(token))
+            }
         }
     }
 
@@ -177,7 +179,7 @@ impl TokenValidator {
         let result = match self.lookup(headers, uri, requirements) {
             Lookup::Done(result) => result,
             Lookup::Miss { token, key } => match bearer::check_b64token(token) {
-                Ok(()) => self.verify_uncached(token, key, requirements).await,
+                Ok(()) => self.verify_uncached(token, key, requirements).await.map(|c| c.with_token(token)),
                 Err(e) => Err(unusable(e)),
             },
         };
@@ -208,13 +210,14 @@ impl TokenValidator {
         }
     }
 
-    /// `token`, answered from the verified-token cache when it is there.
+    /// `token`, answered from the verified-token cache when it is there (the claims then hold the
+    /// token, which the cache does not).
     fn lookup_token<'t>(&self, token: &'t str, req: &Requirements) -> Lookup<'t> {
         let key = self.inner.key(token);
         match key.as_ref().and_then(|k| self.inner.cached(k, req)) {
             Some(result) => {
                 accepted(&result);
-                Lookup::Done(result)
+                Lookup::Done(result.map(|claims| claims.with_token(token)))
             }
             None => Lookup::Miss { token, key },
         }
