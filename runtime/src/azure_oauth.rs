@@ -8,12 +8,13 @@ use axum::Router;
 use crate::config::{AzureOAuthConfig, ConfigError, DEFAULT_GRAPH_RETRY_BUDGET};
 use crate::endpoints::OAuthEndpoints;
 use crate::graph::GraphClient;
+use crate::obo::OnBehalfOf;
 use crate::validate::{AuthLayer, Clock, Requirements, TokenValidator};
 
 /// Everything one Entra app needs to protect an axum MCP server: the validated
 /// [`AzureOAuthConfig`], the [`TokenValidator`] (one signing-key cache) and the
-/// [`OAuthEndpoints`] (discovery, registration, the authorize/token bridge, Graph enrolment).
-/// Clones share all of it.
+/// [`OAuthEndpoints`] (discovery, registration, the authorize/token bridge, Graph enrolment) and
+/// the [`OnBehalfOf`] client (tokens for other APIs as the signed-in user). Clones share all of it.
 ///
 /// ```no_run
 /// use axum::{Router, routing::post};
@@ -37,6 +38,7 @@ pub struct AzureOAuth {
     config: Arc<AzureOAuthConfig>,
     validator: TokenValidator,
     endpoints: OAuthEndpoints,
+    obo: OnBehalfOf,
 }
 
 impl AzureOAuth {
@@ -55,6 +57,7 @@ impl AzureOAuth {
         let graph = GraphClient::with_http(Arc::clone(&config), DEFAULT_GRAPH_RETRY_BUDGET, http.clone());
         Self {
             validator: TokenValidator::with_http(Arc::clone(&config), clock.clone(), http.clone()),
+            obo: OnBehalfOf::with_http(Arc::clone(&config), http.clone(), clock.clone()),
             endpoints: OAuthEndpoints::with_http(Arc::clone(&config), graph, http, clock),
             config,
         }
@@ -78,6 +81,19 @@ impl AzureOAuth {
     /// The OAuth endpoints and their Graph client.
     pub fn endpoints(&self) -> &OAuthEndpoints {
         &self.endpoints
+    }
+
+    /// The on-behalf-of client: tokens for Microsoft Graph and other APIs as the signed-in user,
+    /// for tools that act as that user (clone it freely: clones share one cache).
+    ///
+    /// ```no_run
+    /// # use axum_mcp_azure_oauth::{AzureClaims, AzureOAuth};
+    /// # async fn f(auth: AzureOAuth, caller: AzureClaims) -> Result<(), axum_mcp_azure_oauth::obo::OboError> {
+    /// let graph = auth.on_behalf_of().token(&caller, ["https://graph.microsoft.com/User.Read"]).await?;
+    /// # let _ = graph; Ok(()) }
+    /// ```
+    pub fn on_behalf_of(&self) -> &OnBehalfOf {
+        &self.obo
     }
 
     /// The router of the OAuth endpoints, to [`merge`](Router::merge) into the app.

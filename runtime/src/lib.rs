@@ -9,13 +9,15 @@
 //!   extractor) and the tower [`AuthLayer`]: everything a protected route needs.
 //! - [`endpoints`]: discovery, registration, the authorize/token bridge to Entra, the callback.
 //! - [`graph`]: the Microsoft Graph client that enrols redirect URIs on the app registration.
+//! - [`obo`]: [`OnBehalfOf`](obo::OnBehalfOf), tokens for Microsoft Graph and other APIs on behalf
+//!   of the signed-in user, for tools that act as that user.
 //! - [`oauth_error`]: the one OAuth error answer every endpoint and challenge uses.
 //! - [`emulator`] (feature `emulator`): an in-process Entra ID + Microsoft Graph for tests and
 //!   local runs.
 //! - The macros [`azure_mcp_auth`] and [`azure_oauth_routes!`].
 //!
-//! A module uses only what is below it: `azure_oauth` → `endpoints` → `graph`, `validate` →
-//! `oauth_error`, `http` → `config`.
+//! A module uses only what is below it: `azure_oauth` → `endpoints` → `graph`, `obo` →
+//! `validate` → `oauth_error`, `http` → `config`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod azure_oauth;
@@ -26,6 +28,7 @@ pub mod endpoints;
 pub mod graph;
 mod http;
 pub mod oauth_error;
+pub mod obo;
 pub mod validate;
 
 pub use azure_oauth::AzureOAuth;
