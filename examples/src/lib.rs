@@ -1,8 +1,9 @@
 //! The weather MCP server of `cargo run -p examples --example weather_server`, as a library so
 //! that the end-to-end tests and the benchmark build exactly the router the example serves.
 //!
-//! - [`tools::WeatherServer`]: an rmcp 3 server with four tools (`whoami`, `get_forecast`,
-//!   `get_alerts`, `heat_index`).
+//! - [`tools::WeatherServer`]: an rmcp 3 server with five tools (`whoami`, `graph_me`: the
+//!   caller's Microsoft Graph profile through the on-behalf-of flow, `get_forecast`, `get_alerts`,
+//!   `heat_index`).
 //! - [`app`]: the axum router: the OAuth routes of `axum-mcp-azure-oauth` (discovery,
 //!   registration, the authorize/token bridge) and the MCP endpoint behind the crate's `AuthLayer`.
 //! - [`demo::Demo`]: the zero-configuration run against the built-in Entra ID emulator.
@@ -27,7 +28,7 @@ use tower::{Layer, ServiceBuilder};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-pub use tools::WeatherServer;
+pub use tools::{GraphAccess, WeatherServer};
 pub use weather::NwsClient;
 
 /// The API scope the weather server is built for (its tools read the caller's delegated token):
@@ -90,7 +91,10 @@ fn url_host(base: &str) -> Option<String> {
 /// The rmcp streamable-HTTP service of [`WeatherServer`], stateless with JSON responses: every
 /// POST is answered on its own, so a single `tools/call` works without `initialize` first (and
 /// any instance behind a load balancer can answer any request).
-pub fn mcp_service(options: &ServerOptions) -> StreamableHttpService<WeatherServer, NeverSessionManager> {
+pub fn mcp_service(
+    options: &ServerOptions,
+    graph: Option<GraphAccess>,
+) -> StreamableHttpService<WeatherServer, NeverSessionManager> {
     let nws = NwsClient::new(options.nws_api_base.clone());
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
@@ -98,7 +102,11 @@ pub fn mcp_service(options: &ServerOptions) -> StreamableHttpService<WeatherServ
         .with_sse_keep_alive(None)
         .with_allowed_hosts(options.allowed_hosts.clone())
         .with_cancellation_token(options.shutdown.child_token());
-    StreamableHttpService::new(move || Ok(WeatherServer::new(nws.clone())), Arc::default(), config)
+    StreamableHttpService::new(
+        move || Ok(WeatherServer::new(nws.clone(), graph.clone())),
+        Arc::default(),
+        config,
+    )
 }
 
 /// The example's whole router for `auth`: its OAuth routes (protected resource metadata,
@@ -127,7 +135,8 @@ pub fn app(auth: &AzureOAuth, options: &ServerOptions) -> Router {
 /// installs the app it builds (`AzureOAuth::installed` finds it), so that the routes and the
 /// layer share one validator and one signing-key cache.
 pub fn app_with_routes(oauth_routes: Router, auth: &AzureOAuth, options: &ServerOptions) -> Router {
-    let mcp = mcp_router(auth.config().resource_path(), options, Some(auth.layer()));
+    let graph = GraphAccess::new(auth.on_behalf_of().clone(), auth.config().graph_endpoint());
+    let mcp = mcp_router(auth.config().resource_path(), options, Some((auth.layer(), graph)));
     with_tracing(oauth_routes.merge(mcp))
 }
 
@@ -141,10 +150,11 @@ pub fn unprotected_app(options: &ServerOptions) -> Router {
 /// wrap the service itself (not the router's route), so only the MCP endpoint is protected,
 /// unknown paths still get 404, and a request passes through no more boxed services than
 /// without authentication.
-fn mcp_router(path: &str, options: &ServerOptions, auth: Option<AuthLayer>) -> Router {
+fn mcp_router(path: &str, options: &ServerOptions, auth: Option<(AuthLayer, GraphAccess)>) -> Router {
+    let (auth, graph) = auth.unzip();
     let logged = ServiceBuilder::new()
         .layer(axum::middleware::from_fn(log_authenticated))
-        .service(mcp_service(options));
+        .service(mcp_service(options, graph));
     let refusals = axum::middleware::from_fn(log_refused);
     match auth {
         Some(auth) => Router::new().nest_service(path, refusals.layer(auth.layer(logged))),

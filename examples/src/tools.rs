@@ -1,6 +1,7 @@
 //! The weather MCP server: its tools and how they read the caller's identity.
 
 use axum_mcp_azure_oauth::AzureClaims;
+use axum_mcp_azure_oauth::obo::{OboError, OnBehalfOf};
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::service::RequestContext;
@@ -14,7 +15,67 @@ use crate::weather::{NwsClient, WeatherError, heat_index_category, heat_index_f}
 /// into the HTTP request's extensions. rmcp's `StreamableHttpService` hands the request's
 /// [`http::request::Parts`] to every tool through [`RequestContext::extensions`].
 pub fn caller(ctx: &RequestContext<RoleServer>) -> Option<&AzureClaims> {
-    ctx.extensions.get::<http::request::Parts>()?.extensions.get::<AzureClaims>()
+    AzureClaims::from_parts(ctx.extensions.get::<http::request::Parts>()?)
+}
+
+/// The permission `graph_me` asks for on behalf of the caller: Graph's delegated `User.Read`.
+pub const GRAPH_USER_READ: &str = "https://graph.microsoft.com/User.Read";
+
+/// What `graph_me` calls Microsoft Graph with: the on-behalf-of client and Graph's base URL
+/// (`https://graph.microsoft.com`, or the emulator's).
+#[derive(Debug, Clone)]
+pub struct GraphAccess {
+    obo: OnBehalfOf,
+    graph_endpoint: String,
+    http: reqwest::Client,
+}
+
+impl GraphAccess {
+    /// Graph at `graph_endpoint`, reached as the caller through `obo`.
+    pub fn new(obo: OnBehalfOf, graph_endpoint: impl Into<String>) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .unwrap_or_else(|e| panic!("cannot build the Graph HTTP client: {e}"));
+        Self { obo, graph_endpoint: graph_endpoint.into(), http }
+    }
+
+    /// `GET /v1.0/me` as the caller: `displayName`, `userPrincipalName` and `id`, or a message
+    /// that says what to do (consent, sign in again) as a tool error.
+    async fn me(&self, caller: &AzureClaims) -> Result<serde_json::Value, String> {
+        let token = self.obo.token(caller, [GRAPH_USER_READ]).await.map_err(|e| match e {
+            OboError::ConsentRequired { .. } => format!(
+                "Microsoft Graph needs consent first: the user, or an administrator for the whole tenant, must consent to the delegated permission User.Read for this app ({e})"
+            ),
+            OboError::InteractionRequired { ref claims, .. } => format!(
+                "sign in again: a Conditional Access policy asks for more (claims challenge {claims}); {e}"
+            ),
+            other => other.to_string(),
+        })?;
+        let url = format!("{}/v1.0/me?$select=displayName,userPrincipalName,id", self.graph_endpoint);
+        let response = self
+            .http
+            .get(url)
+            .bearer_auth(token.access_token())
+            .send()
+            .await
+            .map_err(|e| format!("Microsoft Graph could not be reached: {}", e.without_url()))?;
+        let status = response.status();
+        let body: serde_json::Value = response
+            .json()
+            .await
+            .map_err(|e| format!("Microsoft Graph answered HTTP {status} without JSON: {e}"))?;
+        if !status.is_success() {
+            let message = body.pointer("/error/message").and_then(serde_json::Value::as_str).unwrap_or("");
+            return Err(format!("Microsoft Graph answered HTTP {status}: {message}"));
+        }
+        let field = |name: &str| body.get(name).cloned().unwrap_or(serde_json::Value::Null);
+        Ok(json!({
+            "displayName": field("displayName"),
+            "userPrincipalName": field("userPrincipalName"),
+            "id": field("id"),
+        }))
+    }
 }
 
 /// `get_forecast` arguments.
@@ -42,11 +103,12 @@ pub struct HeatIndexArgs {
     pub relative_humidity: f64,
 }
 
-/// The weather MCP server (the Python original's demo, in Rust): `whoami`, `get_forecast`,
-/// `get_alerts` and `heat_index`.
+/// The weather MCP server (the Python original's demo, in Rust): `whoami`, `graph_me`,
+/// `get_forecast`, `get_alerts` and `heat_index`.
 #[derive(Debug, Clone)]
 pub struct WeatherServer {
     nws: NwsClient,
+    graph: Option<GraphAccess>,
     tool_router: ToolRouter<Self>,
 }
 
@@ -66,9 +128,10 @@ fn weather_result(r: Result<String, WeatherError>) -> CallToolResult {
 
 #[tool_router]
 impl WeatherServer {
-    /// A server that asks the NWS API through `nws`.
-    pub fn new(nws: NwsClient) -> Self {
-        Self { nws, tool_router: Self::tool_router() }
+    /// A server that asks the NWS API through `nws`, and Microsoft Graph as the caller through
+    /// `graph` (`None` without authentication: `graph_me` then says so).
+    pub fn new(nws: NwsClient, graph: Option<GraphAccess>) -> Self {
+        Self { nws, graph, tool_router: Self::tool_router() }
     }
 
     /// Who is calling, from the validated token.
@@ -90,6 +153,25 @@ impl WeatherServer {
             "roles": claims.roles().collect::<Vec<_>>(),
             "app_id": claims.app_id(),
         }))
+    }
+
+    /// The caller's Microsoft Graph profile, fetched on behalf of the caller.
+    #[tool(
+        description = "The caller's Microsoft Graph profile (display name, user principal name, object id), fetched from Microsoft Graph as the signed-in user with the on-behalf-of flow. Needs the delegated Graph permission User.Read, consented."
+    )]
+    pub async fn graph_me(&self, ctx: RequestContext<RoleServer>) -> CallToolResult {
+        let (Some(graph), Some(claims)) = (&self.graph, caller(&ctx)) else {
+            return tool_error(
+                "no authenticated caller: this server runs without authentication (benchmark baseline)",
+            );
+        };
+        match graph.me(claims).await {
+            Ok(profile) => CallToolResult::structured(profile),
+            Err(message) => {
+                tracing::warn!(error = %message, "graph_me failed");
+                tool_error(message)
+            }
+        }
     }
 
     /// NWS forecast.
