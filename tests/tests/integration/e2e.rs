@@ -173,7 +173,7 @@ async fn loopback_public_client_signs_in_and_calls_tools() {
     let tools = client.list_all_tools().await.expect("tools/list");
     let mut names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
     names.sort();
-    assert_eq!(names, ["get_alerts", "get_forecast", "heat_index", "whoami"]);
+    assert_eq!(names, ["get_alerts", "get_forecast", "graph_me", "heat_index", "whoami"]);
 
     let me = whoami(&client).await;
     let user = server.emu.user();

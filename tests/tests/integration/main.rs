@@ -28,4 +28,5 @@ mod hardening_faults;
 mod hardening_instances;
 mod hardening_limits;
 mod macros;
+mod obo;
 mod validator;
