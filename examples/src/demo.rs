@@ -122,6 +122,10 @@ Call a tool (the server is stateless, so no initialize is needed first):
 
   {curl}
 
+Tools: whoami, graph_me (your Microsoft Graph profile, fetched on your behalf through the on-behalf-of
+flow), heat_index, get_forecast and get_alerts (these two need api.weather.gov). Call graph_me the
+same way with "name":"graph_me".
+
 Without the token you get 401 and the challenge MCP clients start from:
 
   curl -si {mcp_url} -X POST

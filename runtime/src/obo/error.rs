@@ -46,7 +46,7 @@ pub enum OboError {
     /// resource per token, AADSTS28000), or `.default` mixed with named scopes of its resource.
     #[error("the scopes {scopes:?} cannot be exchanged: {reason}")]
     InvalidScopes {
-        /// The scopes as given.
+        /// The scopes asked for, space-separated, in order and without duplicates.
         scopes: String,
         /// What is wrong with them.
         reason: &'static str,
@@ -69,7 +69,8 @@ pub enum OboError {
         "the user must sign in again to satisfy a Conditional Access policy (send the claims challenge to the client): {detail}"
     )]
     InteractionRequired {
-        /// The claims challenge (a JSON string), to hand to the client as it is.
+        /// The claims challenge (a JSON string), to hand to the client as it is; empty when Entra
+        /// sent none.
         claims: String,
         /// Entra's `error_description`.
         detail: String,
@@ -111,7 +112,7 @@ impl OboError {
     /// client so that it signs the user in again with it.
     pub fn claims_challenge(&self) -> Option<&str> {
         match self {
-            Self::InteractionRequired { claims, .. } => Some(claims),
+            Self::InteractionRequired { claims, .. } if !claims.is_empty() => Some(claims),
             _ => None,
         }
     }

@@ -27,9 +27,7 @@ impl ScopeSet {
         S: AsRef<str>,
     {
         let mut all: Vec<(String, String)> = Vec::new();
-        let mut given = Vec::new();
         for s in scopes {
-            given.push(s.as_ref().to_owned());
             for word in s.as_ref().split_ascii_whitespace() {
                 let lower = word.to_ascii_lowercase();
                 if !all.iter().any(|(l, _)| *l == lower) {
@@ -37,8 +35,11 @@ impl ScopeSet {
                 }
             }
         }
-        let invalid = |reason| OboError::InvalidScopes { scopes: given.join(" "), reason };
         all.sort();
+        let invalid = |reason| OboError::InvalidScopes {
+            scopes: all.iter().map(|(_, w)| w.as_str()).collect::<Vec<_>>().join(" "),
+            reason,
+        };
         let mut resource: Option<&str> = None;
         let mut default = false;
         let mut named = false;

@@ -34,10 +34,7 @@ struct Documents {
 }
 
 /// The document named `name`, for the client at `base`.
-async fn document(
-    State((base, hits)): State<(String, Hits)>,
-    Path(name): Path<String>,
-) -> Response {
+async fn document(State((base, hits)): State<(String, Hits)>, Path(name): Path<String>) -> Response {
     *hits.lock().expect("lock").entry(name.clone()).or_default() += 1;
     let id = format!("{base}/{name}");
     let good = json!({
