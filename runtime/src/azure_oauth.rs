@@ -140,6 +140,7 @@ impl AzureOAuth {
     /// let routes: Router = azure_oauth_routes! {
     ///     app_id: "11111111-2222-3333-4444-555555555555",
     ///     tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+    ///     mode: direct,
     /// };
     /// let auth = AzureOAuth::installed("11111111-2222-3333-4444-555555555555").expect("installed above");
     /// let mcp = tower::service_fn(|_req: axum::extract::Request| async {

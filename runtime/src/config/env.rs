@@ -16,6 +16,7 @@ impl AzureOAuthConfigBuilder {
     ///     ("AZURE_CLIENT_ID", "11111111-2222-3333-4444-555555555555"),
     ///     ("AZURE_TENANT_ID", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"),
     ///     ("AZURE_ALLOWED_TENANT_IDS", "*"),
+    ///     ("AZURE_OAUTH_MODE", "direct"), // validate tokens only: no client secret needed
     /// ];
     /// let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
     /// let config = AzureOAuthConfig::builder().env(lookup)?.build()?;

@@ -25,9 +25,11 @@ pub(crate) enum SealingSource<'a> {
 /// use axum_mcp_azure_oauth::AzureOAuthConfig;
 /// use axum_mcp_azure_oauth::config::TenantPolicy;
 ///
+/// # let secret_from_your_vault = "doc-example-secret";
 /// let config = AzureOAuthConfig::builder()
 ///     .app_id("11111111-2222-3333-4444-555555555555")
 ///     .tenant_id("AAAAAAAA-bbbb-cccc-dddd-eeeeeeeeeeee")
+///     .client_secret(secret_from_your_vault) // the broker (default mode) redeems codes with it
 ///     .base_url("https://mcp.example.com/")
 ///     .allowed_redirect_uris(["https://vscode.dev/redirect"])
 ///     .build()?;
@@ -160,6 +162,7 @@ impl AzureOAuthConfig {
     /// # let config = axum_mcp_azure_oauth::AzureOAuthConfig::builder()
     /// #     .app_id("11111111-2222-3333-4444-555555555555")
     /// #     .tenant_id("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
+    /// #     .mode(axum_mcp_azure_oauth::config::Mode::Direct)
     /// #     .build()?;
     /// assert_eq!(config.qualify_scope("read"), "api://11111111-2222-3333-4444-555555555555/read");
     /// assert_eq!(config.qualify_scope("api://my-api/read"), "api://my-api/read");

@@ -28,9 +28,11 @@ impl RedirectPlatform {
     /// use axum_mcp_azure_oauth::AzureOAuthConfig;
     /// use axum_mcp_azure_oauth::graph::RedirectPlatform;
     ///
+    /// # let secret = "doc-example-secret";
     /// let config = AzureOAuthConfig::builder()
     ///     .app_id("11111111-2222-3333-4444-555555555555")
     ///     .tenant_id("11111111-2222-3333-4444-555555555555")
+    ///     .client_secret(secret)
     ///     .build()?;
     /// assert_eq!(RedirectPlatform::for_uri(&config, "http://127.0.0.1:33418/"), RedirectPlatform::PublicClient);
     /// assert_eq!(RedirectPlatform::for_uri(&config, "cursor://anysphere.cursor-mcp/oauth/callback"), RedirectPlatform::PublicClient);

@@ -21,11 +21,13 @@ use super::validator::TokenValidator;
 /// ```
 /// use axum::{Router, routing::post};
 /// use axum_mcp_azure_oauth::{AuthLayer, AzureClaims, AzureOAuthConfig, Requirements, TokenValidator};
+/// use axum_mcp_azure_oauth::config::Mode;
 ///
 /// # fn main() -> Result<(), axum_mcp_azure_oauth::ConfigError> {
 /// let config = AzureOAuthConfig::builder()
 ///     .app_id("11111111-2222-3333-4444-555555555555")
 ///     .tenant_id("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
+///     .mode(Mode::Direct) // only validate tokens: no OAuth endpoints, no client secret
 ///     .build()?;
 /// let validator = TokenValidator::new(config);
 /// async fn mcp(claims: AzureClaims) -> String { claims.tid().to_owned() }
