@@ -9,7 +9,8 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{AppRedirectUris, EnrolError, Inner};
-use crate::http::retry::{self, Attempt, Backoff};
+use crate::http::retry::{Attempt, Backoff};
+use crate::http::{Answer, excerpt, send};
 
 /// The longest a Graph token is reused, whatever `expires_in` Entra sent.
 const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
@@ -104,15 +105,9 @@ impl Inner {
             },
             Target::TokenEndpoint => String::new(),
         };
-        let response = match make(&self.http, &token).send().await {
-            Ok(response) => response,
-            Err(e) => return Attempt::Retry(EnrolError::Unavailable(describe(&e)), None),
-        };
-        let status = response.status();
-        let wait = retry::retry_after(response.headers());
-        let body = match response.bytes().await {
-            Ok(body) => body,
-            Err(e) => return Attempt::Retry(EnrolError::Unavailable(describe(&e)), None),
+        let Answer { status, retry_after: wait, body } = match send(make(&self.http, &token)).await {
+            Ok(answer) => answer,
+            Err(e) => return Attempt::Retry(EnrolError::Unavailable(e), None),
         };
         if status.is_success() {
             return match parse(&body) {
@@ -193,11 +188,6 @@ fn parse_token(body: &[u8]) -> Option<(String, Duration)> {
     Some((token, Duration::from_secs(expires_in)))
 }
 
-/// A reqwest error without anything from a request body (reqwest shows the URL, which holds no secret).
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() { format!("timed out ({e})") } else { e.to_string() }
-}
-
 /// Graph's `error.code: error.message`, or a short excerpt of a non-JSON body.
 fn graph_message(body: &[u8]) -> String {
     serde_json::from_slice::<Value>(body)
@@ -225,12 +215,6 @@ fn entra_message(body: &[u8]) -> String {
             ))
         })
         .unwrap_or_else(|| excerpt(body))
-}
-
-fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let short: String = text.chars().take(200).collect();
-    format!("unexpected body {short:?}")
 }
 
 #[cfg(test)]

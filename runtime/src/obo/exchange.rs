@@ -11,7 +11,8 @@ use serde::Deserialize;
 use super::error::OboError;
 use super::scopes::ScopeSet;
 use crate::config::AzureOAuthConfig;
-use crate::http::retry::{self, Attempt, Backoff};
+use crate::http::retry::{Attempt, Backoff};
+use crate::http::{Answer, excerpt, send};
 
 /// The `grant_type` of the on-behalf-of flow (RFC 7523 §2.1).
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -83,15 +84,9 @@ pub(crate) async fn exchange(
 
 /// One try, its answer judged.
 async fn once(request: reqwest::RequestBuilder, scopes: &ScopeSet) -> Attempt<Exchanged, OboError> {
-    let response = match request.send().await {
-        Ok(response) => response,
-        Err(e) => return Attempt::Retry(OboError::Unavailable(describe(&e)), None),
-    };
-    let status = response.status();
-    let wait = retry::retry_after(response.headers());
-    let body = match response.bytes().await {
-        Ok(body) => body,
-        Err(e) => return Attempt::Retry(OboError::Unavailable(describe(&e)), None),
+    let Answer { status, retry_after: wait, body } = match send(request).await {
+        Ok(answer) => answer,
+        Err(e) => return Attempt::Retry(OboError::Unavailable(e), None),
     };
     if status.is_success() {
         return match serde_json::from_slice::<TokenResponse>(&body) {
@@ -154,18 +149,6 @@ fn describe_body(body: &[u8]) -> String {
         Ok(e) => format!("{}: {}", e.error, e.error_description.lines().next().unwrap_or_default()),
         Err(_) => excerpt(body),
     }
-}
-
-fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let short: String = text.chars().take(200).collect();
-    format!("unexpected body {short:?}")
-}
-
-/// A transport error, without anything of the request body (reqwest shows the URL, which holds
-/// no secret).
-fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() { format!("timed out ({e})") } else { e.to_string() }
 }
 
 #[cfg(test)]
