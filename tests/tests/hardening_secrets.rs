@@ -5,8 +5,8 @@
 //! secret appears in no log line and only in the responses that legitimately carry it: the broker's
 //! sealed values (the consent form's `request`, the `state` sent to Entra, the code it sends the
 //! client, the refresh token it seals) each in the one answer that hands it on, Entra's own code
-//! and refresh token in none. And the `Debug` of every configuration, error and handle type
-//! redacts them.
+//! and refresh token in none. And the `Debug` of every configuration, error and handle type (the
+//! on-behalf-of client, its tokens and errors included) redacts them.
 //!
 //! `endpoints_logs.rs` proves the library's own log lines for the bridge; this adds every other
 //! crate's lines, the protected calls, the responses, and `Debug`. (A test binary of its own: its
@@ -245,7 +245,7 @@ async fn debug_of_every_configuration_error_and_handle_type_redacts_secrets() {
     let graph = GraphClient::new(Arc::new(config.clone()));
     let validator = TokenValidator::new(Arc::new(config.clone()));
     let token = emu.token().sign();
-    validator.validate(&token).await.expect("a valid token");
+    let claims = validator.validate(&token).await.expect("a valid token");
     // A Graph failure whose detail comes from Entra's answer to the secret.
     emu.set_fault(Endpoint::Token, axum_mcp_azure_oauth::emulator::Fault::status(401));
     let report = graph.enrol(["https://vscode.dev/redirect"]).await;
@@ -260,6 +260,17 @@ async fn debug_of_every_configuration_error_and_handle_type_redacts_secrets() {
         .and_then(|b| b.build())
         .expect_err("a padded secret is refused");
     let auth = AzureOAuth::new(config.clone());
+    let downstream = auth
+        .on_behalf_of()
+        .token(&claims, ["https://graph.microsoft.com/User.Read"])
+        .await
+        .expect("exchanged");
+    emu.set_fault(Endpoint::OnBehalfOf, axum_mcp_azure_oauth::emulator::Fault::status(401));
+    let obo_error = auth
+        .on_behalf_of()
+        .token(&claims, ["https://graph.microsoft.com/.default"])
+        .await
+        .expect_err("refused");
     let endpoints = OAuthEndpoints::new(Arc::new(config.clone()));
     let auth_error = validator.validate("x.y.z").await.expect_err("refused");
     let requests = emu.requests();
@@ -278,6 +289,10 @@ async fn debug_of_every_configuration_error_and_handle_type_redacts_secrets() {
         ("GraphClient", format!("{graph:?}")),
         ("TokenValidator", format!("{validator:?}")),
         ("RecordedRequest", format!("{requests:?}")),
+        ("AzureClaims", format!("{claims:?}")),
+        ("OnBehalfOf", format!("{:?}", auth.on_behalf_of())),
+        ("DownstreamToken", format!("{downstream:?}")),
+        ("OboError", format!("{obo_error:?} {obo_error}")),
     ];
     assert!(
         requests.iter().any(|r| r.form_param("client_secret") == Some(secret.as_str())),
@@ -286,5 +301,6 @@ async fn debug_of_every_configuration_error_and_handle_type_redacts_secrets() {
     for (name, debug) in &debugs {
         assert!(!debug.contains(&secret), "{name} shows the client secret: {debug}");
         assert!(!debug.contains(&token), "{name} shows a token: {debug}");
+        assert!(!debug.contains(downstream.access_token()), "{name} shows the downstream token: {debug}");
     }
 }
