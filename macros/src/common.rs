@@ -27,6 +27,11 @@ impl Errors {
         self.push(syn::Error::new(span, message));
     }
 
+    /// The value of `result`, or `None` with its error collected.
+    pub(crate) fn collect<T>(&mut self, result: syn::Result<T>) -> Option<T> {
+        result.map_err(|e| self.push(e)).ok()
+    }
+
     pub(crate) fn finish(self) -> Result<(), syn::Error> {
         self.0.map_or(Ok(()), Err)
     }

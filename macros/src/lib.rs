@@ -108,7 +108,7 @@ use proc_macro::TokenStream;
 /// ```
 #[proc_macro_attribute]
 pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
-    auth_attr::azure_mcp_auth(args.into(), item.into()).into()
+    expand_with((args.into(), item.into()), auth_attr::try_expand, auth_attr::fallback).into()
 }
 
 /// The OAuth endpoints (protected resource metadata, authorization server metadata, registration,
@@ -246,14 +246,37 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro]
 pub fn azure_oauth_routes(input: TokenStream) -> TokenStream {
-    routes::azure_oauth_routes(input.into()).into()
+    expand_with(input.into(), routes::try_expand, routes::fallback).into()
+}
+
+/// Every macro runs through here: its expansion (parse → valid → expand) or, after a mistake, its
+/// fallback, a well-typed item that carries every error, so that the code around the macro still
+/// type-checks and one build shows only the real mistakes, all of them.
+fn expand_with<I>(
+    input: I,
+    try_expand: fn(&I) -> syn::Result<proc_macro2::TokenStream>,
+    fallback: fn(I, syn::Error) -> proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
+    match try_expand(&input) {
+        Ok(expanded) => expanded,
+        Err(errors) => fallback(input, errors),
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use proc_macro2::TokenStream;
     use quote::quote;
 
-    fn errors(tokens: proc_macro2::TokenStream) -> Vec<String> {
+    fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
+        super::expand_with((args, item), super::auth_attr::try_expand, super::auth_attr::fallback)
+    }
+
+    fn routes(input: TokenStream) -> TokenStream {
+        super::expand_with(input, super::routes::try_expand, super::routes::fallback)
+    }
+
+    fn errors(tokens: TokenStream) -> Vec<String> {
         let text = tokens.to_string();
         text.match_indices("compile_error !")
             .map(|(i, _)| {
@@ -267,7 +290,7 @@ mod tests {
 
     #[test]
     fn attribute_reports_every_independent_mistake_and_keeps_the_handler() {
-        let out = super::auth_attr::azure_mcp_auth(
+        let out = attribute(
             quote!(app_id = "my-app", scope = "a b", roles = ["x y"], tenant = []),
             quote!(
                 fn handler() {}
@@ -285,7 +308,7 @@ mod tests {
 
     #[test]
     fn attribute_puts_the_auth_extractor_first_with_the_users_pattern() {
-        let out = super::auth_attr::azure_mcp_auth(
+        let out = attribute(
             quote!(app_id = APP_ID, scopes = ["read", "write"], roles = ["Mcp.Invoke"]),
             quote!(
                 pub async fn h(State(s): State<S>, mut claims: AzureClaims, body: String) {}
@@ -307,7 +330,7 @@ mod tests {
 
     #[test]
     fn routes_report_every_independent_mistake() {
-        let out = super::routes::azure_oauth_routes(quote!(
+        let out = routes(quote!(
             app_id: "my-app",
             base_url: "http://mcp.example.com",
             client_secret: "s3cr3t",
@@ -327,7 +350,7 @@ mod tests {
 
     #[test]
     fn routes_check_constants_in_const_items_and_pass_run_time_values_to_the_builder() {
-        let out = super::routes::azure_oauth_routes(quote!(
+        let out = routes(quote!(
             app_id: env!("AZURE_CLIENT_ID"),
             tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
             client_secret: std::env::var("AZURE_CLIENT_SECRET")?,
@@ -346,7 +369,7 @@ mod tests {
 
     #[test]
     fn routes_accept_choices_as_names_paths_and_braced_run_time_values() {
-        let out = super::routes::azure_oauth_routes(quote!(
+        let out = routes(quote!(
             app_id: "11111111-2222-3333-4444-555555555555",
             tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
             mode: direct,
