@@ -20,7 +20,7 @@ fn expr_of(checked: &Checked) -> TokenStream {
 
 /// `const` checks for values that are not literals (literals were checked by the macro).
 fn const_checks(field: &str, values: &[Checked]) -> TokenStream {
-    let values: Vec<(&syn::Expr, crate::common::Rule)> = values
+    let values: Vec<(&syn::Expr, crate::keys::Rule)> = values
         .iter()
         .filter_map(|c| match &c.value {
             StrValue::Literal(_) => None,

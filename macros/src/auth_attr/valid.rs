@@ -6,7 +6,8 @@ use syn::spanned::Spanned;
 use syn::{Expr, FnArg, Ident, ItemFn, PatType, Type};
 
 use super::parse::{Arg, Args};
-use crate::common::{self, Errors, GUID, Rule, SCOPE_NAME, SCOPE_TOKEN, StrValue};
+use crate::common::{self, Errors, StrValue};
+use crate::keys::{GUID, Rule, SCOPE_NAME, SCOPE_TOKEN};
 
 /// The keys the attribute accepts.
 const KEYS: &[&str] = &["app_id", "scope", "scopes", "roles", "tenants"];

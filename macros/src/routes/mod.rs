@@ -1,4 +1,5 @@
-//! `azure_oauth_routes! { … }`: parse ([`parse`]), check every key ([`valid`]), expand ([`expand`]).
+//! `azure_oauth_routes! { … }`: parse ([`parse`]), check every key against the key table
+//! ([`valid`]), expand ([`expand`]).
 
 mod expand;
 mod parse;
@@ -9,7 +10,7 @@ use proc_macro2::TokenStream;
 /// The router, or every mistake in the keys and values.
 pub(crate) fn try_expand(input: &TokenStream) -> syn::Result<TokenStream> {
     let input = syn::parse2::<parse::Input>(input.clone())?;
-    let config = input.validate()?;
+    let config = valid::validate(input)?;
     Ok(expand::expand(&config))
 }
 
