@@ -7,8 +7,10 @@
 //!
 //! 1. `cargo build --workspace --tests --message-format=json`, in the profile of the running test:
 //!    within `cargo test --workspace` everything is already fresh (cargo releases its build lock
-//!    before running tests), so this only tells where the libraries the cases use are;
-//! 2. `rustc` compiles each case as a binary against exactly those libraries (`--extern`);
+//!    before running tests), so this only tells where the runtime's library is; the `axum` and
+//!    `serde_json` the cases use are the ones that library links;
+//! 2. `rustc` compiles each case as a binary against exactly those libraries (`--extern`), from the
+//!    workspace root, as cargo compiles the workspace's members;
 //! 3. a `pass` case must compile and then run successfully; a `fail` case must fail to compile with
 //!    the diagnostics of its `.stderr` file, normalized as trybuild normalizes them
 //!    ([`normalize`]), so that its `.stderr` files stay valid.
@@ -75,12 +77,14 @@ struct Build {
 #[derive(Debug, Default)]
 pub struct TestCases {
     failures: Vec<String>,
+    /// `TRYBUILD=overwrite`: other diagnostics than a `.stderr` file's are written to it.
+    overwrite: bool,
 }
 
 impl TestCases {
     /// Nothing checked yet; the workspace's build is looked up at the first case.
     pub fn new() -> Self {
-        Self::default()
+        Self { failures: Vec::new(), overwrite: env::var_os("TRYBUILD").is_some_and(|v| v == "overwrite") }
     }
 
     /// Every `*.rs` of `dir` (relative to this package) must compile and run successfully.
@@ -95,7 +99,7 @@ impl TestCases {
     /// of the `.stderr` file next to it.
     pub fn compile_fail(&mut self, dir: &str) {
         for case in cases(dir) {
-            let result = build().and_then(|build| compile_fail(build, &case));
+            let result = build().and_then(|build| compile_fail(build, &case, self.overwrite));
             self.record(&case, result);
         }
     }
@@ -350,7 +354,7 @@ fn pass(build: &Build, case: &Path) -> Result<(), String> {
     Ok(())
 }
 
-fn compile_fail(build: &Build, case: &Path) -> Result<(), String> {
+fn compile_fail(build: &Build, case: &Path, overwrite: bool) -> Result<(), String> {
     let compiled = compile(build, case)?;
     if compiled.success {
         return Err(format!("error: compiled, but should not have:\n{}", compiled.stderr));
@@ -360,7 +364,7 @@ fn compile_fail(build: &Build, case: &Path) -> Result<(), String> {
     if expected.as_deref().ok() == Some(compiled.stderr.as_str()) {
         return Ok(());
     }
-    if env::var_os("TRYBUILD").is_some_and(|v| v == "overwrite") {
+    if overwrite {
         fs::write(&stderr_path, &compiled.stderr)
             .map_err(|e| format!("writing {}: {e}", stderr_path.display()))?;
         eprintln!("wrote {}", stderr_path.display());
@@ -377,5 +381,19 @@ fn compile_fail(build: &Build, case: &Path) -> Result<(), String> {
             stderr_path.display(),
             compiled.stderr
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fail_case_with_other_diagnostics_fails_showing_the_difference() {
+        let case = Path::new("selftest/mismatch/other_error.rs");
+        let why = build().and_then(|build| compile_fail(build, case, false)).expect_err("other diagnostics");
+        assert!(why.starts_with("error: other diagnostics than"), "{why}");
+        assert!(why.contains("\n- 3 |     let _: u32 = \"a different message\";"), "{why}");
+        assert!(why.contains("\n+ 3 |     let _: u32 = \"not a number\";"), "{why}");
     }
 }
