@@ -23,18 +23,18 @@ use support::browser::{HttpBrowser, Page};
 use support::pkce::Pkce;
 use support::serve::{Port, Served};
 
+/// Requests per document name.
+type Hits = Arc<Mutex<HashMap<String, usize>>>;
+
 /// Serves metadata documents at `/{name}` and counts the requests for each.
 struct Documents {
     base: String,
-    hits: Arc<Mutex<HashMap<String, usize>>>,
+    hits: Hits,
     _served: Served,
 }
 
 /// The document named `name`, for the client at `base`.
-async fn document(
-    State((base, hits)): State<(String, Arc<Mutex<HashMap<String, usize>>>)>,
-    Path(name): Path<String>,
-) -> Response {
+async fn document(State((base, hits)): State<(String, Hits)>, Path(name): Path<String>) -> Response {
     *hits.lock().expect("lock").entry(name.clone()).or_default() += 1;
     let id = format!("{base}/{name}");
     let good = json!({
