@@ -1,11 +1,12 @@
 //! What both macros share: error collection, "did you mean" hints, and string values checked by the
-//! runtime crate's rules (here for literals, in emitted `const` items for constant expressions).
+//! runtime crate's rules (here for literals, in emitted `const` items for constant expressions); the
+//! rules themselves are named by the key table ([`crate::keys`]).
 
 use proc_macro2::{Delimiter, Group, Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::{Expr, Ident, Lit, LitStr};
 
-use crate::rules::{self, RuleError};
+use crate::keys::Rule;
 
 /// Collects independent errors so that one build reports all of them.
 #[derive(Default)]
@@ -27,28 +28,15 @@ impl Errors {
         self.push(syn::Error::new(span, message));
     }
 
+    /// The value of `result`, or `None` with its error collected.
+    pub(crate) fn collect<T>(&mut self, result: syn::Result<T>) -> Option<T> {
+        result.map_err(|e| self.push(e)).ok()
+    }
+
     pub(crate) fn finish(self) -> Result<(), syn::Error> {
         self.0.map_or(Ok(()), Err)
     }
 }
-
-/// A configuration rule of `axum_mcp_azure_oauth::rules`: its name (the `const fn` the emitted
-/// `const` items call) and the same function compiled into this crate for literals.
-#[derive(Clone, Copy)]
-pub(crate) struct Rule {
-    pub(crate) name: &'static str,
-    pub(crate) check: fn(&str) -> Result<(), RuleError>,
-}
-
-pub(crate) const GUID: Rule = Rule { name: "guid", check: rules::guid };
-pub(crate) const SCOPE_NAME: Rule = Rule { name: "scope_name", check: rules::scope_name };
-pub(crate) const SCOPE_TOKEN: Rule = Rule { name: "scope_token", check: rules::scope_token };
-pub(crate) const RESOURCE_PATH: Rule = Rule { name: "resource_path", check: rules::resource_path };
-pub(crate) const BASE_URL: Rule = Rule { name: "base_url", check: rules::base_url };
-pub(crate) const REDIRECT_URI: Rule = Rule { name: "redirect_uri", check: rules::redirect_uri };
-pub(crate) const REDIRECT_PREFIX: Rule = Rule { name: "redirect_prefix", check: rules::redirect_prefix };
-pub(crate) const TENANT_LIST: Rule = Rule { name: "tenant_list", check: rules::tenant_list };
-pub(crate) const APP_ID_URI: Rule = Rule { name: "app_id_uri", check: rules::app_id_uri };
 
 /// How a string value is known.
 pub(crate) enum StrValue {
@@ -161,6 +149,16 @@ pub(crate) fn const_checks(field: &str, values: &[(&Expr, Rule)]) -> TokenStream
                 const #name: () = { #(#checks;)* };
             }
         };
+    }
+}
+
+/// "`a`", "`a` or `b`", "`a`, `b` or `c`".
+pub(crate) fn one_of(words: &[impl std::fmt::Display]) -> String {
+    let quoted: Vec<String> = words.iter().map(|w| format!("`{w}`")).collect();
+    match quoted.split_last() {
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
     }
 }
 

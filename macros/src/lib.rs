@@ -13,9 +13,11 @@
 
 mod auth_attr;
 mod common;
+// The runtime crate's files (links): the one table of configuration keys, and the rules it names.
+#[allow(dead_code, reason = "the runtime crate uses the parts the macros do not")]
+mod keys;
 mod routes;
-// The runtime crate's file (a link): the macros use most of it, and its lints are the runtime's.
-#[allow(dead_code, clippy::all)]
+#[allow(dead_code, clippy::all, reason = "the runtime crate's file, under the runtime's lints")]
 mod rules;
 
 use proc_macro::TokenStream;
@@ -85,6 +87,7 @@ use proc_macro::TokenStream;
 /// ```
 /// use axum::routing::post;
 /// use axum::{Json, Router};
+/// use axum_mcp_azure_oauth::config::Mode;
 /// use axum_mcp_azure_oauth::{AzureClaims, AzureOAuth, AzureOAuthConfig, Requirements};
 /// use serde_json::{Value, json};
 ///
@@ -99,6 +102,7 @@ use proc_macro::TokenStream;
 ///     AzureOAuthConfig::builder()
 ///         .app_id("11111111-2222-3333-4444-555555555555")
 ///         .tenant_id("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
+///         .mode(Mode::Direct) // validation only; the default, Mode::Broker, also needs .client_secret(…)
 ///         .build()?,
 /// );
 /// let app: Router = Router::new()
@@ -108,7 +112,7 @@ use proc_macro::TokenStream;
 /// ```
 #[proc_macro_attribute]
 pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
-    auth_attr::azure_mcp_auth(args.into(), item.into()).into()
+    expand_with((args.into(), item.into()), auth_attr::try_expand, auth_attr::fallback).into()
 }
 
 /// The OAuth endpoints (protected resource metadata, authorization server metadata, registration,
@@ -145,14 +149,16 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 ///
 /// # Keys
-/// One per `AzureOAuthConfigBuilder` method, by the same name: `app_id` and `tenant_id`
-/// (required unless `env` is given), `client_secret`, `authority_host`, `graph_endpoint`, `base_url`,
-/// `allowed_redirect_uris`, `allowed_redirect_uri_prefixes`, `allowed_tenant_ids`, `api_scope`,
-/// `resource_path`, `mode`, `https_redirect_platform`, `required_scopes`, `required_roles`,
+/// One per `AzureOAuthConfigBuilder` method, by the same name, each also read from its environment
+/// variable by `AzureOAuthConfig::from_env` (the runtime crate's one table of keys, which this crate
+/// compiles too): `app_id` and `tenant_id` (required unless `env` is given), `client_secret`,
+/// `authority_host`, `graph_endpoint`, `base_url`, `allowed_redirect_uris`,
+/// `allowed_redirect_uri_prefixes`, `allowed_tenant_ids`, `api_scope`, `resource_path`, `mode`,
+/// `state_keys`, `consent_remember`, `https_redirect_platform`, `required_scopes`, `required_roles`,
 /// `app_id_uris`, `clock_skew`, `custom_signing_keys`, `require_pkce`, `key_cache_tenants`,
-/// `new_tenant_burst`, `new_tenant_refill_per_sec`, `token_cache_capacity`,
-/// `key_refresh_interval`, `http_timeout`. Unknown keys (with a "did you
-/// mean" hint) and duplicates are refused, and every independent mistake is reported in one build.
+/// `new_tenant_burst`, `new_tenant_refill_per_sec`, `token_cache_capacity`, `obo_cache_capacity`,
+/// `key_refresh_interval`, `http_timeout`. Unknown keys (with a "did you mean" hint) and duplicates
+/// are refused, and every independent mistake is reported in one build.
 ///
 /// And `env`: a lookup `Fn(&str) -> Option<String>` through which every variable
 /// `AzureOAuthConfig::from_env` reads (`AZURE_CLIENT_ID`, `AZURE_TENANT_ID`,
@@ -165,7 +171,8 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 /// use axum_mcp_azure_oauth::azure_oauth_routes;
 ///
 /// # let vars = [("AZURE_CLIENT_ID", "11111111-2222-3333-4444-555555555555"),
-/// #     ("AZURE_TENANT_ID", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")];
+/// #     ("AZURE_TENANT_ID", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"),
+/// #     ("AZURE_CLIENT_SECRET", "from-a-vault")];
 /// # let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
 /// // In a server: `env: |name| std::env::var(name).ok()`.
 /// let routes: Router = azure_oauth_routes! {
@@ -186,9 +193,11 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 /// use tower::Layer;
 ///
 /// const APP_ID: &str = "11111111-2222-3333-4444-555555555555";
+/// # fn secret_from_vault() -> String { "from-a-vault".into() }
 /// let routes: Router = azure_oauth_routes! {
 ///     app_id: APP_ID,
 ///     tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+///     client_secret: secret_from_vault(),
 /// };
 /// let auth = AzureOAuth::installed(APP_ID).expect("azure_oauth_routes! installed it");
 /// # let mcp_service = tower::service_fn(|_req: axum::extract::Request| async {
@@ -205,13 +214,17 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   evaluation (the error names the field: "evaluation of `…::base_url` failed"); or any other
 ///   expression, computed at run time and checked when the router is built. A list may also be any
 ///   run-time iterable of strings.
-/// - `client_secret` must be computed at run time (`std::env::var("AZURE_CLIENT_SECRET")?`, a
-///   vault): a literal or `env!(…)` would bake the secret into the binary, so both are refused.
-/// - `mode: bridge | direct` and `https_redirect_platform: web | spa`, or a path to the variant
-///   (`Mode::Direct`); a run-time value goes in braces (`mode: { mode }`).
-/// - `clock_skew`, `key_refresh_interval`, `http_timeout`: whole seconds (`300`) or a `Duration`.
-/// - `custom_signing_keys`, `require_pkce`: a `bool`; `key_cache_tenants`, `token_cache_capacity`: a
-///   `usize`; `new_tenant_burst`, `new_tenant_refill_per_sec`: a `u32`.
+/// - `client_secret` and `state_keys` (the sealing keys) must be computed at run time
+///   (`std::env::var("AZURE_CLIENT_SECRET")?`, a vault): a literal, a constant or `env!(…)` would
+///   bake the secret into the binary, so all three are refused.
+/// - `mode: broker | enrol | direct` and `https_redirect_platform: web | spa`, or a path to the
+///   variant (`Mode::Direct`); a run-time value goes in braces (`mode: { mode }`).
+/// - `clock_skew` (0 to 3600), `consent_remember` (0 to 34560000, 400 days), `key_refresh_interval`
+///   (60 to 604800) and `http_timeout` (1 to 300): whole seconds, checked against these bounds, or a
+///   `Duration`.
+/// - `custom_signing_keys`, `require_pkce`: a `bool`; `key_cache_tenants` (at least 1),
+///   `token_cache_capacity`, `obo_cache_capacity` (0 turns the cache off): a `usize`;
+///   `new_tenant_burst`, `new_tenant_refill_per_sec` (at least 1): a `u32`.
 ///
 /// Run-time values are evaluated in the order written (`env` first), in the enclosing function, so
 /// `?` works.
@@ -246,14 +259,40 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro]
 pub fn azure_oauth_routes(input: TokenStream) -> TokenStream {
-    routes::azure_oauth_routes(input.into()).into()
+    expand_with(input.into(), routes::try_expand, routes::fallback).into()
+}
+
+/// Every macro runs through here: its expansion (parse → valid → expand) or, after a mistake, its
+/// fallback, a well-typed item that carries every error, so that the code around the macro still
+/// type-checks and one build shows only the real mistakes, all of them.
+fn expand_with<I>(
+    input: I,
+    try_expand: fn(&I) -> syn::Result<proc_macro2::TokenStream>,
+    fallback: fn(I, syn::Error) -> proc_macro2::TokenStream,
+) -> proc_macro2::TokenStream {
+    match try_expand(&input) {
+        Ok(expanded) => expanded,
+        Err(errors) => fallback(input, errors),
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use proc_macro2::{Literal, Span, TokenStream};
     use quote::quote;
+    use syn::Ident;
 
-    fn errors(tokens: proc_macro2::TokenStream) -> Vec<String> {
+    use crate::keys::{self, KEYS, Key, Kind};
+
+    fn attribute(args: TokenStream, item: TokenStream) -> TokenStream {
+        super::expand_with((args, item), super::auth_attr::try_expand, super::auth_attr::fallback)
+    }
+
+    fn routes(input: TokenStream) -> TokenStream {
+        super::expand_with(input, super::routes::try_expand, super::routes::fallback)
+    }
+
+    fn errors(tokens: TokenStream) -> Vec<String> {
         let text = tokens.to_string();
         text.match_indices("compile_error !")
             .map(|(i, _)| {
@@ -267,7 +306,7 @@ mod tests {
 
     #[test]
     fn attribute_reports_every_independent_mistake_and_keeps_the_handler() {
-        let out = super::auth_attr::azure_mcp_auth(
+        let out = attribute(
             quote!(app_id = "my-app", scope = "a b", roles = ["x y"], tenant = []),
             quote!(
                 fn handler() {}
@@ -285,7 +324,7 @@ mod tests {
 
     #[test]
     fn attribute_puts_the_auth_extractor_first_with_the_users_pattern() {
-        let out = super::auth_attr::azure_mcp_auth(
+        let out = attribute(
             quote!(app_id = APP_ID, scopes = ["read", "write"], roles = ["Mcp.Invoke"]),
             quote!(
                 pub async fn h(State(s): State<S>, mut claims: AzureClaims, body: String) {}
@@ -307,12 +346,12 @@ mod tests {
 
     #[test]
     fn routes_report_every_independent_mistake() {
-        let out = super::routes::azure_oauth_routes(quote!(
+        let out = routes(quote!(
             app_id: "my-app",
             base_url: "http://mcp.example.com",
             client_secret: "s3cr3t",
             redirect_uris: ["https://vscode.dev/redirect"],
-            mode: bridge,
+            mode: broker,
             mode: direct,
         ));
         let errors = errors(out);
@@ -327,7 +366,7 @@ mod tests {
 
     #[test]
     fn routes_check_constants_in_const_items_and_pass_run_time_values_to_the_builder() {
-        let out = super::routes::azure_oauth_routes(quote!(
+        let out = routes(quote!(
             app_id: env!("AZURE_CLIENT_ID"),
             tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
             client_secret: std::env::var("AZURE_CLIENT_SECRET")?,
@@ -346,7 +385,7 @@ mod tests {
 
     #[test]
     fn routes_accept_choices_as_names_paths_and_braced_run_time_values() {
-        let out = super::routes::azure_oauth_routes(quote!(
+        let out = routes(quote!(
             app_id: "11111111-2222-3333-4444-555555555555",
             tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
             mode: direct,
@@ -355,5 +394,150 @@ mod tests {
         .to_string();
         assert!(out.contains(". mode (:: axum_mcp_azure_oauth :: __private :: Mode :: Direct)"), "{out}");
         assert!(out.contains(". https_redirect_platform (platform)"), "braces dropped: {out}");
+    }
+
+    /// The app and tenant ids, so that only the keys under test can be wrong.
+    fn ids() -> TokenStream {
+        quote!(app_id: "11111111-2222-3333-4444-555555555555", tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",)
+    }
+
+    fn field(key: &Key, value: TokenStream) -> TokenStream {
+        let name = Ident::new(key.name, Span::call_site());
+        quote!(#name: #value,)
+    }
+
+    /// A value the macro accepts for a key of this kind.
+    fn accepted(kind: &Kind) -> TokenStream {
+        match kind {
+            Kind::Str(_) | Kind::List(_) | Kind::Tenants => quote!(from_the_deployment()),
+            Kind::Secret => quote!(std::env::var("FROM_THE_DEPLOYMENT")?),
+            Kind::Choice(choice) => {
+                let word = Ident::new(choice.choices[0].0, Span::call_site());
+                quote!(#word)
+            }
+            Kind::Seconds { min, .. } | Kind::Count { min, .. } => {
+                let min = Literal::u64_unsuffixed(*min);
+                quote!(#min)
+            }
+            Kind::Bool => quote!(true),
+        }
+    }
+
+    #[test]
+    fn routes_accept_every_key_of_the_table_as_the_builder_method_of_its_name() {
+        let fields = KEYS.iter().map(|k| field(k, accepted(&k.kind)));
+        let out = routes(quote!(#(#fields)*)).to_string();
+        assert!(errors(out.parse().expect("tokens")).is_empty(), "{out}");
+        for key in KEYS {
+            assert!(out.contains(&format!(". {} (", key.name)), "no builder call for {}: {out}", key.name);
+        }
+        assert!(out.contains(". consent_remember (:: core :: time :: Duration :: from_secs (0))"), "{out}");
+    }
+
+    #[test]
+    fn secrets_of_the_table_are_refused_written_in_the_source_or_read_at_build_time() {
+        let secrets: Vec<&Key> = KEYS.iter().filter(|k| matches!(k.kind, Kind::Secret)).collect();
+        assert_eq!(secrets.iter().map(|k| k.name).collect::<Vec<_>>(), ["client_secret", "state_keys"]);
+        for key in secrets {
+            for (value, refusal) in [
+                (quote!("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="), "must not be written in the source"),
+                (quote!(String::from("s3cr3t")), "must not be written in the source"),
+                (quote!(SEALING_KEY), "must not be written in the source"),
+                (quote!(env!("AZURE_OAUTH_STATE_KEY")), "must not be read at build time"),
+                (quote!(include_str!("key.txt").to_owned()), "must not be read at build time"),
+            ] {
+                let (ids, field) = (ids(), field(key, value.clone()));
+                let errors = errors(routes(quote!(#ids #field)));
+                assert_eq!(errors.len(), 1, "{value}: {errors:#?}");
+                assert!(errors[0].starts_with(&format!("`{}` {refusal}", key.name)), "{errors:#?}");
+                assert!(errors[0].contains(key.env), "the hint reads the key's variable: {errors:#?}");
+            }
+            let (ids, field) = (ids(), field(key, quote!(vault.secret())));
+            assert!(errors(routes(quote!(#ids #field))).is_empty(), "a run-time value is accepted");
+        }
+    }
+
+    #[test]
+    fn whole_numbers_outside_the_bounds_of_the_table_are_refused() {
+        let mut checked = 0;
+        for key in KEYS {
+            let (min, max, expected) = match key.kind {
+                Kind::Seconds { min, max, expected } => (min, Some(max), expected),
+                Kind::Count { min, expected } => (min, None, expected),
+                _ => continue,
+            };
+            for n in [min.checked_sub(1), max.map(|m| m + 1)].into_iter().flatten() {
+                let n = Literal::u64_unsuffixed(n);
+                let (ids, field) = (ids(), field(key, quote!(#n)));
+                let errors = errors(routes(quote!(#ids #field)));
+                assert_eq!(errors, [format!("invalid `{}`: expected {expected}", key.name)], "{n}");
+                checked += 1;
+            }
+            for n in [Some(min), max].into_iter().flatten() {
+                let n = Literal::u64_unsuffixed(n);
+                let (ids, field) = (ids(), field(key, quote!(#n)));
+                assert!(errors(routes(quote!(#ids #field))).is_empty(), "{} accepts {n}", key.name);
+            }
+        }
+        assert!(checked >= 8, "every bound of the table is tried: {checked}");
+    }
+
+    #[test]
+    fn mode_words_are_the_tables_and_the_old_word_points_to_the_new_one() {
+        for (word, variant) in keys::MODE_CHOICE.choices {
+            let (ids, word) = (ids(), Ident::new(word, Span::call_site()));
+            let out = routes(quote!(#ids mode: #word)).to_string();
+            assert!(out.contains(&format!("__private :: Mode :: {variant})")), "{word}: {out}");
+        }
+        let ids = ids();
+        let errors = errors(routes(quote!(#ids mode: bridge)));
+        assert_eq!(errors.len(), 1, "{errors:#?}");
+        assert!(
+            errors[0].starts_with("unknown `mode` `bridge`: did you mean `enrol`? expected `broker`"),
+            "{errors:#?}"
+        );
+    }
+
+    /// The lines of this file from the one starting with `from` to the one starting with `to`.
+    fn section<'a>(source: &'a str, from: &str, to: &str) -> &'a str {
+        let start = source.find(from).unwrap_or_else(|| panic!("no {from}"));
+        let end = start + source[start..].find(to).unwrap_or_else(|| panic!("no {to} after {from}"));
+        &source[start..end]
+    }
+
+    #[test]
+    fn the_documentation_names_every_key_of_the_table_and_what_its_value_is() {
+        let source = include_str!("lib.rs");
+        let keys_doc = section(source, "/// # Keys\n", "/// And `env`");
+        let mut named: Vec<&str> = keys_doc
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .filter(|w| {
+                *w != "env" && !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+            })
+            .collect();
+        named.dedup();
+        assert_eq!(
+            named,
+            KEYS.iter().map(|k| k.name).collect::<Vec<_>>(),
+            "the `# Keys` list, in the table's order"
+        );
+        let values_doc = section(source, "/// # Values\n", "/// Run-time values are evaluated");
+        let values_doc: Vec<&str> =
+            values_doc.lines().flat_map(|l| l.trim_start_matches("///").split_whitespace()).collect();
+        let values_doc = values_doc.join(" ");
+        for key in KEYS {
+            let shown = match key.kind {
+                Kind::Seconds { min, max, .. } => format!("`{}` ({min} to {max}", key.name),
+                Kind::Choice(choice) => {
+                    let words: Vec<&str> = choice.choices.iter().map(|(w, _)| *w).collect();
+                    format!("`{}: {}`", key.name, words.join(" | "))
+                }
+                Kind::Secret | Kind::Bool | Kind::Count { .. } => format!("`{}`", key.name),
+                Kind::Str(_) | Kind::List(_) | Kind::Tenants => continue,
+            };
+            assert!(values_doc.contains(&shown), "`# Values` shows {shown}: {values_doc}");
+        }
     }
 }

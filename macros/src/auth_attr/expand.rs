@@ -3,92 +3,24 @@
 //! requirements as associated `const`s.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{format_ident, quote, quote_spanned};
+use quote::{ToTokens, format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn, Pat, PatType, Type};
+use syn::{FnArg, Pat, PatType};
 
-use super::parse::{AuthSpec, Checked};
-use crate::common::{self, Errors, StrValue};
-
-/// axum implements `Handler` for functions of up to 16 extractors.
-const MAX_EXTRACTORS: usize = 16;
-
-/// The claims parameter's type is recognised by name: `AzureClaims`, however qualified.
-fn is_claims_type(ty: &Type) -> bool {
-    match ty {
-        Type::Path(p) => {
-            p.qself.is_none()
-                && p.path.segments.last().is_some_and(|s| s.ident == "AzureClaims" && s.arguments.is_empty())
-        }
-        Type::Group(g) => is_claims_type(&g.elem),
-        Type::Paren(p) => is_claims_type(&p.elem),
-        _ => false,
-    }
-}
-
-/// Checks the handler's shape: an `async fn` without `self`, at most one `AzureClaims`
-/// parameter, at most 16 extractors once the auth extractor is counted.
-/// Returns the index of the `AzureClaims` parameter, if any.
-pub(crate) fn check_fn(item: &ItemFn) -> syn::Result<Option<usize>> {
-    let mut errors = Errors::default();
-    let sig = &item.sig;
-    if sig.asyncness.is_none() {
-        errors.at(
-            sig.fn_token,
-            "`#[azure_mcp_auth]` goes on an `async fn` axum handler: add `async` before `fn`",
-        );
-    }
-    if let Some(again) =
-        item.attrs.iter().find(|a| a.path().segments.last().is_some_and(|s| s.ident == "azure_mcp_auth"))
-    {
-        errors.at(
-            again,
-            "`#[azure_mcp_auth]` is given twice: give it once, with every scope, role and tenant the handler accepts",
-        );
-    }
-    let mut claims = None;
-    for (i, arg) in sig.inputs.iter().enumerate() {
-        match arg {
-            FnArg::Receiver(r) => errors.at(
-                r,
-                "`#[azure_mcp_auth]` handlers cannot take `self`: axum calls handlers as free functions; move the handler out of the `impl` block",
-            ),
-            FnArg::Typed(PatType { ty, .. }) if is_claims_type(ty) => {
-                if claims.is_some() {
-                    errors.at(ty, "a second `AzureClaims` parameter: the verified claims are given once; remove this one");
-                } else {
-                    claims = Some(i);
-                }
-            }
-            FnArg::Typed(_) => {}
-        }
-    }
-    let added = usize::from(claims.is_none());
-    let total = sig.inputs.len() + added;
-    if total > MAX_EXTRACTORS {
-        let first_excess = MAX_EXTRACTORS - added;
-        let span =
-            sig.inputs.iter().skip(first_excess).map(Spanned::span).next().unwrap_or_else(|| sig.span());
-        errors.at_span(
-            span,
-            format_args!(
-                "too many extractors: axum handlers take at most {MAX_EXTRACTORS} arguments and this one would take {total}{}; group some into one extractor (a struct implementing FromRequestParts)",
-                if added == 1 { " with the auth extractor that `#[azure_mcp_auth]` puts first" } else { "" }
-            ),
-        );
-    }
-    errors.finish()?;
-    Ok(claims)
-}
+use super::valid::{Checked, Handler};
+use crate::common::{self, StrValue};
 
 fn expr_of(checked: &Checked) -> TokenStream {
-    checked.expr()
+    match &checked.value {
+        StrValue::Literal(lit) => lit.to_token_stream(),
+        StrValue::Const(e) | StrValue::Runtime(e) => e.to_token_stream(),
+    }
 }
 
 /// `const` checks for values that are not literals (literals were checked by the macro).
 fn const_checks(field: &str, values: &[Checked]) -> TokenStream {
-    let values: Vec<(&syn::Expr, crate::common::Rule)> = values
+    let values: Vec<(&syn::Expr, crate::keys::Rule)> = values
         .iter()
         .filter_map(|c| match &c.value {
             StrValue::Literal(_) => None,
@@ -99,7 +31,8 @@ fn const_checks(field: &str, values: &[Checked]) -> TokenStream {
 }
 
 /// The handler with its auth extractor, its marker type and the `const` checks.
-pub(crate) fn expand(spec: &AuthSpec, mut item: ItemFn, claims: Option<usize>) -> TokenStream {
+pub(crate) fn expand(handler: Handler) -> TokenStream {
+    let Handler { spec, function: mut item, claims } = handler;
     let private = quote!(::axum_mcp_azure_oauth::__private);
     let fn_name = item.sig.ident.unraw();
     let marker = format_ident!("__AzureMcpAuth_{}", fn_name, span = item.sig.ident.span());
@@ -110,7 +43,7 @@ pub(crate) fn expand(spec: &AuthSpec, mut item: ItemFn, claims: Option<usize>) -
     let (pat, type_check) = match claims {
         Some(i) => {
             let Some(FnArg::Typed(PatType { pat, ty, .. })) = item.sig.inputs.iter().nth(i) else {
-                unreachable!("check_fn returned the index of a typed parameter")
+                unreachable!("validation returned the index of a typed parameter")
             };
             let pat: Pat = (**pat).clone();
             let ty_span = ty.span();
@@ -162,4 +95,11 @@ pub(crate) fn expand(spec: &AuthSpec, mut item: ItemFn, claims: Option<usize>) -
 
         #item
     }
+}
+
+/// What is emitted after a mistake: the item unchanged and every error, so that the rest of the
+/// crate still type-checks and only the real mistakes are reported.
+pub(crate) fn fallback(item: TokenStream, errors: syn::Error) -> TokenStream {
+    let errors = errors.into_compile_error();
+    quote!(#errors #item)
 }

@@ -1,37 +1,24 @@
-//! `#[azure_mcp_auth(…)]`: parse the arguments ([`parse`]), check the handler and expand ([`expand`]).
+//! `#[azure_mcp_auth(…)]`: parse the arguments and the handler ([`parse`]), check both ([`valid`]),
+//! expand ([`expand`]).
 
 mod expand;
 mod parse;
+mod valid;
 
 use proc_macro2::TokenStream;
-use quote::quote;
 
-/// The attribute's expansion; on any mistake, the handler unchanged plus every error, so that the
-/// rest of the crate still type-checks and only the real mistakes are reported.
-pub(crate) fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
-    let function = match syn::parse2::<syn::ItemFn>(item.clone()) {
-        Ok(f) => f,
-        Err(_) => {
-            let error =
-                syn::Error::new_spanned(&item, "`#[azure_mcp_auth]` goes on an `async fn` axum handler")
-                    .into_compile_error();
-            return quote!(#error #item);
-        }
-    };
-    let spec = syn::parse2::<parse::Args>(args).and_then(parse::Args::validate);
-    let claims = expand::check_fn(&function);
-    match (spec, claims) {
-        (Ok(spec), Ok(claims)) => expand::expand(&spec, function, claims),
-        (spec, claims) => {
-            let mut errors = crate::common::Errors::default();
-            if let Err(e) = spec {
-                errors.push(e);
-            }
-            if let Err(e) = claims {
-                errors.push(e);
-            }
-            let errors = errors.finish().err().map(|e| e.into_compile_error());
-            quote!(#errors #function)
-        }
-    }
+/// The attribute's arguments and the item it is on.
+pub(crate) type Input = (TokenStream, TokenStream);
+
+/// The handler with its auth extractor, or every mistake in the arguments and the handler.
+pub(crate) fn try_expand((args, item): &Input) -> syn::Result<TokenStream> {
+    let function = parse::handler(item)?;
+    let args = syn::parse2::<parse::Args>(args.clone());
+    let handler = valid::validate(args, function)?;
+    Ok(expand::expand(handler))
+}
+
+/// After a mistake: the item unchanged plus every error.
+pub(crate) fn fallback((_, item): Input, errors: syn::Error) -> TokenStream {
+    expand::fallback(item, errors)
 }

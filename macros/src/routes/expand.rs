@@ -9,7 +9,8 @@ use crate::common;
 
 pub(crate) fn expand(config: &Config) -> TokenStream {
     let checks = config.settings.iter().map(|s| {
-        let values: Vec<(&syn::Expr, common::Rule)> = s.const_checks.iter().map(|(e, r)| (e, *r)).collect();
+        let values: Vec<(&syn::Expr, crate::keys::Rule)> =
+            s.const_checks.iter().map(|(e, r)| (e, *r)).collect();
         common::const_checks(&s.key.to_string(), &values)
     });
     let calls = config.settings.iter().map(|s| {

@@ -1,4 +1,5 @@
-//! `azure_oauth_routes! { … }`: parse ([`parse`]), check every key ([`valid`]), expand ([`expand`]).
+//! `azure_oauth_routes! { … }`: parse ([`parse`]), check every key against the key table
+//! ([`valid`]), expand ([`expand`]).
 
 mod expand;
 mod parse;
@@ -6,9 +7,14 @@ mod valid;
 
 use proc_macro2::TokenStream;
 
-pub(crate) fn azure_oauth_routes(input: TokenStream) -> TokenStream {
-    match syn::parse2::<parse::Input>(input).and_then(parse::Input::validate) {
-        Ok(config) => expand::expand(&config),
-        Err(error) => expand::fallback(error),
-    }
+/// The router, or every mistake in the keys and values.
+pub(crate) fn try_expand(input: &TokenStream) -> syn::Result<TokenStream> {
+    let input = syn::parse2::<parse::Input>(input.clone())?;
+    let config = valid::validate(input)?;
+    Ok(expand::expand(&config))
+}
+
+/// After a mistake: a router of the right type plus every error.
+pub(crate) fn fallback(_input: TokenStream, errors: syn::Error) -> TokenStream {
+    expand::fallback(errors)
 }

@@ -1,5 +1,6 @@
-//! The keys of `azure_oauth_routes!` (one per `AzureOAuthConfigBuilder` method) and what each value
-//! may be; every independent mistake is collected.
+//! The keys of `azure_oauth_routes!`: every key of the configuration's key table ([`crate::keys`],
+//! the runtime's own file: one builder method and one environment variable each), plus `env`; each
+//! value checked by what the table says it is. Every independent mistake is collected.
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
@@ -7,97 +8,25 @@ use syn::spanned::Spanned;
 use syn::{Expr, Ident, Lit};
 
 use super::parse::{Field, Input};
-use crate::common::{
-    self, APP_ID_URI, BASE_URL, Errors, GUID, REDIRECT_PREFIX, REDIRECT_URI, RESOURCE_PATH, Rule, SCOPE_NAME,
-    SCOPE_TOKEN, StrValue, TENANT_LIST,
-};
+use crate::common::{self, Errors, StrValue};
+use crate::keys::{self, Choice, KEYS, Key, Kind, Rule, TENANT_LIST};
 
-/// A value that must be one of a few names: `mode: bridge`, `https_redirect_platform: spa`.
-pub(crate) struct Choice {
-    /// The runtime type, re-exported by `__private`.
-    ty: &'static str,
-    /// (what users write, the variant).
-    choices: &'static [(&'static str, &'static str)],
-}
+/// The key that reads the environment variables (before the other keys, which win); the only key
+/// that is not in the key table, since it is not a setting.
+const ENV: &str = "env";
 
-const MODE: Choice = Choice { ty: "Mode", choices: &[("bridge", "Bridge"), ("direct", "Direct")] };
-const PLATFORM: Choice = Choice { ty: "HttpsPlatform", choices: &[("web", "Web"), ("spa", "Spa")] };
-
-/// What a key's value is.
-enum Kind {
-    /// One string, checked by a rule.
-    Str(Rule),
-    /// A list of strings, each checked by a rule.
-    List(Rule),
-    /// The tenant list: each entry by [`TENANT_LIST`], and the whole list too (`*` stands alone).
-    Tenants,
-    /// The client secret: a run-time value only.
-    Secret,
-    Choice(&'static Choice),
-    /// A `Duration`; an integer literal is seconds.
-    Duration,
-    Bool,
-    /// A `usize`.
-    Count,
+/// A key the macro accepts.
+#[derive(Clone, Copy)]
+enum Accepted {
+    /// A key of the table.
+    Key(&'static Key),
     /// `env`: a lookup `Fn(&str) -> Option<String>` the environment variables are read through.
     Env,
 }
 
-struct Key {
-    name: &'static str,
-    kind: Kind,
-    /// For the "missing key" message of required keys.
-    required: Option<&'static str>,
+fn accepted(name: &str) -> Option<Accepted> {
+    if name == ENV { Some(Accepted::Env) } else { keys::find(name).map(Accepted::Key) }
 }
-
-const fn key(name: &'static str, kind: Kind) -> Key {
-    Key { name, kind, required: None }
-}
-
-/// The key that reads the environment variables (before the other keys, which win).
-const ENV: &str = "env";
-
-/// Every `AzureOAuthConfigBuilder` method, by the same name, and `env`.
-const KEYS: &[Key] = &[
-    Key {
-        name: "app_id",
-        kind: Kind::Str(GUID),
-        required: Some(
-            "the Application (client) ID GUID of the app registration, e.g. `app_id: env!(\"AZURE_CLIENT_ID\")`",
-        ),
-    },
-    Key {
-        name: "tenant_id",
-        kind: Kind::Str(GUID),
-        required: Some(
-            "the Directory (tenant) ID GUID of the app registration, e.g. `tenant_id: env!(\"AZURE_TENANT_ID\")`",
-        ),
-    },
-    key("client_secret", Kind::Secret),
-    key("authority_host", Kind::Str(BASE_URL)),
-    key("graph_endpoint", Kind::Str(BASE_URL)),
-    key("base_url", Kind::Str(BASE_URL)),
-    key("allowed_redirect_uris", Kind::List(REDIRECT_URI)),
-    key("allowed_redirect_uri_prefixes", Kind::List(REDIRECT_PREFIX)),
-    key("allowed_tenant_ids", Kind::Tenants),
-    key("api_scope", Kind::Str(SCOPE_NAME)),
-    key("resource_path", Kind::Str(RESOURCE_PATH)),
-    key("mode", Kind::Choice(&MODE)),
-    key("https_redirect_platform", Kind::Choice(&PLATFORM)),
-    key("required_scopes", Kind::List(SCOPE_NAME)),
-    key("required_roles", Kind::List(SCOPE_TOKEN)),
-    key("app_id_uris", Kind::List(APP_ID_URI)),
-    key("clock_skew", Kind::Duration),
-    key("custom_signing_keys", Kind::Bool),
-    key("require_pkce", Kind::Bool),
-    key("key_cache_tenants", Kind::Count),
-    key("new_tenant_burst", Kind::Count),
-    key("new_tenant_refill_per_sec", Kind::Count),
-    key("token_cache_capacity", Kind::Count),
-    key("key_refresh_interval", Kind::Duration),
-    key("http_timeout", Kind::Duration),
-    key(ENV, Kind::Env),
-];
 
 /// Names people reach for (the environment variables' words, the Python library's) and the key
 /// they mean, when edit distance alone would not find it.
@@ -139,45 +68,63 @@ pub(crate) struct Config {
     pub(crate) settings: Vec<Setting>,
 }
 
-impl Input {
-    pub(crate) fn validate(self) -> syn::Result<Config> {
-        let mut errors = Errors::default();
-        let mut seen: Vec<Ident> = Vec::new();
-        let mut settings = Vec::new();
-        for Field { key: ident, value } in self.0 {
-            let name = ident.to_string();
-            let Some(key) = KEYS.iter().find(|k| k.name == name) else {
-                let (error, hint) = unknown(&ident);
-                errors.push(error);
-                // A misspelt key is not also reported as missing.
-                seen.extend(hint.map(|h| Ident::new(h, ident.span())));
-                continue;
-            };
-            if seen.contains(&ident) {
-                errors.at(&ident, format_args!("duplicate key `{name}`: give it once"));
-                continue;
-            }
-            seen.push(ident.clone());
-            if let Some((arg, const_checks)) = value_of(key, &value, &mut errors) {
-                settings.push(Setting { key: ident, arg, const_checks });
+/// Checks every key and value.
+pub(crate) fn validate(input: Input) -> syn::Result<Config> {
+    let mut errors = Errors::default();
+    let mut seen: Vec<Ident> = Vec::new();
+    let mut settings = Vec::new();
+    let mut env = None;
+    for Field { key: ident, value } in input.0 {
+        let name = ident.to_string();
+        let Some(accepted) = accepted(&name) else {
+            let (error, hint) = unknown(&ident);
+            errors.push(error);
+            // A misspelt key is not also reported as missing.
+            seen.extend(hint.map(|h| Ident::new(h, ident.span())));
+            continue;
+        };
+        if seen.contains(&ident) {
+            errors.at(&ident, format_args!("duplicate key `{name}`: give it once"));
+            continue;
+        }
+        seen.push(ident.clone());
+        match accepted {
+            Accepted::Env => env = lookup(&value, &mut errors),
+            Accepted::Key(key) => {
+                if let Some((arg, const_checks)) = value_of(key, &value, &mut errors) {
+                    settings.push(Setting { key: ident, arg, const_checks });
+                }
             }
         }
-        // With `env`, the app and tenant ids may come from `AZURE_CLIENT_ID` and `AZURE_TENANT_ID`.
-        let from_env = seen.iter().any(|s| s == ENV);
-        let missing: Vec<&Key> = KEYS
-            .iter()
-            .filter(|k| k.required.is_some() && !from_env && !seen.iter().any(|s| s == k.name))
-            .collect();
-        for key in missing {
+    }
+    // With `env`, the app and tenant ids may come from `AZURE_CLIENT_ID` and `AZURE_TENANT_ID`.
+    let from_env = seen.iter().any(|s| s == ENV);
+    for key in KEYS.iter().filter(|k| !from_env && !seen.iter().any(|s| s == k.name)) {
+        if let Some(what) = key.required {
             errors.at_span(
                 Span::call_site(),
-                format_args!("missing `{}`: {}", key.name, key.required.unwrap_or_default()),
+                format_args!(
+                    "missing `{name}`: {what}, e.g. `{name}: env!(\"{var}\")`",
+                    name = key.name,
+                    var = key.env
+                ),
             );
         }
-        errors.finish()?;
-        let env = settings.iter().position(|s| s.key == ENV).map(|i| settings.remove(i).arg);
-        Ok(Config { env, settings })
     }
+    errors.finish()?;
+    Ok(Config { env, settings })
+}
+
+/// `env`'s lookup: any expression but a literal.
+fn lookup(value: &Expr, errors: &mut Errors) -> Option<TokenStream> {
+    if let Expr::Lit(l) = common::peel(value) {
+        errors.at(
+            l,
+            "`env` takes a lookup function, such as `env: |name| std::env::var(name).ok()`, not a literal",
+        );
+        return None;
+    }
+    Some(value.to_token_stream())
 }
 
 fn unknown(ident: &Ident) -> (syn::Error, Option<&'static str>) {
@@ -186,7 +133,7 @@ fn unknown(ident: &Ident) -> (syn::Error, Option<&'static str>) {
         let error = syn::Error::new(ident.span(), format!("unknown key `{name}`: did you mean `{meant}`?"));
         return (error, Some(meant));
     }
-    let names: Vec<&str> = KEYS.iter().map(|k| k.name).collect();
+    let names: Vec<&str> = KEYS.iter().map(|k| k.name).chain([ENV]).collect();
     common::unknown_key("key", ident, &names)
 }
 
@@ -237,41 +184,21 @@ fn value_of(key: &Key, value: &Expr, errors: &mut Errors) -> Option<(TokenStream
             tenant_mix(&literals, errors);
             arg
         }
-        Kind::Secret => secret(value, errors)?,
-        Kind::Env => match common::peel(value) {
-            Expr::Lit(l) => {
-                errors.at(
-                    l,
-                    format_args!(
-                        "`env` takes a lookup function, such as `env: |name| std::env::var(name).ok()`, not a literal"
-                    ),
-                );
-                return None;
-            }
-            _ => value.to_token_stream(),
-        },
+        Kind::Secret => secret(key, value, errors)?,
         Kind::Choice(choice) => choice_of(choice, value, field, errors)?,
-        Kind::Duration => match common::peel(value) {
-            Expr::Lit(l) => match &l.lit {
-                Lit::Int(i) => match i.base10_parse::<u64>() {
-                    Ok(_) => quote_spanned!(i.span()=> ::core::time::Duration::from_secs(#i)),
-                    Err(e) => {
-                        errors.push(e);
-                        return None;
-                    }
-                },
-                other => {
-                    errors.at(
-                        other,
-                        format_args!(
-                            "`{field}` takes whole seconds such as 300, or a Duration such as std::time::Duration::from_secs(300)"
-                        ),
-                    );
-                    return None;
+        Kind::Seconds { min, max, expected } => {
+            let takes = format!(
+                "{expected}, or a Duration such as std::time::Duration::from_secs({example})",
+                example = example(expected)
+            );
+            match whole_number(value, field, &takes, errors)? {
+                Some(lit) => {
+                    within(&lit, *min, Some(*max), field, expected, errors)?;
+                    quote_spanned!(lit.span()=> ::core::time::Duration::from_secs(#lit))
                 }
-            },
-            _ => value.to_token_stream(),
-        },
+                None => value.to_token_stream(),
+            }
+        }
         Kind::Bool => match common::peel(value) {
             Expr::Lit(l) if !matches!(l.lit, Lit::Bool(_)) => {
                 errors.at(l, format_args!("`{field}` takes `true` or `false`"));
@@ -279,24 +206,53 @@ fn value_of(key: &Key, value: &Expr, errors: &mut Errors) -> Option<(TokenStream
             }
             _ => value.to_token_stream(),
         },
-        Kind::Count => match common::peel(value) {
-            Expr::Lit(l) => match &l.lit {
-                Lit::Int(i) => match i.base10_parse::<usize>() {
-                    Ok(_) => i.to_token_stream(),
-                    Err(e) => {
-                        errors.push(e);
-                        return None;
-                    }
-                },
-                other => {
-                    errors.at(other, format_args!("`{field}` takes a whole number such as 100"));
-                    return None;
-                }
-            },
-            _ => value.to_token_stream(),
+        Kind::Count { min, expected } => match whole_number(value, field, expected, errors)? {
+            Some(lit) => {
+                within(&lit, *min, None, field, expected, errors)?;
+                lit.to_token_stream()
+            }
+            None => value.to_token_stream(),
         },
     };
     Some((arg, checks))
+}
+
+/// An integer literal (`Some`), or any other expression, of the right type at run time (`None`);
+/// another literal is a mistake: the key takes what `takes` says.
+fn whole_number(value: &Expr, field: &str, takes: &str, errors: &mut Errors) -> Option<Option<syn::LitInt>> {
+    match common::peel(value) {
+        Expr::Lit(l) => match &l.lit {
+            Lit::Int(i) => Some(Some(i.clone())),
+            other => {
+                errors.at(other, format_args!("`{field}` takes {takes}"));
+                None
+            }
+        },
+        _ => Some(None),
+    }
+}
+
+/// The example of an `expected` text ("…, such as 300"), else 300.
+fn example(expected: &str) -> &str {
+    expected.rsplit_once("such as ").map_or("300", |(_, e)| e.split([' ', ')']).next().unwrap_or(e))
+}
+
+/// The value of an integer literal from `min` to `max`, as the key table's `expected` says.
+fn within(
+    lit: &syn::LitInt,
+    min: u64,
+    max: Option<u64>,
+    field: &str,
+    expected: &str,
+    errors: &mut Errors,
+) -> Option<u64> {
+    match lit.base10_parse::<u64>() {
+        Ok(n) if n >= min && max.is_none_or(|max| n <= max) => Some(n),
+        _ => {
+            errors.at(lit, format_args!("invalid `{field}`: expected {expected}"));
+            None
+        }
+    }
 }
 
 /// `[a, b, …]` (each checked by `rule`), or any run-time iterable of strings. Returns the builder
@@ -410,17 +366,16 @@ fn unwrap_conversions(expr: &Expr) -> &Expr {
     }
 }
 
-const SECRET_HINT: &str =
-    "read it at run time instead, e.g. `client_secret: std::env::var(\"AZURE_CLIENT_SECRET\")?`";
-
-/// The client secret must be read at run time: written in the source or read with `env!` it is
-/// baked into the binary, where anyone with the binary can read it.
-fn secret(value: &Expr, errors: &mut Errors) -> Option<TokenStream> {
+/// A secret (`client_secret`, `state_keys`) must be read at run time: written in the source or read
+/// with `env!` it is baked into the binary, where anyone with the binary can read it.
+fn secret(key: &Key, value: &Expr, errors: &mut Errors) -> Option<TokenStream> {
+    let (name, var) = (key.name, key.env);
+    let hint = format!("read it at run time instead, e.g. `{name}: std::env::var(\"{var}\")?`");
     if reads_at_build_time(value.to_token_stream()) {
         errors.at(
             value,
             format_args!(
-                "`client_secret` must not be read at build time: this macro bakes the value into the binary, where anyone with the binary can read it; {SECRET_HINT}"
+                "`{name}` must not be read at build time: this macro bakes the value into the binary, where anyone with the binary can read it; {hint}"
             ),
         );
         return None;
@@ -430,7 +385,7 @@ fn secret(value: &Expr, errors: &mut Errors) -> Option<TokenStream> {
         errors.at(
             inner,
             format_args!(
-                "`client_secret` must not be written in the source: it would be baked into the binary and kept in version control; {SECRET_HINT}"
+                "`{name}` must not be written in the source: it would be baked into the binary and kept in version control; {hint}"
             ),
         );
         return None;
@@ -438,26 +393,32 @@ fn secret(value: &Expr, errors: &mut Errors) -> Option<TokenStream> {
     Some(value.to_token_stream())
 }
 
-/// `bridge`, or a path ending in the variant (`Mode::Bridge`), or any other expression as a
-/// run-time value (`{ mode }`).
+/// Words people reach for that are not a choice (an old name), and the choice they mean.
+const CHOICE_ALIASES: &[(&str, &str)] = &[("bridge", "enrol")];
+
+/// A choice's word (`broker`), or a path ending in its variant (`Mode::Broker`), or any other
+/// expression as a run-time value (`{ mode }`).
 fn choice_of(choice: &Choice, value: &Expr, field: &str, errors: &mut Errors) -> Option<TokenStream> {
-    let names: Vec<String> = choice.choices.iter().map(|(n, _)| format!("`{n}`")).collect();
-    let expected = names.join(" or ");
+    let words: Vec<&str> = choice.choices.iter().map(|(w, _)| *w).collect();
+    let expected = choice.expected;
     match common::peel(value) {
         Expr::Path(p)
             if p.qself.is_none() && p.path.segments.len() == 1 && p.path.leading_colon.is_none() =>
         {
             let ident = &p.path.segments[0].ident;
             let written = ident.to_string();
-            match choice.choices.iter().find(|(n, v)| *n == written || *v == written) {
-                Some((_, variant)) => {
+            match choice.variant(&written) {
+                Some(variant) => {
                     let ty = Ident::new(choice.ty, Span::call_site());
                     let variant = Ident::new(variant, ident.span());
                     Some(quote!(::axum_mcp_azure_oauth::__private::#ty::#variant))
                 }
                 None => {
-                    let lower: Vec<&str> = choice.choices.iter().map(|(n, _)| *n).collect();
-                    let hint = common::did_you_mean(&written, &lower)
+                    let alias = CHOICE_ALIASES.iter().find(|(old, _)| written.eq_ignore_ascii_case(old));
+                    let hint = alias
+                        .map(|(_, meant)| *meant)
+                        .filter(|meant| words.contains(meant))
+                        .or_else(|| common::did_you_mean(&written, &words))
                         .map(|h| format!("did you mean `{h}`? "))
                         .unwrap_or_default();
                     errors.at(
@@ -476,16 +437,19 @@ fn choice_of(choice: &Choice, value: &Expr, field: &str, errors: &mut Errors) ->
                 Some(value.to_token_stream())
             } else {
                 let variants: Vec<String> =
-                    choice.choices.iter().map(|(_, v)| format!("`{}::{v}`", choice.ty)).collect();
+                    choice.choices.iter().map(|(_, v)| format!("{}::{v}", choice.ty)).collect();
                 errors.at(
                     value,
-                    format_args!("unknown `{field}`: expected {expected} (or {})", variants.join(" or ")),
+                    format_args!(
+                        "unknown `{field}`: expected {expected}, or a path ending in {}",
+                        common::one_of(&variants)
+                    ),
                 );
                 None
             }
         }
         Expr::Lit(l) => {
-            errors.at(l, format_args!("`{field}` takes {expected} without quotes"));
+            errors.at(l, format_args!("`{field}` takes {} without quotes", common::one_of(&words)));
             None
         }
         // `{ value }`: the braces only mark a run-time value; emitting them would trip `unused_braces`.
@@ -496,5 +460,38 @@ fn choice_of(choice: &Choice, value: &Expr, field: &str, errors: &mut Errors) ->
             }
         }
         _ => Some(value.to_token_stream()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_hint_names_what_the_macro_accepts() {
+        for (alias, meant) in ALIASES {
+            assert!(accepted(alias).is_none(), "{alias} is a key itself");
+            assert!(accepted(meant).is_some(), "{alias} points to {meant}, which is not a key");
+        }
+        for (old, meant) in CHOICE_ALIASES {
+            assert_eq!(keys::MODE_CHOICE.variant(old), None, "{old} is a word itself");
+            assert!(
+                keys::MODE_CHOICE.variant(meant).is_some(),
+                "{old} points to {meant}, which is not a word"
+            );
+        }
+    }
+
+    #[test]
+    fn the_example_of_a_duration_is_the_tables() {
+        assert_eq!(example("a whole number of seconds from 0 to 3600, such as 300"), "300");
+        assert_eq!(
+            example(match keys::HTTP_TIMEOUT.kind {
+                Kind::Seconds { expected, .. } => expected,
+                _ => unreachable!("http_timeout is in seconds"),
+            }),
+            "10"
+        );
+        assert_eq!(example("no example"), "300");
     }
 }

@@ -8,7 +8,7 @@ fn main() {
         base_url: "http://mcp.example.com",
         client_secret: "s3cr3t",
         redirect_uris: ["https://vscode.dev/redirect"],
-        mode: bridge,
+        mode: broker,
         mode: direct,
     };
 }

@@ -1,10 +1,14 @@
-//! Every key of the configuration builder, written as literals.
+//! Every key of the configuration's key table, literals where the key allows them.
 #![deny(unused, nonstandard_style, warnings)]
 use axum::Router;
 use axum_mcp_azure_oauth::azure_oauth_routes;
 
 fn secret_from_vault() -> String {
     "from-the-vault".to_owned()
+}
+
+fn sealing_keys_from_vault() -> String {
+    "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=".to_owned()
 }
 
 fn main() {
@@ -26,6 +30,8 @@ fn main() {
         api_scope: "access_as_user",
         resource_path: "/api/mcp",
         mode: direct,
+        state_keys: sealing_keys_from_vault(),
+        consent_remember: 2592000,
         https_redirect_platform: spa,
         required_scopes: ["access_as_user", "Mcp.Read"],
         required_roles: ["Mcp.Invoke"],
@@ -37,6 +43,7 @@ fn main() {
         new_tenant_burst: 100,
         new_tenant_refill_per_sec: 10,
         token_cache_capacity: 0,
+        obo_cache_capacity: 100,
         key_refresh_interval: std::time::Duration::from_secs(3600),
         http_timeout: 5,
     };

@@ -13,6 +13,7 @@ macro_rules! server {
             app_id: $app,
             tenant_id: $tenant,
             allowed_redirect_uris: [$uri],
+            mode: direct,
         };
         router
     }};

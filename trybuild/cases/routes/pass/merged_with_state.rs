@@ -19,6 +19,7 @@ fn main() {
             app_id: "11111111-2222-3333-4444-555555555555",
             tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
             base_url: "http://localhost:8000",
+            mode: direct,
         })
         .with_state(AppState(1));
 }

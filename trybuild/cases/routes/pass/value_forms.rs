@@ -21,5 +21,6 @@ fn main() {
         allowed_redirect_uris: redirect_uris,
         allowed_redirect_uri_prefixes: [const { "https://global.consent.azure-apim.net/redirect/" }, base_url + "/cb/"],
         allowed_tenant_ids: tenants,
+        mode: direct,
     };
 }

@@ -1,0 +1,11 @@
+use axum::Router;
+use axum_mcp_azure_oauth::azure_oauth_routes;
+
+fn main() {
+    // The old name of `enrol`.
+    let _: Router = azure_oauth_routes! {
+        app_id: "11111111-2222-3333-4444-555555555555",
+        tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+        mode: bridge,
+    };
+}

@@ -1,0 +1,2 @@
+// Promised to fail to compile, but compiles.
+fn main() {}
