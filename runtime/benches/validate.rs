@@ -114,6 +114,8 @@ fn validator(f: &Fixture, token_cache: usize) -> TokenValidator {
         .tenant_id(TENANT)
         .authority_host(f.authority.clone())
         .token_cache_capacity(token_cache)
+        // Only the validator is measured: no OAuth endpoints, no client secret.
+        .mode(axum_mcp_azure_oauth::config::Mode::Direct)
         .build()
         .expect("a valid configuration");
     let v = TokenValidator::new(Arc::new(config));

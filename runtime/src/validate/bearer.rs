@@ -2,7 +2,7 @@
 //! header holding a `b64token`, and never a token in the query string (§2.3, which this resource
 //! refuses).
 
-use http::{HeaderMap, Uri, header};
+use http::{HeaderMap, HeaderValue, Uri, header};
 
 use super::error::{AuthError, InvalidRequest};
 
@@ -36,6 +36,13 @@ pub(crate) fn credentials<'a>(headers: &'a HeaderMap, uri: &Uri) -> Result<&'a s
     if values.next().is_some() {
         return Err(bad(InvalidRequest::SeveralHeaders));
     }
+    bearer_value(value)
+}
+
+/// The credentials of one `Authorization` header value: `Bearer` (any case), a space, the token
+/// (spaces around it dropped).
+pub(crate) fn bearer_value(value: &HeaderValue) -> Result<&str, AuthError> {
+    let bad = AuthError::InvalidRequest;
     let value = value.as_bytes();
     let (scheme, rest) = match value.iter().position(|&b| b == b' ') {
         Some(space) => (&value[..space], Some(&value[space + 1..])),
@@ -66,8 +73,6 @@ fn is_b64token(b: u8) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use http::HeaderValue;
-
     use super::*;
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {

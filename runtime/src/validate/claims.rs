@@ -63,12 +63,22 @@ pub struct AzureClaims {
 
 /// The caller's access token: shared, never printed.
 #[derive(Clone)]
-pub(crate) struct CallerToken(Arc<str>);
+pub(crate) enum CallerToken {
+    /// A token given as a string (`TokenValidator::validate`).
+    Owned(Arc<str>),
+    /// The request's `Authorization: Bearer …` header, shared with the request (cloning a header
+    /// value received by hyper bumps a reference count) rather than copied on every request.
+    Header(http::HeaderValue),
+}
 
 impl CallerToken {
     /// The token, to send as the on-behalf-of `assertion` (and nowhere else).
     pub(crate) fn expose(&self) -> &str {
-        &self.0
+        match self {
+            Self::Owned(token) => token,
+            // The validator accepted this header, so it reads again.
+            Self::Header(value) => super::bearer::bearer_value(value).unwrap_or_default(),
+        }
     }
 }
 
@@ -93,7 +103,14 @@ impl AzureClaims {
 
     /// These claims, holding the token they were verified from.
     pub(crate) fn with_token(mut self, token: &str) -> Self {
-        self.token = Some(CallerToken(Arc::from(token)));
+        self.token = Some(CallerToken::Owned(Arc::from(token)));
+        self
+    }
+
+    /// These claims, holding the bearer token of the `Authorization` header they were verified
+    /// from.
+    pub(crate) fn with_header_token(mut self, header: &http::HeaderValue) -> Self {
+        self.token = Some(CallerToken::Header(header.clone()));
         self
     }
 
@@ -240,5 +257,9 @@ mod tests {
         let debug = format!("{with:?}");
         assert!(debug.contains("[redacted]") && !debug.contains("eyJ"), "{debug}");
         assert!(c.token().is_none(), "attaching the token leaves other clones alone");
+        let header = http::HeaderValue::from_static("bearer  eyJhbGciOi.eyJzdWIi.c2lnbmF0dXJl ");
+        let from_header = c.clone().with_header_token(&header);
+        assert_eq!(from_header.token().map(CallerToken::expose), Some("eyJhbGciOi.eyJzdWIi.c2lnbmF0dXJl"));
+        assert!(!format!("{from_header:?}").contains("eyJ"));
     }
 }

@@ -160,10 +160,9 @@ impl TokenValidator {
     ) -> Result<AzureClaims, AuthError> {
         match self.lookup_token(token, requirements) {
             Lookup::Done(result) => result,
-            Lookup::Miss { token, key } => {
-                self.verify_uncached(token, key, requirements).await.map(|c| c.with_token(token))
-            }
+            Lookup::Miss { token, key } => self.verify_uncached(token, key, requirements).await,
         }
+        .map(|claims| claims.with_token(token))
     }
 
     /// Authenticates a request: reads its bearer token strictly (exactly one
@@ -179,7 +178,10 @@ impl TokenValidator {
         let result = match self.lookup(headers, uri, requirements) {
             Lookup::Done(result) => result,
             Lookup::Miss { token, key } => match bearer::check_b64token(token) {
-                Ok(()) => self.verify_uncached(token, key, requirements).await.map(|c| c.with_token(token)),
+                Ok(()) => self
+                    .verify_uncached(token, key, requirements)
+                    .await
+                    .map(|c| with_header_token(c, headers)),
                 Err(e) => Err(unusable(e)),
             },
         };
@@ -202,22 +204,26 @@ impl TokenValidator {
         }
     }
 
-    /// The request's token, answered from the verified-token cache when it is there.
+    /// The request's token, answered from the verified-token cache when it is there (the claims
+    /// then hold the token, shared with the request's header).
     fn lookup<'h>(&self, headers: &'h http::HeaderMap, uri: &http::Uri, req: &Requirements) -> Lookup<'h> {
         match bearer::credentials(headers, uri) {
-            Ok(token) => self.lookup_token(token, req),
+            Ok(token) => match self.lookup_token(token, req) {
+                Lookup::Done(result) => Lookup::Done(result.map(|c| with_header_token(c, headers))),
+                miss @ Lookup::Miss { .. } => miss,
+            },
             Err(e) => Lookup::Done(Err(unusable(e))),
         }
     }
 
-    /// `token`, answered from the verified-token cache when it is there (the claims then hold the
-    /// token, which the cache does not).
+    /// `token`, answered from the verified-token cache when it is there (claims without the token,
+    /// which the cache does not hold: the caller attaches it).
     fn lookup_token<'t>(&self, token: &'t str, req: &Requirements) -> Lookup<'t> {
         let key = self.inner.key(token);
         match key.as_ref().and_then(|k| self.inner.cached(k, req)) {
             Some(result) => {
                 accepted(&result);
-                Lookup::Done(result.map(|claims| claims.with_token(token)))
+                Lookup::Done(result)
             }
             None => Lookup::Miss { token, key },
         }
@@ -288,6 +294,15 @@ enum Lookup<'h> {
     Done(Result<AzureClaims, AuthError>),
     /// A token to verify (its characters not yet checked), and its cache key when the cache is on.
     Miss { token: &'h str, key: Option<TokenKey<'h>> },
+}
+
+/// `claims` holding the bearer token of `headers`' one `Authorization` header, which
+/// [`bearer::credentials`] accepted: shared with the header's bytes, not copied.
+fn with_header_token(claims: AzureClaims, headers: &http::HeaderMap) -> AzureClaims {
+    match headers.get(http::header::AUTHORIZATION) {
+        Some(value) => claims.with_header_token(value),
+        None => claims,
+    }
 }
 
 /// Logs a request without a usable bearer token.
