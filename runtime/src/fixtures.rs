@@ -24,3 +24,14 @@ pub(crate) fn offline() -> AzureOAuthConfigBuilder {
 pub(crate) fn build(builder: AzureOAuthConfigBuilder) -> AzureOAuthConfig {
     builder.build().expect("a valid test configuration")
 }
+
+/// [`builder`] at `https://mcp.example.com` with an allow-list of both kinds: an exact https URI,
+/// a loopback one and Copilot Studio's prefix.
+pub(crate) fn with_allow_lists() -> AzureOAuthConfig {
+    build(
+        builder()
+            .base_url("https://mcp.example.com")
+            .allowed_redirect_uris(["https://vscode.dev/redirect", "http://127.0.0.1:33418/"])
+            .allowed_redirect_uri_prefixes(["https://global.consent.azure-apim.net/redirect/"]),
+    )
+}

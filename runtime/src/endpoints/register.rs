@@ -266,12 +266,7 @@ mod tests {
     use super::*;
 
     fn config() -> AzureOAuthConfig {
-        crate::fixtures::build(
-            crate::fixtures::builder()
-                .base_url("https://mcp.example.com")
-                .allowed_redirect_uris(["https://vscode.dev/redirect", "http://127.0.0.1:33418/"])
-                .allowed_redirect_uri_prefixes(["https://global.consent.azure-apim.net/redirect/"]),
-        )
+        crate::fixtures::with_allow_lists()
     }
 
     #[test]
