@@ -35,6 +35,11 @@ pub async fn serve(
     serve_on(port, emu, config)
 }
 
+/// The broker against a fresh emulator, configured as the emulator presets it.
+pub async fn start() -> Broker {
+    serve(Emulator::start().await.expect("the emulator starts"), |c| c).await
+}
+
 /// The broker with `config` on `port`.
 pub fn serve_on(port: Port, emu: Emulator, config: AzureOAuthConfig) -> Broker {
     let clock = Clock::manual();

@@ -109,3 +109,11 @@ pub fn assert_error_page(a: &Answer, why: &str, case: &str) {
 pub fn param(url: &url::Url, name: &str) -> Option<String> {
     url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
+
+/// A loopback redirect URI on a free port of this machine that no configuration names and nothing
+/// listens on, as a native client picks one: a browser sent there stops at the redirect.
+pub fn unused_loopback_redirect() -> String {
+    let port =
+        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a port").port();
+    format!("http://127.0.0.1:{port}/callback")
+}

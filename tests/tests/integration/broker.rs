@@ -8,22 +8,11 @@ use std::time::Duration;
 
 use axum_mcp_azure_oauth::emulator::{Emulator, Endpoint, Fault, Platform};
 use serde_json::json;
-use support::broker::{self, Broker};
+use support::broker;
 use support::browser::{HttpBrowser, Page};
-use support::http::{Answer, client, param};
+use support::http::{Answer, client, param, unused_loopback_redirect};
 use support::pkce::Pkce;
 use support::serve::Port;
-
-async fn broker() -> Broker {
-    broker::serve(Emulator::start().await.expect("the emulator starts"), |c| c).await
-}
-
-/// A loopback redirect URI on a port nothing listens on: the browser stops at the redirect.
-fn loopback() -> String {
-    let port =
-        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a port").port();
-    format!("http://127.0.0.1:{port}/callback")
-}
 
 /// The browser-facing error page: an HTML page with the security headers, and no redirect.
 fn assert_error_page(page: &Page, status: u16, says: &str) {
@@ -38,8 +27,8 @@ fn assert_error_page(page: &Page, status: u16, says: &str) {
 
 #[tokio::test]
 async fn a_client_nobody_allowed_signs_in_through_the_consent_page_and_gets_entras_tokens() {
-    let b = broker().await;
-    let redirect = loopback();
+    let b = broker::start().await;
+    let redirect = unused_loopback_redirect();
     let client_id = b.register(&[&redirect]).await;
     let pkce = Pkce::generate();
 
@@ -108,7 +97,7 @@ async fn a_client_nobody_allowed_signs_in_through_the_consent_page_and_gets_entr
 
 #[tokio::test]
 async fn an_https_client_signs_in_without_any_redirect_uri_of_its_on_the_app_registration() {
-    let b = broker().await;
+    let b = broker::start().await;
     let redirect = "https://client.example/oauth/cb";
     let client_id = b.register(&[redirect]).await;
     let pkce = Pkce::generate();
@@ -120,8 +109,8 @@ async fn an_https_client_signs_in_without_any_redirect_uri_of_its_on_the_app_reg
 
 #[tokio::test]
 async fn deny_goes_back_to_the_client_with_access_denied_its_state_and_iss() {
-    let b = broker().await;
-    let redirect = loopback();
+    let b = broker::start().await;
+    let redirect = unused_loopback_redirect();
     let client_id = b.register(&[&redirect]).await;
     let mut browser = HttpBrowser::new();
     let page = browser.get(&b.authorize_url(&client_id, &redirect, &Pkce::generate())).await;
@@ -136,8 +125,8 @@ async fn deny_goes_back_to_the_client_with_access_denied_its_state_and_iss() {
 
 #[tokio::test]
 async fn unknown_clients_and_redirect_uris_get_an_error_page_never_a_redirect() {
-    let b = broker().await;
-    let redirect = loopback();
+    let b = broker::start().await;
+    let redirect = unused_loopback_redirect();
     let client_id = b.register(&[&redirect]).await;
     let pkce = Pkce::generate();
     let mut browser = HttpBrowser::new();
@@ -166,8 +155,8 @@ async fn unknown_clients_and_redirect_uris_get_an_error_page_never_a_redirect() 
 
 #[tokio::test]
 async fn once_the_redirect_uri_is_known_errors_go_back_to_it_with_state_and_iss() {
-    let b = broker().await;
-    let redirect = loopback();
+    let b = broker::start().await;
+    let redirect = unused_loopback_redirect();
     let client_id = b.register(&[&redirect]).await;
     let pkce = Pkce::generate();
     let mut browser = HttpBrowser::new();
@@ -201,8 +190,8 @@ async fn once_the_redirect_uri_is_known_errors_go_back_to_it_with_state_and_iss(
 
 #[tokio::test]
 async fn the_consent_form_needs_its_cookie_its_own_page_and_this_origin() {
-    let b = broker().await;
-    let redirect = loopback();
+    let b = broker::start().await;
+    let redirect = unused_loopback_redirect();
     let client_id = b.register(&[&redirect]).await;
     let mut browser = HttpBrowser::new();
     let page = browser.get(&b.authorize_url(&client_id, &redirect, &Pkce::generate())).await;
@@ -257,8 +246,8 @@ async fn the_consent_form_needs_its_cookie_its_own_page_and_this_origin() {
 
 #[tokio::test]
 async fn a_remembered_approval_skips_the_page_only_for_navigations_from_the_same_site() {
-    let b = broker().await;
-    let redirect = loopback();
+    let b = broker::start().await;
+    let redirect = unused_loopback_redirect();
     let client_id = b.register(&[&redirect]).await;
     let mut browser = HttpBrowser::new();
     let page = browser.get(&b.authorize_url(&client_id, &redirect, &Pkce::generate())).await;
@@ -293,7 +282,7 @@ async fn a_remembered_approval_skips_the_page_only_for_navigations_from_the_same
         .expect("an answer");
     assert_eq!(cross.status(), 200, "a cross-site link always shows the consent page");
     // Another redirect URI of the same client: not approved yet.
-    let other = loopback();
+    let other = unused_loopback_redirect();
     let client_two = b.register(&[&redirect, &other]).await;
     let page = browser.get(&b.authorize_url(&client_two, &other, &Pkce::generate())).await;
     assert_eq!(page.status, 200, "approval is per client and redirect URI");
@@ -301,8 +290,8 @@ async fn a_remembered_approval_skips_the_page_only_for_navigations_from_the_same
 
 #[tokio::test]
 async fn the_callback_refuses_altered_expired_and_other_browsers_states() {
-    let b = broker().await;
-    let redirect = loopback();
+    let b = broker::start().await;
+    let redirect = unused_loopback_redirect();
     let client_id = b.register(&[&redirect]).await;
     let mut browser = HttpBrowser::new();
     let page = browser.get(&b.authorize_url(&client_id, &redirect, &Pkce::generate())).await;
@@ -331,8 +320,8 @@ async fn the_callback_refuses_altered_expired_and_other_browsers_states() {
 
 #[tokio::test]
 async fn codes_are_single_use_short_lived_and_bound_to_client_redirect_uri_and_verifier() {
-    let b = broker().await;
-    let redirect = loopback();
+    let b = broker::start().await;
+    let redirect = unused_loopback_redirect();
     let client_id = b.register(&[&redirect]).await;
     let other_client = b.register(&[&redirect]).await;
     let pkce = Pkce::generate();
@@ -402,8 +391,8 @@ async fn codes_are_single_use_short_lived_and_bound_to_client_redirect_uri_and_v
 
 #[tokio::test]
 async fn refresh_tokens_are_sealed_to_the_client_they_were_issued_to() {
-    let b = broker().await;
-    let redirect = loopback();
+    let b = broker::start().await;
+    let redirect = unused_loopback_redirect();
     let client_id = b.register(&[&redirect]).await;
     let other_client = b.register(&[&redirect]).await;
     let pkce = Pkce::generate();
@@ -435,7 +424,7 @@ async fn two_replicas_sharing_only_the_secret_serve_one_sign_in() {
     let b = broker::serve_on(b_port, emu.clone(), config());
     let on_b = |url: &url::Url| url::Url::parse(&url.as_str().replace(&public, &b_base)).expect("URL");
 
-    let redirect = loopback();
+    let redirect = unused_loopback_redirect();
     let client_id = a.register(&[&redirect]).await; // registered on A
     let pkce = Pkce::generate();
     let mut browser = HttpBrowser::new();
@@ -458,7 +447,7 @@ async fn two_replicas_sharing_only_the_secret_serve_one_sign_in() {
 
 #[tokio::test]
 async fn registration_follows_rfc_8252_and_the_clients_application_type_with_no_graph_write() {
-    let b = broker().await;
+    let b = broker::start().await;
     let secret = b.emu.client_secret().expose().to_owned();
     let register = |metadata: serde_json::Value| {
         let (base, secret) = (b.base.clone(), secret.clone());
@@ -558,7 +547,7 @@ async fn without_graph_permission_the_callback_is_not_written_and_entra_refuses_
     let emu = Emulator::start().await.expect("the emulator starts");
     emu.set_fault(Endpoint::GraphPatchApplication, Fault::status(403));
     let b = broker::serve(emu, |c| c).await;
-    let redirect = loopback();
+    let redirect = unused_loopback_redirect();
     let client_id = b.register(&[&redirect]).await;
     let mut browser = HttpBrowser::new();
     let page = browser.get(&b.authorize_url(&client_id, &redirect, &Pkce::generate())).await;

@@ -8,29 +8,17 @@
 use axum::Router;
 use axum::response::Html;
 use axum::routing::get;
-use axum_mcp_azure_oauth::emulator::{Emulator, Endpoint};
-use support::broker::{self, Broker};
+use axum_mcp_azure_oauth::emulator::Endpoint;
+use support::broker;
 use support::browser::Chromium;
-use support::http::param;
+use support::http::{param, unused_loopback_redirect};
 use support::pkce::Pkce;
 use support::serve::Port;
 
-async fn broker() -> Broker {
-    broker::serve(Emulator::start().await.expect("the emulator starts"), |c| c).await
-}
-
-/// A loopback redirect URI where nothing listens: the browser lands on an error page whose URL
-/// still holds the code.
-fn loopback() -> String {
-    let port =
-        std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a port").port();
-    format!("http://127.0.0.1:{port}/callback")
-}
-
 #[tokio::test]
 async fn a_user_allows_the_client_in_a_real_browser_and_the_client_gets_a_working_code() {
-    let b = broker().await;
-    let redirect = loopback();
+    let b = broker::start().await;
+    let redirect = unused_loopback_redirect();
     let client_id = b.register(&[&redirect]).await;
     let pkce = Pkce::generate();
     let browser = Chromium::start().await;
@@ -75,8 +63,8 @@ async fn a_user_allows_the_client_in_a_real_browser_and_the_client_gets_a_workin
 
 #[tokio::test]
 async fn a_user_denies_the_client_and_it_hears_access_denied() {
-    let b = broker().await;
-    let redirect = loopback();
+    let b = broker::start().await;
+    let redirect = unused_loopback_redirect();
     let client_id = b.register(&[&redirect]).await;
     let browser = Chromium::start().await;
     browser.goto(b.authorize_url(&client_id, &redirect, &Pkce::generate()).as_str()).await;
@@ -91,8 +79,8 @@ async fn a_user_denies_the_client_and_it_hears_access_denied() {
 
 #[tokio::test]
 async fn a_page_that_frames_the_consent_page_shows_nothing_of_it() {
-    let b = broker().await;
-    let redirect = loopback();
+    let b = broker::start().await;
+    let redirect = unused_loopback_redirect();
     let client_id = b.register(&[&redirect]).await;
     let consent = b.authorize_url(&client_id, &redirect, &Pkce::generate());
     // The attacker's page, on another origin (localhost vs 127.0.0.1), framing the consent page.

@@ -31,14 +31,8 @@ use serde_json::json;
 use support::browser::HttpBrowser;
 use support::example::{Server, call, serve, serve_config, serve_on, unauthenticated_challenge, whoami};
 use support::flow::jwt_payload;
-use support::http::param;
+use support::http::{param, unused_loopback_redirect};
 use support::serve::Port;
-
-/// A loopback redirect URI on a port no configuration names: a free port of this machine, as a
-/// native client picks one.
-async fn any_loopback_redirect() -> String {
-    format!("http://127.0.0.1:{}/callback", Port::bind().await.addr().port())
-}
 
 /// Steps 2–6: discovery from the challenge, registration, authorization in the browser (through
 /// the consent page), and the code exchange. Checks what the browser carried for the server's
@@ -134,7 +128,7 @@ fn app_registration(emu: &Emulator) -> Vec<String> {
 /// with the secret; then every tool.
 #[tokio::test]
 async fn loopback_public_client_signs_in_and_calls_tools() {
-    let redirect = any_loopback_redirect().await;
+    let redirect = unused_loopback_redirect();
     let redirect = redirect.as_str();
     let server = serve(Emulator::start().await.expect("emulator"), |c| c).await;
     assert_eq!(server.mode, Mode::Broker, "the default");
@@ -269,7 +263,7 @@ async fn enrol_mode_https_redirect_is_redeemed_with_the_secret_added_by_the_brid
 /// the server accepts.
 #[tokio::test]
 async fn v1_token_app_signs_in() {
-    let redirect = any_loopback_redirect().await;
+    let redirect = unused_loopback_redirect();
     let redirect = redirect.as_str();
     let emu = Emulator::builder().access_token_version(1).start().await.expect("emulator");
     let server = serve(emu, |c| c).await;
@@ -292,7 +286,7 @@ async fn v1_token_app_signs_in() {
 /// naming the scope; rmcp's client steps up from that challenge and then succeeds.
 #[tokio::test]
 async fn token_without_the_scope_gets_a_step_up_challenge() {
-    let redirect = any_loopback_redirect().await;
+    let redirect = unused_loopback_redirect();
     let redirect = redirect.as_str();
     let server = serve(Emulator::start().await.expect("emulator"), |c| c).await;
 
@@ -320,7 +314,7 @@ async fn token_without_the_scope_gets_a_step_up_challenge() {
 /// this client; the broker opens it and sends Entra's own with the secret) and retries.
 #[tokio::test]
 async fn expired_token_is_refreshed_through_the_broker() {
-    let redirect = any_loopback_redirect().await;
+    let redirect = unused_loopback_redirect();
     let redirect = redirect.as_str();
     let server = serve(Emulator::start().await.expect("emulator"), |c| c).await;
     let challenge = unauthenticated_challenge(&server.mcp_url).await;
@@ -430,7 +424,7 @@ async fn zero_configuration_run_serves_mcp_inspector_and_loopback_clients() {
         config.allowed_redirect_uri_prefixes()
     );
     let server = serve_on(port, demo.emulator, config);
-    let loopback = [any_loopback_redirect().await, any_loopback_redirect().await];
+    let loopback = [unused_loopback_redirect(), unused_loopback_redirect()];
     for redirect in [examples::demo::INSPECTOR_REDIRECT_URI, &loopback[0], &loopback[1]] {
         let challenge = unauthenticated_challenge(&server.mcp_url).await;
         let store = InMemoryCredentialStore::new();
