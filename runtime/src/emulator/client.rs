@@ -90,7 +90,7 @@ pub(crate) fn client_of(req: &Req) -> Result<Client, EntraError> {
 }
 
 /// Compares the secret with the app's in constant time (else `AADSTS7000215`).
-pub(crate) fn check_secret(state: &State, secret: &str) -> Result<(), EntraError> {
+fn check_secret(state: &State, secret: &str) -> Result<(), EntraError> {
     if aws_lc_rs::constant_time::verify_slices_are_equal(
         secret.as_bytes(),
         state.app.secret.expose().as_bytes(),
@@ -108,6 +108,17 @@ pub(crate) fn check_secret(state: &State, secret: &str) -> Result<(), EntraError
     Ok(())
 }
 
+/// A confidential client's credentials: a secret must be sent (`AADSTS7000218`), and be the app's.
+pub(crate) fn check_confidential(state: &State, client: &Client) -> Result<(), EntraError> {
+    let Some(secret) = &client.secret else {
+        return Err(unauthorized(
+            7_000_218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        ));
+    };
+    check_secret(state, secret)
+}
+
 /// The redirect URI's platform decides how a code or refresh token may be redeemed.
 pub(crate) fn check_platform(state: &State, platform: Platform, client: &Client) -> Result<(), EntraError> {
     match platform {
@@ -115,13 +126,7 @@ pub(crate) fn check_platform(state: &State, platform: Platform, client: &Client)
             if let Some(origin) = &client.origin {
                 return Err(cross_origin_refused(origin));
             }
-            let Some(secret) = &client.secret else {
-                return Err(unauthorized(
-                    7_000_218,
-                    "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-                ));
-            };
-            check_secret(state, secret)
+            check_confidential(state, client)
         }
         Platform::Spa => {
             if client.origin.is_none() {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use super::required;
-use crate::emulator::client::{Client, check_secret};
-use crate::emulator::errors::{EntraError, bad, unauthorized};
+use crate::emulator::client::{Client, check_confidential};
+use crate::emulator::errors::{EntraError, bad};
 use crate::emulator::mint::TokenBuilder;
 use crate::emulator::request::Req;
 use crate::emulator::state::State;
@@ -20,13 +20,7 @@ pub(super) fn grant(
     client: &Client,
     tenant: &TenantRef,
 ) -> Result<Map<String, Value>, EntraError> {
-    let Some(secret) = &client.secret else {
-        return Err(unauthorized(
-            7_000_218,
-            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-        ));
-    };
-    check_secret(state, secret)?;
+    check_confidential(state, client)?;
     let TenantRef::Id(tid) = tenant else {
         return Err(bad(
             "invalid_request",

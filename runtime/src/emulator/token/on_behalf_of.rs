@@ -15,8 +15,8 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 use super::{access_token, required, response};
-use crate::emulator::client::{Client, check_secret};
-use crate::emulator::errors::{EntraError, bad, unauthorized};
+use crate::emulator::client::{Client, check_confidential};
+use crate::emulator::errors::{EntraError, bad};
 use crate::emulator::jws::{self, JwsError, str_claim};
 use crate::emulator::request::Req;
 use crate::emulator::scopes::{Resource, parse_scopes, qualify, single_resource};
@@ -37,13 +37,7 @@ pub(super) fn grant(
     tenant: &TenantRef,
 ) -> Result<Map<String, Value>, EntraError> {
     // Only a confidential client may exchange a token.
-    let Some(secret) = &client.secret else {
-        return Err(unauthorized(
-            7_000_218,
-            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-        ));
-    };
-    check_secret(state, secret)?;
+    check_confidential(state, client)?;
     if matches!(tenant, TenantRef::Common | TenantRef::Consumers) {
         return Err(bad(
             "invalid_request",
