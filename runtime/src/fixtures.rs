@@ -9,10 +9,14 @@ pub(crate) const TENANT: &str = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee";
 /// Its client secret (the default broker mode needs one).
 pub(crate) const SECRET: &str = "unit~test.secret_value";
 
-/// A builder with the app, the tenant and the secret.
+/// A builder with the app, the tenant, the secret and the public base URL (the default broker mode
+/// needs both).
 pub(crate) fn builder() -> AzureOAuthConfigBuilder {
-    AzureOAuthConfig::builder().app_id(APP).tenant_id(TENANT).client_secret(SECRET)
+    AzureOAuthConfig::builder().app_id(APP).tenant_id(TENANT).client_secret(SECRET).base_url(BASE)
 }
+
+/// The public base URL of every unit test.
+pub(crate) const BASE: &str = "https://mcp.example.com";
 
 /// [`builder`] with Entra and Graph on a loopback port nothing listens on: a test that reached them
 /// would fail.
@@ -30,7 +34,6 @@ pub(crate) fn build(builder: AzureOAuthConfigBuilder) -> AzureOAuthConfig {
 pub(crate) fn with_allow_lists() -> AzureOAuthConfig {
     build(
         builder()
-            .base_url("https://mcp.example.com")
             .allowed_redirect_uris(["https://vscode.dev/redirect", "http://127.0.0.1:33418/"])
             .allowed_redirect_uri_prefixes(["https://global.consent.azure-apim.net/redirect/"]),
     )

@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use super::keys::{self, Key, Kind};
 use super::resolver::{HostResolver, SharedResolver};
+use super::rules::RuleError;
 use super::{
     AzureOAuthConfig, ClientSecret, ConfigError, DEFAULT_API_SCOPE, DEFAULT_AUTHORITY_HOST,
-    DEFAULT_CALLBACK_PATH, DEFAULT_CLOCK_SKEW, DEFAULT_CONSENT_REMEMBER, DEFAULT_GRAPH_ENDPOINT,
-    DEFAULT_HTTP_TIMEOUT, DEFAULT_KEY_CACHE_TENANTS, DEFAULT_KEY_REFRESH_INTERVAL, DEFAULT_NEW_TENANT_BURST,
-    DEFAULT_NEW_TENANT_REFILL_PER_SEC, DEFAULT_OBO_CACHE_CAPACITY, DEFAULT_RESOURCE_PATH,
-    DEFAULT_TOKEN_CACHE_CAPACITY, HttpsPlatform, Mode, StateKeys, TenantPolicy,
+    DEFAULT_CALLBACK_PATH, DEFAULT_CLOCK_SKEW, DEFAULT_CONSENT_REMEMBER, DEFAULT_ENROL_MAX_PER_PREFIX,
+    DEFAULT_ENROL_MAX_TOTAL, DEFAULT_GRAPH_ENDPOINT, DEFAULT_HTTP_TIMEOUT, DEFAULT_KEY_CACHE_TENANTS,
+    DEFAULT_KEY_REFRESH_INTERVAL, DEFAULT_NEW_TENANT_BURST, DEFAULT_NEW_TENANT_REFILL_PER_SEC,
+    DEFAULT_OBO_CACHE_CAPACITY, DEFAULT_REFRESH_LIFETIME, DEFAULT_RESOURCE_PATH,
+    DEFAULT_TOKEN_CACHE_CAPACITY, HttpsPlatform, Mode, StateKeys, TenantPolicy, canonical_uri,
 };
 
 /// Builds an [`AzureOAuthConfig`]; [`build`](Self::build) checks every value by its rule.
@@ -57,6 +59,9 @@ pub struct AzureOAuthConfigBuilder {
     pub(super) http_timeout: Option<Duration>,
     pub(super) state_keys: Option<StateKeys>,
     pub(super) consent_remember: Option<Duration>,
+    pub(super) refresh_lifetime: Option<Duration>,
+    pub(super) enrol_max_per_prefix: Option<usize>,
+    pub(super) enrol_max_total: Option<usize>,
     pub(super) loopback_client_metadata_for_tests: bool,
     pub(super) client_metadata_resolver: Option<SharedResolver>,
 }
@@ -234,6 +239,27 @@ impl AzureOAuthConfigBuilder {
         self.consent_remember = Some(lifetime);
         self
     }
+    /// How long a refresh token the broker hands out stays usable unused
+    /// (`AZURE_OAUTH_REFRESH_LIFETIME_SECS`), default [`DEFAULT_REFRESH_LIFETIME`] (14 days); each
+    /// refresh hands out a new one for as long again.
+    pub fn refresh_lifetime(mut self, lifetime: Duration) -> Self {
+        self.refresh_lifetime = Some(lifetime);
+        self
+    }
+    /// Enrol mode: how many redirect URIs under one allowed prefix `POST /register` may have on
+    /// the app registration (`AZURE_OAUTH_ENROL_MAX_PER_PREFIX`), default
+    /// [`DEFAULT_ENROL_MAX_PER_PREFIX`] (50), at least 1.
+    pub fn enrol_max_per_prefix(mut self, uris: usize) -> Self {
+        self.enrol_max_per_prefix = Some(uris);
+        self
+    }
+    /// Enrol mode: how many redirect URIs the app registration may hold before `POST /register`
+    /// writes no more (`AZURE_OAUTH_ENROL_MAX_TOTAL`), default [`DEFAULT_ENROL_MAX_TOTAL`] (200),
+    /// at least 1.
+    pub fn enrol_max_total(mut self, uris: usize) -> Self {
+        self.enrol_max_total = Some(uris);
+        self
+    }
     /// **For tests only**: lets the broker fetch Client ID Metadata Documents over plain `http` from
     /// loopback addresses (an emulated client on `http://127.0.0.1:PORT/client.json`), which it
     /// refuses otherwise (https only, never a loopback, private, link-local or special-use address).
@@ -276,6 +302,8 @@ impl AzureOAuthConfigBuilder {
         };
         check_all(&keys::REDIRECT_URIS, &self.allowed_redirect_uris)?;
         check_all(&keys::REDIRECT_PREFIXES, &self.allowed_redirect_uri_prefixes)?;
+        check_canonical(&keys::REDIRECT_URIS, &self.allowed_redirect_uris)?;
+        check_canonical(&keys::REDIRECT_PREFIXES, &self.allowed_redirect_uri_prefixes)?;
         let tenants = match (self.tenants, self.tenants_raw) {
             (Some(TenantPolicy::List(list)), _) => {
                 let joined = list.join(",");
@@ -320,6 +348,17 @@ impl AzureOAuthConfigBuilder {
             }
             _ => {}
         }
+        // An authorization server's issuer, its callback (enrolled on the app registration) and what
+        // it sends to Entra must never come from a request's `Host` or `X-Forwarded-*` headers.
+        if base_url.is_none() && mode != Mode::Direct {
+            return Err(ConfigError::ModeNeeds {
+                mode: if mode == Mode::Broker { "broker" } else { "enrol" },
+                needs: "base_url (PUBLIC_BASE_URL): the public URL clients reach this server at, such as \
+                        https://mcp.example.com; as an authorization server this server takes its issuer and its \
+                        callback (which goes on the app registration) from it, never from a request's Host or \
+                        X-Forwarded-* headers",
+            });
+        }
         Ok(AzureOAuthConfig {
             app_id: app_id.to_ascii_lowercase(),
             tenant_id: tenant_id.to_ascii_lowercase(),
@@ -362,6 +401,13 @@ impl AzureOAuthConfigBuilder {
             http_timeout: self.http_timeout.unwrap_or(DEFAULT_HTTP_TIMEOUT),
             state_keys,
             consent_remember: self.consent_remember.unwrap_or(DEFAULT_CONSENT_REMEMBER),
+            refresh_lifetime: self.refresh_lifetime.unwrap_or(DEFAULT_REFRESH_LIFETIME),
+            enrol_max_per_prefix: at_least(
+                &keys::ENROL_MAX_PER_PREFIX,
+                self.enrol_max_per_prefix,
+                DEFAULT_ENROL_MAX_PER_PREFIX,
+            ),
+            enrol_max_total: at_least(&keys::ENROL_MAX_TOTAL, self.enrol_max_total, DEFAULT_ENROL_MAX_TOTAL),
             loopback_client_metadata_for_tests: self.loopback_client_metadata_for_tests,
             client_metadata_resolver: self.client_metadata_resolver.unwrap_or_default(),
         })
@@ -376,6 +422,14 @@ fn check(key: &Key, value: &str) -> Result<(), ConfigError> {
 
 fn check_all(key: &Key, values: &[String]) -> Result<(), ConfigError> {
     values.iter().try_for_each(|v| check(key, v))
+}
+
+/// Checks that each redirect URI or prefix is what a browser reads it as ([`canonical_uri`]), so
+/// that allow-list entries and the requests matched against them are compared in one form.
+fn check_canonical(key: &Key, values: &[String]) -> Result<(), ConfigError> {
+    values.iter().try_for_each(|v| {
+        canonical_uri(v).map(drop).map_err(|_| ConfigError::invalid(key, v, RuleError::NotCanonical))
+    })
 }
 
 /// `value` (or `default`), raised to the key's minimum.

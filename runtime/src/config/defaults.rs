@@ -37,3 +37,15 @@ pub const DEFAULT_HTTP_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_GRAPH_RETRY_BUDGET: Duration = Duration::from_secs(30);
 /// How long the consent page's "remember" keeps a browser's approval of one client: 30 days.
 pub const DEFAULT_CONSENT_REMEMBER: Duration = Duration::from_secs(30 * 86_400);
+/// How long a refresh token the broker hands out stays usable without being used: 14 days. Each
+/// refresh hands out a new one for as long again, so a client in use never signs in again, while a
+/// copy that leaked (a log, a backup, a laptop) stops working after two weeks instead of lasting as
+/// long as Entra's own refresh token (up to 90 days of inactivity).
+pub const DEFAULT_REFRESH_LIFETIME: Duration = Duration::from_secs(14 * 86_400);
+/// Enrol mode: how many redirect URIs under one `ALLOWED_REDIRECT_URI_PREFIXES` entry `POST
+/// /register` may have on the app registration. Registration is unauthenticated, so without a cap
+/// anyone could fill the registration under an allowed prefix.
+pub const DEFAULT_ENROL_MAX_PER_PREFIX: usize = 50;
+/// Enrol mode: how many redirect URIs the app registration may hold before `POST /register` writes
+/// no more (Entra holds at most 256; the rest stays for the operator).
+pub const DEFAULT_ENROL_MAX_TOTAL: usize = 200;

@@ -77,6 +77,9 @@ impl AzureOAuthConfigBuilder {
             "http_timeout" => self.http_timeout = Some(seconds(key, value)?),
             "state_keys" => self.state_keys = Some(StateKeys::new(value)),
             "consent_remember" => self.consent_remember = Some(seconds(key, value)?),
+            "refresh_lifetime" => self.refresh_lifetime = Some(seconds(key, value)?),
+            "enrol_max_per_prefix" => self.enrol_max_per_prefix = Some(count(key, value)?),
+            "enrol_max_total" => self.enrol_max_total = Some(count(key, value)?),
             // Every key of the table is a field; `every_variable_sets_its_field` proves it.
             other => unreachable!("the key table names {other}, which the builder does not know"),
         }
@@ -126,8 +129,12 @@ mod tests {
     use crate::fixtures::{APP, SECRET};
 
     fn with(vars: &[(&str, &str)]) -> Result<AzureOAuthConfig, ConfigError> {
-        let mut all =
-            vec![("AZURE_CLIENT_ID", APP), ("AZURE_TENANT_ID", APP), ("AZURE_CLIENT_SECRET", SECRET)];
+        let mut all = vec![
+            ("AZURE_CLIENT_ID", APP),
+            ("AZURE_TENANT_ID", APP),
+            ("AZURE_CLIENT_SECRET", SECRET),
+            ("PUBLIC_BASE_URL", "https://mcp.example.com"),
+        ];
         all.extend_from_slice(vars);
         let lookup = |name: &str| all.iter().rev().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
         AzureOAuthConfig::builder().env(lookup)?.build()
@@ -189,6 +196,9 @@ mod tests {
                 ("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=", |c| c.has_state_keys().to_string(), "true")
             }
             "consent_remember" => ("0", |c| c.consent_remember().as_secs().to_string(), "0"),
+            "refresh_lifetime" => ("86400", |c| c.refresh_lifetime().as_secs().to_string(), "86400"),
+            "enrol_max_per_prefix" => ("3", |c| c.enrol_max_per_prefix().to_string(), "3"),
+            "enrol_max_total" => ("100", |c| c.enrol_max_total().to_string(), "100"),
             "https_redirect_platform" => ("spa", |c| format!("{:?}", c.https_redirect_platform()), "Spa"),
             "required_scopes" => ("a,b", |c| c.required_scopes().join(","), "a,b"),
             "required_roles" => ("R", |c| c.required_roles().join(","), "R"),

@@ -169,6 +169,25 @@ pub(crate) const CONSENT_REMEMBER: Key = key(
         expected: "a whole number of seconds from 0 (never remember) to 34560000 (400 days), such as 2592000",
     },
 );
+pub(crate) const REFRESH_LIFETIME: Key = key(
+    "refresh_lifetime",
+    "AZURE_OAUTH_REFRESH_LIFETIME_SECS",
+    Kind::Seconds {
+        min: 3600,
+        max: 400 * 86_400,
+        expected: "a whole number of seconds from 3600 (an hour) to 34560000 (400 days), such as 1209600",
+    },
+);
+pub(crate) const ENROL_MAX_PER_PREFIX: Key = key(
+    "enrol_max_per_prefix",
+    "AZURE_OAUTH_ENROL_MAX_PER_PREFIX",
+    Kind::Count { min: 1, expected: AT_LEAST_ONE },
+);
+pub(crate) const ENROL_MAX_TOTAL: Key = key(
+    "enrol_max_total",
+    "AZURE_OAUTH_ENROL_MAX_TOTAL",
+    Kind::Count { min: 1, expected: "a whole number of at least 1, such as 200 (Entra holds at most 256)" },
+);
 pub(crate) const HTTP_TIMEOUT: Key = key(
     "http_timeout",
     "AZURE_HTTP_TIMEOUT_SECS",
@@ -191,6 +210,9 @@ pub(crate) const KEYS: &[Key] = &[
     MODE,
     STATE_KEYS,
     CONSENT_REMEMBER,
+    REFRESH_LIFETIME,
+    ENROL_MAX_PER_PREFIX,
+    ENROL_MAX_TOTAL,
     HTTPS_PLATFORM,
     REQUIRED_SCOPES,
     REQUIRED_ROLES,

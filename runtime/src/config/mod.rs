@@ -8,7 +8,7 @@
 //! | `client_secret` | `AZURE_CLIENT_SECRET` | none |
 //! | `authority_host` | `AZURE_AUTHORITY_HOST` | [`DEFAULT_AUTHORITY_HOST`] |
 //! | `graph_endpoint` | `MICROSOFT_GRAPH_ENDPOINT` | [`DEFAULT_GRAPH_ENDPOINT`] |
-//! | `base_url` | `PUBLIC_BASE_URL` | derived from the request (documents only) |
+//! | `base_url` | `PUBLIC_BASE_URL` | required in broker and enrol modes; in direct mode derived from the request (documents only) |
 //! | `allowed_redirect_uris` | `ALLOWED_REDIRECT_URIS` (comma-separated) | none |
 //! | `allowed_redirect_uri_prefixes` | `ALLOWED_REDIRECT_URI_PREFIXES` | none |
 //! | `allowed_tenant_ids` | `AZURE_ALLOWED_TENANT_IDS` (GUIDs, or `*`) | the home tenant |
@@ -17,6 +17,9 @@
 //! | `mode` | `AZURE_OAUTH_MODE` | [`Mode::Broker`] |
 //! | `state_keys` | `AZURE_OAUTH_STATE_KEY` (comma-separated) | derived from the client secret |
 //! | `consent_remember` | `AZURE_OAUTH_CONSENT_REMEMBER_SECS` | [`DEFAULT_CONSENT_REMEMBER`] |
+//! | `refresh_lifetime` | `AZURE_OAUTH_REFRESH_LIFETIME_SECS` | [`DEFAULT_REFRESH_LIFETIME`] |
+//! | `enrol_max_per_prefix` | `AZURE_OAUTH_ENROL_MAX_PER_PREFIX` | [`DEFAULT_ENROL_MAX_PER_PREFIX`] |
+//! | `enrol_max_total` | `AZURE_OAUTH_ENROL_MAX_TOTAL` | [`DEFAULT_ENROL_MAX_TOTAL`] |
 //! | `https_redirect_platform` | `AZURE_HTTPS_REDIRECT_PLATFORM` | [`HttpsPlatform::Web`] |
 //! | `required_scopes` | `AZURE_REQUIRED_SCOPES` | the API scope |
 //! | `required_roles` | `AZURE_REQUIRED_ROLES` | none |
@@ -46,6 +49,7 @@
 //! ```
 
 mod builder;
+mod canonical;
 mod choices;
 mod defaults;
 mod env;
@@ -61,6 +65,7 @@ pub mod rules;
 mod secret;
 
 pub use builder::AzureOAuthConfigBuilder;
+pub(crate) use canonical::canonical_uri;
 pub use choices::{HttpsPlatform, Mode, TenantPolicy};
 pub use defaults::*;
 pub use error::ConfigError;

@@ -71,6 +71,9 @@ pub struct AzureOAuthConfig {
     pub(super) http_timeout: Duration,
     pub(super) state_keys: Option<SealingSecrets>,
     pub(super) consent_remember: Duration,
+    pub(super) refresh_lifetime: Duration,
+    pub(super) enrol_max_per_prefix: usize,
+    pub(super) enrol_max_total: usize,
     pub(super) loopback_client_metadata_for_tests: bool,
     pub(super) client_metadata_resolver: SharedResolver,
 }
@@ -292,6 +295,20 @@ impl AzureOAuthConfig {
     pub fn consent_remember(&self) -> Duration {
         self.consent_remember
     }
+    /// How long a refresh token the broker hands out stays usable unused.
+    pub fn refresh_lifetime(&self) -> Duration {
+        self.refresh_lifetime
+    }
+    /// Enrol mode: how many redirect URIs under one allowed prefix `POST /register` may have on the
+    /// app registration.
+    pub fn enrol_max_per_prefix(&self) -> usize {
+        self.enrol_max_per_prefix
+    }
+    /// Enrol mode: how many redirect URIs the app registration may hold before `POST /register`
+    /// writes no more.
+    pub fn enrol_max_total(&self) -> usize {
+        self.enrol_max_total
+    }
     /// Whether the sealing keys are configured ([`StateKeys`](super::StateKeys)), rather than
     /// derived from the client secret.
     pub fn has_state_keys(&self) -> bool {
@@ -328,12 +345,29 @@ fn is_host(h: &str) -> bool {
 mod tests {
     use super::*;
 
+    /// With a base URL: the default (broker) mode; without one: direct mode, the only mode that
+    /// may derive a base URL from a request.
     fn config(base: Option<&str>) -> AzureOAuthConfig {
-        let b = crate::fixtures::builder();
         crate::fixtures::build(match base {
-            Some(base) => b.base_url(base),
-            None => b,
+            Some(base) => crate::fixtures::builder().base_url(base),
+            None => AzureOAuthConfig::builder()
+                .app_id(crate::fixtures::APP)
+                .tenant_id(crate::fixtures::TENANT)
+                .mode(Mode::Direct),
         })
+    }
+
+    #[test]
+    fn authorization_server_modes_need_a_configured_base_url() {
+        for mode in [Mode::Broker, Mode::Enrol] {
+            let builder = AzureOAuthConfig::builder()
+                .app_id(crate::fixtures::APP)
+                .tenant_id(crate::fixtures::TENANT)
+                .client_secret(crate::fixtures::SECRET)
+                .mode(mode);
+            let err = builder.build().expect_err("no base URL").to_string();
+            assert!(err.contains("PUBLIC_BASE_URL") && err.contains("Host"), "{err}");
+        }
     }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {

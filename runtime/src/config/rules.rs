@@ -48,6 +48,8 @@ pub enum RuleError {
     TenantList,
     /// An App ID URI that is not `api://…` or `https://…`, or names a scope (`/.default`).
     AppIdUri,
+    /// A URI that a browser would read as another string (see the run-time check of the builder).
+    NotCanonical,
     /// An empty value.
     Empty,
 }
@@ -95,6 +97,9 @@ impl RuleError {
             }
             Self::AppIdUri => {
                 "expected an App ID URI such as api://my-api or https://contoso.com/my-api (not a scope like …/.default)"
+            }
+            Self::NotCanonical => {
+                "expected the URI exactly as a browser reads it: lower-case scheme and host, no default port, no `.` or `..` segments, no percent-encoded host characters, an internationalised host in its xn-- form"
             }
             Self::Empty => "the value is empty",
         }
