@@ -5,13 +5,17 @@
 //! - the broker's clients' redirect URIs, which never reach Entra: RFC 8252 / OAuth 2.1 rules
 //!   ([`client_redirect_uri`]) and matching ([`client_redirect_matches`]).
 
-use crate::config::{AzureOAuthConfig, rules};
-use crate::graph::{GraphClient, RedirectPlatform, loopback_key, redirect_matches};
+use crate::config::{AzureOAuthConfig, canonical_uri, rules};
+use crate::graph::{EnrolBudget, GraphClient, RedirectPlatform, loopback_key, redirect_matches};
 
 /// Whether the configuration allows `uri` as a redirect URI: the server's own callback, an exact
 /// entry of `ALLOWED_REDIRECT_URIS` (loopback entries with any port, as Entra matches them), or a
-/// URI under an `ALLOWED_REDIRECT_URI_PREFIXES` entry without dot segments.
+/// URI under an `ALLOWED_REDIRECT_URI_PREFIXES` entry without dot segments. Only a URI in
+/// canonical form ([`canonical_uri`]) is allowed: what matched is what a browser goes to.
 pub(crate) fn allowed_by_config(config: &AzureOAuthConfig, uri: &str) -> bool {
+    if canonical_uri(uri).is_err() {
+        return false;
+    }
     if config.callback_url().as_deref() == Some(uri) {
         return true;
     }
@@ -23,21 +27,79 @@ pub(crate) fn allowed_by_config(config: &AzureOAuthConfig, uri: &str) -> bool {
     })
 }
 
-/// The part after a prefix has no `.` / `..` segment, encoded or not, nor an encoded `/` or `\`,
-/// so that a browser cannot resolve it outside the prefix.
+/// Whether the operator configured an allow-list (exact URIs or prefixes). When one is, it
+/// narrows every client's redirect URIs, at registration and at every authorization.
+pub(crate) fn operator_list(config: &AzureOAuthConfig) -> bool {
+    !config.allowed_redirect_uris().is_empty() || !config.allowed_redirect_uri_prefixes().is_empty()
+}
+
+/// Whether `uri` may be a redirect URI of a client under the operator's allow-list: allowed by it,
+/// or anything (in canonical form) when there is none.
+pub(crate) fn operator_allows(config: &AzureOAuthConfig, uri: &str) -> bool {
+    if operator_list(config) { allowed_by_config(config, uri) } else { canonical_uri(uri).is_ok() }
+}
+
+/// The part after a prefix is made only of RFC 3986 path and query characters (no `\`, white space
+/// or control character, which browsers rewrite or drop), and has no `.` / `..` segment, encoded or
+/// not, nor an encoded `/` or `\`, so that a browser cannot resolve it outside the prefix.
 fn safe_suffix(rest: &str) -> bool {
+    let plain = rest.bytes().all(|b| {
+        b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.'
+                    | b'_'
+                    | b'~'
+                    | b'!'
+                    | b'$'
+                    | b'&'
+                    | b'\''
+                    | b'('
+                    | b')'
+                    | b'*'
+                    | b'+'
+                    | b','
+                    | b';'
+                    | b'='
+                    | b':'
+                    | b'@'
+                    | b'/'
+                    | b'?'
+                    | b'%'
+            )
+    });
     let lower = rest.to_ascii_lowercase();
     let path = lower.split('?').next().unwrap_or("");
-    !path.contains("%2e")
+    plain
+        && !path.contains("%2e")
         && !path.contains("%2f")
         && !path.contains("%5c")
         && path.split('/').all(|segment| segment != "." && segment != "..")
+}
+
+/// The budget within which `POST /register` (enrol mode) writes `uri` to the app registration: the
+/// total cap for every URI, and the per-prefix cap for one admitted by a prefix rather than an
+/// exact entry; none for the server's own callback.
+pub(crate) fn enrol_budget(config: &AzureOAuthConfig, uri: &str) -> Option<EnrolBudget> {
+    if config.callback_url().as_deref() == Some(uri) {
+        return None;
+    }
+    let exact = config.allowed_redirect_uris().iter().any(|allowed| redirect_matches(allowed, uri));
+    let prefix = config
+        .allowed_redirect_uri_prefixes()
+        .iter()
+        .find(|prefix| !exact && uri.starts_with(prefix.as_str()))
+        .map(|prefix| (prefix.clone(), config.enrol_max_per_prefix()));
+    Some(EnrolBudget { prefix, total: config.enrol_max_total() })
 }
 
 /// Why a redirect URI is refused, in words an operator can act on.
 pub(crate) fn refusal(config: &AzureOAuthConfig, uri: &str) -> Option<String> {
     if let Err(rule) = rules::redirect_uri(uri) {
         return Some(format!("redirect URI {uri:?} would be refused by Entra ID: {rule}"));
+    }
+    if let Err(why) = canonical_uri(uri) {
+        return Some(format!("redirect URI {uri:?} is not in canonical form: {why}"));
     }
     if allowed_by_config(config, uri) {
         return None;
@@ -52,11 +114,18 @@ pub(crate) fn refusal(config: &AzureOAuthConfig, uri: &str) -> Option<String> {
     ))
 }
 
-/// Whether the redirect URI may be used with this app: allowed by the configuration, or enrolled
-/// on the app registration (as Graph reports it).
+/// Whether the redirect URI may be used with this app (enrol mode): in canonical form, and allowed
+/// by the operator's allow-list when there is one (so that tightening it applies at once, to URIs
+/// enrolled before too), else enrolled on the app registration (as Graph reports it).
 pub(crate) async fn redirect_known(config: &AzureOAuthConfig, graph: &GraphClient, uri: &str) -> bool {
+    if canonical_uri(uri).is_err() {
+        return false;
+    }
     if allowed_by_config(config, uri) {
         return true;
+    }
+    if operator_list(config) {
+        return false;
     }
     match graph.redirect_uris().await {
         Ok(uris) => uris.platform_of(uri).is_some(),
@@ -115,6 +184,9 @@ pub(crate) fn client_redirect_uri(uri: &str, application_type: Option<&str>) -> 
     let refuse = |why: &str| Err(format!("redirect URI {uri:?} is not acceptable: {why}"));
     if uri.len() > MAX_CLIENT_REDIRECT_URI {
         return refuse("it is longer than 2000 characters");
+    }
+    if let Err(why) = canonical_uri(uri) {
+        return refuse(&format!("it is not in canonical form: {why}"));
     }
     if uri.contains('#') {
         return refuse("a redirect URI must not have a fragment (RFC 6749 §3.1.2)");
@@ -213,8 +285,13 @@ mod tests {
             "https://global.consent.azure-apim.net/redirect/%2e%2e/evil",
             "https://global.consent.azure-apim.net/redirectx",
             "https://evil.example/oauth/callback",
+            "https://global.consent.azure-apim.net/redirect/..\\x",
+            "https://global.consent.azure-apim.net/redirect/.\t./x",
+            "https://global.consent.azure-apim.net/redirect/a\n/../../x",
+            "https://global.consent.azure-apim.net/redirect/a%5c..%5cx",
+            "https://global.consent.azure-apim.net/redirect/a b",
         ] {
-            assert!(!allowed_by_config(&c, refused), "{refused}");
+            assert!(!allowed_by_config(&c, refused), "{refused:?}");
         }
     }
 

@@ -14,6 +14,10 @@
 //!   ones; the operator reads why the others failed);
 //! - none enrolled because Graph failed: **502** `{"error": "server_error", "error_description",
 //!   "enrolment_failures"}`;
+//! - none enrolled because registration's budget is spent (at most `enrol_max_per_prefix` URIs
+//!   under one allowed prefix, at most `enrol_max_total` on the app registration; registration is
+//!   unauthenticated, so these bound what strangers can write): **400** `invalid_redirect_uri`
+//!   naming the budget and the setting that raises it;
 //! - no client secret configured (enrolment by hand on the app registration): **201** with the
 //!   allowed URIs, and a warning in the log.
 //!
@@ -34,7 +38,7 @@ use serde_json::{Map, Value, json};
 
 use super::clients::Registration;
 use super::params::body_or_error;
-use super::redirect_policy::{allowed_by_config, client_redirect_uri, refusal};
+use super::redirect_policy::{client_redirect_uri, enrol_budget, operator_allows, refusal};
 use super::state::{AppState, Shared};
 use crate::config::{AzureOAuthConfig, Mode};
 use crate::graph::EnrolError;
@@ -181,7 +185,7 @@ pub(crate) async fn register_post(
     if let Some(callback) = state.config.callback_url() {
         to_enrol.push(callback);
     }
-    let report = state.graph.enrol(to_enrol).await;
+    let report = state.graph.enrol_within(to_enrol, |uri| enrol_budget(&state.config, uri)).await;
     let failed: Vec<&(String, EnrolError)> =
         report.failed.iter().filter(|(uri, _)| metadata.redirect_uris.contains(uri)).collect();
     let no_secret = failed.iter().all(|(_, e)| *e == EnrolError::NoClientSecret);
@@ -202,6 +206,15 @@ pub(crate) async fn register_post(
         .collect();
     let mut answer = registration(&state.config);
     answer.extend(metadata.echoed);
+    let budget_spent = |e: &EnrolError| matches!(e, EnrolError::BudgetSpent { .. });
+    if redirect_uris.is_empty() && failed.iter().all(|(_, e)| budget_spent(e)) {
+        let description = failed.first().map(|(uri, e)| format!("redirect URI {uri:?} is not enrolled: {e}"));
+        tracing::warn!(
+            reason = description.as_deref().unwrap_or(""),
+            "registration refused: enrolment budget spent"
+        );
+        return invalid_redirect(description.unwrap_or_default()).into_response();
+    }
     if redirect_uris.is_empty() {
         let description = format!(
             "no redirect URI could be enrolled on the Entra app registration: {}",
@@ -225,13 +238,11 @@ pub(crate) async fn register_post(
 /// with nothing stored.
 fn register_with_broker(state: &Shared, metadata: Metadata) -> Response {
     let application_type = metadata.echoed.get("application_type").and_then(Value::as_str).map(str::to_owned);
-    let operator_list = !state.config.allowed_redirect_uris().is_empty()
-        || !state.config.allowed_redirect_uri_prefixes().is_empty();
     for uri in &metadata.redirect_uris {
         if let Err(why) = client_redirect_uri(uri, application_type.as_deref()) {
             return invalid_redirect(why).into_response();
         }
-        if operator_list && !allowed_by_config(&state.config, uri) {
+        if !operator_allows(&state.config, uri) {
             return invalid_redirect(format!(
                 "redirect URI {uri:?} is not allowed on this server: the operator must add it to ALLOWED_REDIRECT_URIS or a prefix of it to ALLOWED_REDIRECT_URI_PREFIXES"
             ))

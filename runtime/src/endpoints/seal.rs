@@ -4,8 +4,9 @@
 //! sent as base64url; any replica holding the same keys opens what another sealed.
 //!
 //! Layout: `version (1) ‖ key id (4) ‖ nonce (12) ‖ ciphertext ‖ tag (16)`. The associated data
-//! names the [`Purpose`], so a blob sealed as one thing never opens as another (a client id as a
-//! code, a state as a cookie).
+//! names the [`Purpose`] and the app id, so a blob sealed as one thing never opens as another (a
+//! client id as a code, a state as a cookie), nor for another app registration whose deployment
+//! shares the sealing key.
 //!
 //! Keys: each configured state key, or else the client secret, goes through HKDF-SHA256 (RFC 5869)
 //! with a fixed salt into a 32-byte AES key and a 4-byte key id; the first key seals, every key
@@ -22,8 +23,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::SealingSource;
 
-/// The format's version byte.
-const VERSION: u8 = 1;
+/// The format's version byte (2: the app id joined the associated data).
+const VERSION: u8 = 2;
 /// The HKDF salt: fixed, so that every replica derives the same keys from the same secret.
 const SALT: &[u8] = b"axum-mcp-azure-oauth/seal/v1";
 const KEY_ID_LEN: usize = 4;
@@ -86,9 +87,11 @@ struct SealKey {
     key: RandomizedNonceKey,
 }
 
-/// Seals and opens with the configured keys (the first seals, all open).
+/// Seals and opens with the configured keys (the first seals, all open), for one app.
 pub(crate) struct Sealer {
     keys: Vec<SealKey>,
+    /// The app id, bound into every blob's associated data.
+    app: Box<[u8]>,
 }
 
 impl std::fmt::Debug for Sealer {
@@ -107,14 +110,14 @@ impl KeyType for Len {
 }
 
 impl Sealer {
-    /// The sealer for `source`: `None` when it yields no key (it always does for a validated
-    /// configuration).
-    pub(crate) fn new(source: SealingSource<'_>) -> Option<Self> {
+    /// The sealer of app `app_id` for `source`: `None` when it yields no key (it always does for a
+    /// validated configuration).
+    pub(crate) fn new(source: SealingSource<'_>, app_id: &str) -> Option<Self> {
         let keys: Vec<SealKey> = match source {
             SealingSource::StateKeys(keys) => keys.iter().filter_map(|k| derive(k, b"state key")).collect(),
             SealingSource::ClientSecret(secret) => derive(secret, b"client secret").into_iter().collect(),
         };
-        (!keys.is_empty()).then_some(Self { keys })
+        (!keys.is_empty()).then(|| Self { keys, app: app_id.as_bytes().into() })
     }
 
     /// Seals `value` for `purpose`, to open until `now + ttl` (`None`: forever).
@@ -129,7 +132,7 @@ impl Sealer {
         // Serialising plain data (strings, numbers, byte arrays) into a Vec cannot fail.
         let mut data = serde_json::to_vec(&Envelope { exp, value }).unwrap_or_default();
         let key = &self.keys[0];
-        let aad = aad(purpose, &key.id);
+        let aad = aad(purpose, &key.id, &self.app);
         let Ok(nonce) = key.key.seal_in_place_append_tag(Aad::from(aad), &mut data) else {
             // AES-GCM sealing fails only for inputs of gigabytes.
             return String::new();
@@ -164,7 +167,7 @@ impl Sealer {
         let body = &mut raw[nonce_start + NONCE_LEN..];
         let plain = key
             .key
-            .open_in_place(nonce, Aad::from(aad(purpose, &id)), body)
+            .open_in_place(nonce, Aad::from(aad(purpose, &id, &self.app)), body)
             .map_err(|_| Unsealed::Invalid)?;
         let envelope: Envelope<T> = serde_json::from_slice(plain).map_err(|_| Unsealed::Invalid)?;
         if envelope.exp != 0 && now > envelope.exp {
@@ -197,12 +200,14 @@ pub(crate) fn same_digest(a: &str, b: &str) -> bool {
         && aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
 }
 
-/// The associated data: the format version, the key id and the purpose.
-fn aad(purpose: Purpose, id: &[u8; KEY_ID_LEN]) -> Vec<u8> {
-    let mut aad = Vec::with_capacity(1 + KEY_ID_LEN + 10);
+/// The associated data: the format version, the key id, the purpose and the app id.
+fn aad(purpose: Purpose, id: &[u8; KEY_ID_LEN], app: &[u8]) -> Vec<u8> {
+    let mut aad = Vec::with_capacity(1 + KEY_ID_LEN + 10 + 1 + app.len());
     aad.push(VERSION);
     aad.extend_from_slice(id);
     aad.extend_from_slice(purpose.label());
+    aad.push(0);
+    aad.extend_from_slice(app);
     aad
 }
 
@@ -223,8 +228,10 @@ mod tests {
 
     fn sealer(keys: &[&[u8]]) -> Sealer {
         let keys: Vec<Vec<u8>> = keys.iter().map(|k| k.to_vec()).collect();
-        Sealer::new(SealingSource::StateKeys(&keys)).expect("keys")
+        Sealer::new(SealingSource::StateKeys(&keys), APP).expect("keys")
     }
+
+    const APP: &str = "11111111-2222-3333-4444-555555555555";
 
     const NOW: u64 = 1_800_000_000;
 
@@ -274,8 +281,8 @@ mod tests {
 
     #[test]
     fn replicas_sharing_the_secret_agree_and_two_seals_differ() {
-        let a = Sealer::new(SealingSource::ClientSecret(b"shared~secret")).expect("key");
-        let b = Sealer::new(SealingSource::ClientSecret(b"shared~secret")).expect("key");
+        let a = Sealer::new(SealingSource::ClientSecret(b"shared~secret"), APP).expect("key");
+        let b = Sealer::new(SealingSource::ClientSecret(b"shared~secret"), APP).expect("key");
         let one = a.seal(Purpose::State, &"x", NOW, None);
         let two = a.seal(Purpose::State, &"x", NOW, None);
         assert_ne!(one, two, "a fresh nonce each time");
@@ -286,5 +293,16 @@ mod tests {
             Err(Unsealed::Invalid),
             "labelled by source"
         );
+    }
+
+    #[test]
+    fn two_apps_sharing_a_state_key_do_not_open_each_others_blobs() {
+        let keys = vec![vec![9u8; 32]];
+        let ours = Sealer::new(SealingSource::StateKeys(&keys), APP).expect("key");
+        let theirs = Sealer::new(SealingSource::StateKeys(&keys), "99999999-2222-3333-4444-555555555555")
+            .expect("key");
+        let client_id = ours.seal(Purpose::Client, &"registration", NOW, None);
+        assert_eq!(ours.open::<String>(Purpose::Client, &client_id, NOW), Ok("registration".into()));
+        assert_eq!(theirs.open::<String>(Purpose::Client, &client_id, NOW), Err(Unsealed::Invalid));
     }
 }

@@ -42,7 +42,9 @@ impl Shared {
         clock: Clock,
     ) -> Self {
         let sealer = match config.mode() {
-            Mode::Broker | Mode::Enrol => config.sealing_source().and_then(Sealer::new),
+            Mode::Broker | Mode::Enrol => {
+                config.sealing_source().and_then(|source| Sealer::new(source, config.app_id()))
+            }
             Mode::Direct => None,
         };
         Self {

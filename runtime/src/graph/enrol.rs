@@ -38,7 +38,47 @@ pub struct EnrolReport {
 pub(super) struct Job {
     pub(super) uri: String,
     pub(super) platform: RedirectPlatform,
+    /// The budget the URI is written within, if any.
+    pub(super) budget: Option<EnrolBudget>,
     pub(super) done: oneshot::Sender<Result<(), EnrolError>>,
+}
+
+/// How many redirect URIs a write may leave on the app registration: what unauthenticated
+/// registration may write is bounded, so that nobody can fill the app registration (Entra holds at
+/// most 256) under an allowed prefix. Checked against the app registration as read for the batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct EnrolBudget {
+    /// The allow-list prefix the URI is under, and how many URIs under it may be there.
+    pub(crate) prefix: Option<(String, usize)>,
+    /// How many URIs the app registration may hold in all.
+    pub(crate) total: usize,
+}
+
+impl EnrolBudget {
+    /// Why adding one more URI would exceed the budget: `total` URIs are there or queued, `queued`
+    /// of this batch are queued.
+    fn exceeded<'a>(
+        &self,
+        current: &'a AppRedirectUris,
+        total: usize,
+        queued: impl Iterator<Item = &'a str>,
+    ) -> Option<EnrolError> {
+        if total >= self.total {
+            return Some(EnrolError::BudgetSpent {
+                scope: "in all".into(),
+                limit: self.total,
+                setting: "AZURE_OAUTH_ENROL_MAX_TOTAL",
+            });
+        }
+        let (prefix, limit) = self.prefix.as_ref()?;
+        let under =
+            current.all().map(String::as_str).chain(queued).filter(|u| u.starts_with(prefix.as_str()));
+        (under.count() >= *limit).then(|| EnrolError::BudgetSpent {
+            scope: format!("under {prefix}"),
+            limit: *limit,
+            setting: "AZURE_OAUTH_ENROL_MAX_PER_PREFIX",
+        })
+    }
 }
 
 impl Inner {
@@ -99,6 +139,10 @@ impl Inner {
                 // Already there, on this or another platform (the bridge redeems by the platform
                 // Graph reports), or already in this batch.
                 results.push(if queued { None } else { Some(Ok(())) });
+            } else if let Some(spent) = job.budget.as_ref().and_then(|budget| {
+                budget.exceeded(&current, total, additions.iter().map(|&j: &usize| jobs[j].uri.as_str()))
+            }) {
+                results.push(Some(Err(spent)));
             } else if total >= REDIRECT_URI_LIMIT {
                 if additions.is_empty() && !noted_full {
                     // Full before this batch: later enrolments are refused from this read

@@ -66,6 +66,21 @@ pub enum EnrolError {
         /// The limit.
         limit: usize,
     },
+    /// Registration's budget of redirect URIs is spent (see
+    /// [`DEFAULT_ENROL_MAX_PER_PREFIX`](crate::config::DEFAULT_ENROL_MAX_PER_PREFIX) and
+    /// [`DEFAULT_ENROL_MAX_TOTAL`](crate::config::DEFAULT_ENROL_MAX_TOTAL)).
+    #[error(
+        "this server's budget of {limit} redirect URIs {scope} on the app registration is spent: the operator must \
+         remove unused redirect URIs on the app registration's Authentication page, or raise {setting}"
+    )]
+    BudgetSpent {
+        /// `under <prefix>` or `in all`.
+        scope: String,
+        /// The budget.
+        limit: usize,
+        /// The setting that raises it.
+        setting: &'static str,
+    },
     /// Graph accepted the write, but reading the application back did not show the URI.
     #[error(
         "Microsoft Graph accepted the update but the redirect URI was missing when read back (another writer may have replaced the list): register again"

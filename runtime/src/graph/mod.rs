@@ -29,6 +29,7 @@ use tokio::time::Instant;
 use crate::config::{AzureOAuthConfig, DEFAULT_GRAPH_RETRY_BUDGET, rules};
 use crate::http::retry::Backoff;
 
+pub(crate) use enrol::EnrolBudget;
 pub use enrol::EnrolReport;
 use enrol::Job;
 pub use error::EnrolError;
@@ -175,7 +176,21 @@ impl GraphClient {
         S: Into<String>,
     {
         let config = Arc::clone(&self.inner.config);
-        self.enrol_with(uris, |uri| RedirectPlatform::for_uri(&config, uri)).await
+        self.enrol_with(uris, |uri| RedirectPlatform::for_uri(&config, uri), |_| None).await
+    }
+
+    /// [`enrol`](Self::enrol), each URI within the budget `budget_of` gives it (none: no budget).
+    pub(crate) async fn enrol_within<I, S>(
+        &self,
+        uris: I,
+        budget_of: impl Fn(&str) -> Option<EnrolBudget>,
+    ) -> EnrolReport
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        let config = Arc::clone(&self.inner.config);
+        self.enrol_with(uris, |uri| RedirectPlatform::for_uri(&config, uri), budget_of).await
     }
 
     /// [`enrol`](Self::enrol) on `platform` whatever the URI (the broker's own callback is a `web`
@@ -196,10 +211,15 @@ impl GraphClient {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.enrol_with(uris, |_| platform).await
+        self.enrol_with(uris, |_| platform, |_| None).await
     }
 
-    async fn enrol_with<I, S>(&self, uris: I, platform_of: impl Fn(&str) -> RedirectPlatform) -> EnrolReport
+    async fn enrol_with<I, S>(
+        &self,
+        uris: I,
+        platform_of: impl Fn(&str) -> RedirectPlatform,
+        budget_of: impl Fn(&str) -> Option<EnrolBudget>,
+    ) -> EnrolReport
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
@@ -227,7 +247,12 @@ impl GraphClient {
                     }));
                 } else {
                     let (done, wait) = oneshot::channel();
-                    pending.push(Job { uri: uri.clone(), platform: platform_of(uri), done });
+                    pending.push(Job {
+                        uri: uri.clone(),
+                        platform: platform_of(uri),
+                        budget: budget_of(uri),
+                        done,
+                    });
                     waits.push((i, wait));
                     outcomes.push(None);
                 }

@@ -33,6 +33,7 @@ impl RedirectPlatform {
     ///     .app_id("11111111-2222-3333-4444-555555555555")
     ///     .tenant_id("11111111-2222-3333-4444-555555555555")
     ///     .client_secret(secret)
+    ///     .base_url("https://mcp.example.com")
     ///     .build()?;
     /// assert_eq!(RedirectPlatform::for_uri(&config, "http://127.0.0.1:33418/"), RedirectPlatform::PublicClient);
     /// assert_eq!(RedirectPlatform::for_uri(&config, "cursor://anysphere.cursor-mcp/oauth/callback"), RedirectPlatform::PublicClient);
@@ -147,6 +148,11 @@ impl AppRedirectUris {
     /// Whether `uri` is enrolled on `platform` (loopback URIs matched without their port).
     pub fn contains(&self, platform: RedirectPlatform, uri: &str) -> bool {
         self.on(platform).iter().any(|u| redirect_matches(u, uri))
+    }
+
+    /// Every redirect URI of the app registration, over all platforms.
+    pub(crate) fn all(&self) -> impl Iterator<Item = &String> {
+        self.web.iter().chain(&self.spa).chain(&self.public_client)
     }
 
     /// How many redirect URIs the app registration holds over all platforms.

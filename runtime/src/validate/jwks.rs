@@ -200,6 +200,13 @@ pub(crate) struct KeyCache {
     pub(crate) jwks_fetches: AtomicU64,
 }
 
+/// Whether `jwks_uri` has the origin of the configured authority host (scheme, host and port), as
+/// Entra's key sets do in every cloud: a metadata document cannot send the key fetch to `http`
+/// or to another host.
+fn same_origin_as_authority(jwks_uri: &url::Url, authority_host: &str) -> bool {
+    url::Url::parse(authority_host).is_ok_and(|authority| authority.origin() == jwks_uri.origin())
+}
+
 #[derive(Deserialize)]
 struct Metadata {
     issuer: String,
@@ -424,8 +431,14 @@ impl KeyCache {
             tracing::warn!(tenant, "the OpenID metadata has no valid jwks_uri");
             Failure::Transient
         })?;
-        if !matches!(jwks_uri.scheme(), "https" | "http") {
-            tracing::warn!(tenant, "the OpenID metadata's jwks_uri is not http(s)");
+        if !same_origin_as_authority(&jwks_uri, self.config.authority_host()) {
+            tracing::warn!(
+                tenant,
+                jwks_uri = %jwks_uri,
+                authority_host = self.config.authority_host(),
+                "the OpenID metadata's jwks_uri is not on the configured authority host (same scheme, host and \
+                 port as AZURE_AUTHORITY_HOST): its keys are not fetched"
+            );
             return Err(Failure::Transient);
         }
         if self.config.custom_signing_keys() && !jwks_uri.query_pairs().any(|(k, _)| k == "appid") {
@@ -517,6 +530,32 @@ fn parse_key(value: serde_json::Value) -> Option<(String, Arc<Key>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn keys_are_fetched_only_from_the_authority_hosts_origin() {
+        let uri = |u: &str| url::Url::parse(u).expect("a URL");
+        let public = "https://login.microsoftonline.com";
+        assert!(same_origin_as_authority(
+            &uri("https://login.microsoftonline.com/t/discovery/v2.0/keys"),
+            public
+        ));
+        for other in [
+            "http://login.microsoftonline.com/t/discovery/v2.0/keys",
+            "https://evil.example/t/discovery/v2.0/keys",
+            "https://login.microsoftonline.com:8443/t/discovery/v2.0/keys",
+            "https://login.microsoftonline.com.evil.example/keys",
+        ] {
+            assert!(!same_origin_as_authority(&uri(other), public), "{other}");
+        }
+        assert!(same_origin_as_authority(
+            &uri("http://127.0.0.1:4000/t/discovery/keys"),
+            "http://127.0.0.1:4000"
+        ));
+        assert!(!same_origin_as_authority(
+            &uri("http://127.0.0.1:4001/t/discovery/keys"),
+            "http://127.0.0.1:4000"
+        ));
+    }
     use crate::config::{DEFAULT_NEW_TENANT_BURST, DEFAULT_NEW_TENANT_REFILL_PER_SEC};
     use aws_lc_rs::rsa::KeySize;
     use aws_lc_rs::signature::{KeyPair, RsaKeyPair};

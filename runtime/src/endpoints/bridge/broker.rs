@@ -15,7 +15,8 @@
 //! 3. `/token` opens the code, checks `client_id`, `redirect_uri` and the client's PKCE verifier,
 //!    and redeems Entra's code with the secret, this server's verifier and the callback URI. Entra's
 //!    codes are single-use, so a code of this server's is too. The refresh token Entra returns is
-//!    sealed to the client it was issued to: only that client can refresh with it.
+//!    sealed to the client it was issued to: only that client can refresh with it, and only while
+//!    it has gone unused for less than `refresh_lifetime` (each refresh hands out a new one).
 
 use std::time::Duration;
 
@@ -29,6 +30,7 @@ use serde_json::{Map, Value};
 
 use super::consent::Pending;
 use super::{Asker, Reply, check_code_verifier, found, issuer};
+use crate::config::canonical_uri;
 use crate::endpoints::clients::{self, Origin};
 use crate::endpoints::cookies::CookieJar;
 use crate::endpoints::html;
@@ -114,10 +116,14 @@ pub(super) async fn asker(state: &Shared, pairs: &[(String, String)]) -> Result<
     let Some(redirect_uri) = get(pairs, "redirect_uri") else {
         return Err("redirect_uri is required".into());
     };
+    if let Err(why) = canonical_uri(redirect_uri) {
+        return Err(format!("redirect_uri {redirect_uri:?} is not in canonical form: {why}"));
+    }
     if !client.accepts_redirect(&state.config, redirect_uri) {
         return Err(format!(
-            "redirect_uri {redirect_uri:?} is not one of this client's redirect URIs: register it (POST /register) or \
-             list it in the client's metadata document"
+            "redirect_uri {redirect_uri:?} is not one of this client's redirect URIs, or this server's operator \
+             does not allow it (ALLOWED_REDIRECT_URIS, ALLOWED_REDIRECT_URI_PREFIXES): register it (POST /register) \
+             or list it in the client's metadata document"
         ));
     }
     let origin = match &client.origin {
@@ -393,8 +399,15 @@ async fn redeem(
         _ => {
             let sealed = get(pairs, "refresh_token")
                 .ok_or_else(|| bad(ErrorCode::InvalidRequest, "refresh_token is required"))?;
-            let refresh: BrokerRefresh = sealer.open(Purpose::Refresh, sealed, now).map_err(|_| {
-                bad(ErrorCode::InvalidGrant, "the refresh token is not one this server issued: sign in again")
+            let refresh: BrokerRefresh = sealer.open(Purpose::Refresh, sealed, now).map_err(|e| match e {
+                Unsealed::Expired => bad(
+                    ErrorCode::InvalidGrant,
+                    "the refresh token went unused for longer than this server allows (AZURE_OAUTH_REFRESH_LIFETIME_SECS): \
+                     sign in again",
+                ),
+                Unsealed::Invalid => {
+                    bad(ErrorCode::InvalidGrant, "the refresh token is not one this server issued: sign in again")
+                }
             })?;
             if !same_digest(&refresh.client, &client) {
                 return Err(bad(ErrorCode::InvalidGrant, "the refresh token was issued to another client"));
@@ -424,7 +437,7 @@ async fn redeem(
             Purpose::Refresh,
             &BrokerRefresh { token: entra_refresh.to_owned(), client, scope },
             now,
-            None,
+            Some(state.config.refresh_lifetime()),
         );
         body.insert("refresh_token".into(), Value::String(sealed));
     }

@@ -9,8 +9,9 @@
 //!   state;
 //! - `POST /authorize` also requires the browser's `Origin` to be this server's (or, without
 //!   `Origin`, `Sec-Fetch-Site: same-origin`);
-//! - "Remember" sets a sealed cookie (`mcp-approved-…`) for this client id and exact redirect URI,
-//!   living `consent_remember`. It lets a later request skip the page only when the browser says
+//! - "Remember" sets a sealed cookie (`mcp-approved-…`) for this client id, exact redirect URI and
+//!   the scopes approved, living `consent_remember`; a request for a scope beyond them shows the
+//!   page again. It lets a later request skip the page only when the browser says
 //!   the navigation did not come from another site (`Sec-Fetch-Site`: `none`, `same-origin` or
 //!   `same-site`); a link on another site always shows the page.
 
@@ -66,6 +67,26 @@ struct Approval {
     /// The digest of the client id and redirect URI it approves.
     #[serde(rename = "a")]
     approved: String,
+    /// The scopes approved, normalized ([`scope_set`]).
+    #[serde(rename = "s", default)]
+    scopes: Vec<String>,
+}
+
+impl Approval {
+    /// Whether this approval is of `approved` (a client id and redirect URI) and covers every scope
+    /// of `scope`.
+    fn covers(&self, approved: &str, scope: &str) -> bool {
+        same_digest(&self.approved, approved) && scope_set(scope).iter().all(|s| self.scopes.contains(s))
+    }
+}
+
+/// A space-separated scope list as a set: lower case (Entra compares scopes without case), sorted,
+/// each once.
+fn scope_set(scope: &str) -> Vec<String> {
+    let mut set: Vec<String> = scope.split_ascii_whitespace().map(str::to_ascii_lowercase).collect();
+    set.sort_unstable();
+    set.dedup();
+    set
 }
 
 /// What an approval is of: one client id and one exact redirect URI.
@@ -105,7 +126,7 @@ pub(super) async fn ask(
     let remembered = jar
         .get(headers, &format!("{APPROVAL_COOKIE}{}", suffix(&approval)))
         .and_then(|c| sealer.open::<Approval>(Purpose::Approval, c, now).ok())
-        .is_some_and(|a| same_digest(&a.approved, &approval));
+        .is_some_and(|a| a.covers(&approval, &pending.scope));
     // `prompt` (OpenID Connect Core §3.1.2.1): `consent` asks for the page whatever was remembered,
     // `none` for no page at all.
     let prompt =
@@ -222,19 +243,16 @@ pub(super) async fn decide(
         Some("allow") => {
             tracing::info!(client_id = %pending.client_id, "the user approved the client");
             let remember = state.config.consent_remember();
-            let approval = (get(&form, "remember") == Some("yes") && !remember.is_zero())
-                .then(|| approval_of(&pending.client_id, &pending.redirect_uri));
+            let approval = (get(&form, "remember") == Some("yes") && !remember.is_zero()).then(|| Approval {
+                approved: approval_of(&pending.client_id, &pending.redirect_uri),
+                scopes: scope_set(&pending.scope),
+            });
             let mut response = proceed(state, &base, pending).await;
-            if let Some(approved) = approval {
-                let sealed = sealer.seal(
-                    Purpose::Approval,
-                    &Approval { approved: approved.clone() },
-                    now,
-                    Some(remember),
-                );
+            if let Some(approval) = approval {
+                let sealed = sealer.seal(Purpose::Approval, &approval, now, Some(remember));
                 jar.set(
                     response.headers_mut(),
-                    &format!("{APPROVAL_COOKIE}{}", suffix(&approved)),
+                    &format!("{APPROVAL_COOKIE}{}", suffix(&approval.approved)),
                     &sealed,
                     remember,
                 );
@@ -293,6 +311,19 @@ mod tests {
             &headers(&[("origin", "http://127.0.0.1:8000")]),
             "http://127.0.0.1:8000/prefix"
         ));
+    }
+
+    #[test]
+    fn a_remembered_approval_covers_its_scopes_and_no_more() {
+        let approved = approval_of("client", "https://app.example/cb");
+        let approval = Approval {
+            approved: approved.clone(),
+            scopes: scope_set("openid api://app/access_as_user offline_access openid"),
+        };
+        assert!(approval.covers(&approved, "offline_access API://app/access_as_user"));
+        assert!(approval.covers(&approved, "openid offline_access api://app/access_as_user"));
+        assert!(!approval.covers(&approved, "api://app/access_as_user api://app/Files.ReadWrite"));
+        assert!(!approval.covers(&approval_of("client", "https://app.example/other"), "openid"));
     }
 
     #[test]

@@ -26,6 +26,10 @@ const IPV4_DENIED: &[(Ipv4Addr, u32)] = &[
     (Ipv4Addr::new(203, 0, 113, 0), 24),  // documentation TEST-NET-3 (RFC 5737)
     (Ipv4Addr::new(224, 0, 0, 0), 4),     // multicast (RFC 5771)
     (Ipv4Addr::new(240, 0, 0, 0), 4),     // reserved, and the limited broadcast (RFC 1112, RFC 919)
+    // Azure's platform address (DHCP, DNS, health probes, the VM agent's "wireserver"), public in
+    // form but reachable only from inside Azure:
+    // https://learn.microsoft.com/azure/virtual-network/what-is-ip-address-168-63-129-16
+    (Ipv4Addr::new(168, 63, 129, 16), 32),
 ];
 
 /// IPv6 ranges inside 2000::/3 (global unicast) never fetched from.
@@ -117,6 +121,8 @@ mod tests {
             "239.255.255.250",
             "240.0.0.1",
             "255.255.255.255",
+            "168.63.129.16",
+            "::ffff:168.63.129.16",
         ] {
             assert!(!is_public(ip(denied)), "{denied}");
         }
@@ -138,6 +144,8 @@ mod tests {
             "198.20.0.0",
             "223.255.255.255",
             "13.107.42.14",
+            "168.63.129.15",
+            "168.63.129.17",
         ] {
             assert!(is_public(ip(public)), "{public}");
         }

@@ -3,9 +3,9 @@
 //! by the JSON document at that URL, which this server fetches.
 //!
 //! Fetching a URL a stranger chose is a server-side request forgery risk, so:
-//! - the URL is `https`, names a domain (never an IP literal), has a path, and no user information,
-//!   query or fragment, and is canonical (what `url` would rewrite, such as `:443` or `/../`, is
-//!   refused rather than silently changed);
+//! - the URL is `https` on the default port (443), names a domain (never an IP literal), has a
+//!   path, and no user information, query or fragment, and is canonical (what `url` would rewrite,
+//!   such as `:443` or `/../`, is refused rather than silently changed);
 //! - the host resolves through a resolver that keeps only globally routable addresses
 //!   ([`address::is_public`](super::address::is_public)), and the connection goes to exactly those
 //!   addresses (no proxy, no second lookup): the address checked is the address connected to, and a
@@ -16,8 +16,11 @@
 //! - the document's `client_id` must be the URL exactly, it must list `redirect_uris`, and it must
 //!   not use a shared-secret client authentication;
 //! - valid documents are cached as their `Cache-Control` says (at most a day; `no-store`,
-//!   `no-cache` and `max-age=0` are not cached), errors and invalid documents never; the cache is
-//!   bounded, and one fetch per URL is in flight however many authorizations wait for it.
+//!   `no-cache` and `max-age=0` are not cached); a failed fetch or an invalid document is
+//!   remembered for a minute, so that the same URL is not fetched again meanwhile; both caches are
+//!   bounded, and one fetch per URL is in flight however many authorizations wait for it;
+//! - at most [`MAX_CONCURRENT_FETCHES`] fetches run at once in the process: a flood of distinct
+//!   client id URLs gets "busy, try again" answers instead of opening a connection each.
 
 use std::collections::HashMap;
 use std::error::Error as _;
@@ -46,6 +49,10 @@ const MAX_TTL: Duration = Duration::from_secs(24 * 3600);
 const CACHE_CAPACITY: usize = 1024;
 /// The longest client id URL considered.
 const MAX_URL_LEN: usize = 2000;
+/// How many documents may be fetched at once, all URLs together.
+pub(crate) const MAX_CONCURRENT_FETCHES: usize = 16;
+/// How long a failed fetch or an invalid document is remembered.
+const FAILURE_TTL: Duration = Duration::from_secs(60);
 
 /// A client described by its metadata document.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -79,6 +86,10 @@ pub(crate) enum DocumentError {
     NotJson(String),
     #[error("the client's metadata document at {0} is not valid: {1}")]
     Invalid(String, String),
+    #[error(
+        "this server is fetching as many client metadata documents as it allows at once: try again in a few seconds"
+    )]
+    Busy,
 }
 
 /// A cached document and until when it may be reused.
@@ -89,12 +100,20 @@ struct Cached {
 
 type Flight = Arc<OnceCell<Result<Arc<Document>, DocumentError>>>;
 
+/// A failed fetch and until when it is answered without fetching again.
+struct Failed {
+    error: DocumentError,
+    until: Instant,
+}
+
 /// Fetches, checks and caches metadata documents.
 pub(crate) struct MetadataDocuments {
     http: reqwest::Client,
     allow_loopback: bool,
     cache: Mutex<HashMap<String, Cached>>,
+    failures: Mutex<HashMap<String, Failed>>,
     in_flight: Mutex<HashMap<String, Flight>>,
+    fetches: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for MetadataDocuments {
@@ -161,7 +180,9 @@ impl MetadataDocuments {
             http,
             allow_loopback,
             cache: Mutex::new(HashMap::new()),
+            failures: Mutex::new(HashMap::new()),
             in_flight: Mutex::new(HashMap::new()),
+            fetches: tokio::sync::Semaphore::new(MAX_CONCURRENT_FETCHES),
         }
     }
 
@@ -177,6 +198,9 @@ impl MetadataDocuments {
         if let Some(document) = self.cached(client_id) {
             return Ok(document);
         }
+        if let Some(error) = self.failed(client_id) {
+            return Err(error);
+        }
         let flight = {
             let mut in_flight = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
             Arc::clone(in_flight.entry(client_id.to_owned()).or_default())
@@ -187,7 +211,16 @@ impl MetadataDocuments {
                 if let Some(document) = self.cached(client_id) {
                     return Ok(document);
                 }
-                let (document, ttl) = self.fetch(&url).await?;
+                let Ok(_permit) = self.fetches.try_acquire() else {
+                    return Err(DocumentError::Busy);
+                };
+                let (document, ttl) = match self.fetch(&url).await {
+                    Ok(fetched) => fetched,
+                    Err(error) => {
+                        self.remember_failure(client_id, &error);
+                        return Err(error);
+                    }
+                };
                 let document = Arc::new(document);
                 self.remember(client_id, &document, ttl);
                 Ok(document)
@@ -204,6 +237,23 @@ impl MetadataDocuments {
     fn cached(&self, client_id: &str) -> Option<Arc<Document>> {
         let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
         cache.get(client_id).filter(|c| c.until > Instant::now()).map(|c| Arc::clone(&c.document))
+    }
+
+    fn failed(&self, client_id: &str) -> Option<DocumentError> {
+        let failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        failures.get(client_id).filter(|f| f.until > Instant::now()).map(|f| f.error.clone())
+    }
+
+    fn remember_failure(&self, client_id: &str, error: &DocumentError) {
+        let now = Instant::now();
+        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        failures.retain(|_, f| f.until > now);
+        if failures.len() >= CACHE_CAPACITY
+            && let Some(soonest) = failures.iter().min_by_key(|(_, f)| f.until).map(|(k, _)| k.clone())
+        {
+            failures.remove(&soonest);
+        }
+        failures.insert(client_id.to_owned(), Failed { error: error.clone(), until: now + FAILURE_TTL });
     }
 
     fn remember(&self, client_id: &str, document: &Arc<Document>, ttl: Duration) {
@@ -247,12 +297,16 @@ impl MetadataDocuments {
             return refuse("it must have a path, such as https://app.example.com/oauth/client.json");
         }
         match url.host() {
-            Some(url::Host::Domain(_)) => Ok(url),
-            Some(url::Host::Ipv4(ip)) if loopback_test && ip.is_loopback() => Ok(url),
-            Some(url::Host::Ipv6(ip)) if loopback_test && ip.is_loopback() => Ok(url),
-            Some(_) => refuse("its host must be a domain name, not an IP address"),
-            None => refuse("it has no host"),
+            Some(url::Host::Domain(_)) => {}
+            Some(url::Host::Ipv4(ip)) if loopback_test && ip.is_loopback() => {}
+            Some(url::Host::Ipv6(ip)) if loopback_test && ip.is_loopback() => {}
+            Some(_) => return refuse("its host must be a domain name, not an IP address"),
+            None => return refuse("it has no host"),
         }
+        if url.port().is_some() && !loopback_test {
+            return refuse("it must use the default https port (443)");
+        }
+        Ok(url)
     }
 
     /// Fetches and checks the document, and says how long it may be reused.
@@ -410,10 +464,12 @@ mod tests {
     #[test]
     fn client_id_urls_are_https_domains_with_a_path_in_canonical_form() {
         let docs = MetadataDocuments::new(&config());
-        for ok in ["https://vscode.dev/oauth/client-metadata.json", "https://app.example:8443/client"] {
+        for ok in ["https://vscode.dev/oauth/client-metadata.json", "https://app.example/client"] {
             assert!(docs.checked_url(ok).is_ok(), "{ok}");
         }
         for bad in [
+            "https://app.example:8443/client",
+            "https://app.example:80/client",
             "http://vscode.dev/oauth/client-metadata.json",
             "https://vscode.dev/",
             "https://vscode.dev",

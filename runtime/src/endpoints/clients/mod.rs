@@ -8,7 +8,7 @@ pub(crate) mod metadata_document;
 
 use serde::{Deserialize, Serialize};
 
-use super::redirect_policy::{allowed_by_config, client_redirect_matches};
+use super::redirect_policy::{allowed_by_config, client_redirect_matches, operator_allows};
 use super::seal::{Purpose, Sealer};
 use crate::config::AzureOAuthConfig;
 use metadata_document::{DocumentError, MetadataDocuments};
@@ -76,11 +76,15 @@ pub(crate) enum ClientError {
 }
 
 impl Client {
-    /// Whether `uri` is one of the client's redirect URIs (loopback ones whatever their port); for
-    /// the app itself, whether the operator allows it.
+    /// Whether `uri` is one of the client's redirect URIs (loopback ones whatever their port) that
+    /// the operator's allow-list, when there is one, allows today; for the app itself, whether the
+    /// operator allows it. Checked at every authorization, so that tightening the allow-list
+    /// applies at once to clients registered before and to metadata documents.
     pub(crate) fn accepts_redirect(&self, config: &AzureOAuthConfig, uri: &str) -> bool {
         match &self.redirect_uris {
-            Some(registered) => registered.iter().any(|r| client_redirect_matches(r, uri)),
+            Some(registered) => {
+                registered.iter().any(|r| client_redirect_matches(r, uri)) && operator_allows(config, uri)
+            }
             None => config.callback_url().as_deref() != Some(uri) && allowed_by_config(config, uri),
         }
     }
