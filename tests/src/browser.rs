@@ -125,7 +125,9 @@ impl Chromium {
         found[ELEMENT].as_str().map(str::to_owned)
     }
 
-    /// Clicks the element `css` selects (and waits for the navigation it starts).
+    /// Clicks the element `css` selects. ChromeDriver may answer before a navigation the click
+    /// starts has finished (a form post followed by redirects): wait for its effect — such as a
+    /// [`Landing`](crate::http::Landing) on the client's redirect URI — not for the browser's URL.
     ///
     /// # Panics
     /// When the page has no such element.
@@ -210,9 +212,19 @@ impl Page {
 impl HttpBrowser {
     /// A browser with no cookies.
     pub fn new() -> Self {
+        Self::with_headers(&[])
+    }
+
+    /// A browser that sends `headers` with every request (a forged `Host`, `X-Forwarded-*`, …).
+    pub fn with_headers(headers: &[(&'static str, &str)]) -> Self {
+        let mut defaults = reqwest::header::HeaderMap::new();
+        for (name, value) in headers {
+            defaults.insert(*name, value.parse().expect("a header value"));
+        }
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
+            .default_headers(defaults)
             .build()
             .expect("a client");
         Self { http, cookies: BTreeMap::new() }

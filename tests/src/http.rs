@@ -117,3 +117,47 @@ pub fn unused_loopback_redirect() -> String {
         std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a port").port();
     format!("http://127.0.0.1:{port}/callback")
 }
+
+/// A client's loopback redirect URI that is really served: it answers the browser that lands on
+/// it and hands the test the URL it was reached at. Awaiting [`Landing::next`] waits for the end
+/// of a whole redirect chain (consent POST → Entra → callback → client) as an event, however slow
+/// the machine, where reading a browser's URL right after a click could see a page before it.
+#[derive(Debug)]
+pub struct Landing {
+    /// `http://127.0.0.1:PORT/callback`.
+    pub redirect_uri: String,
+    arrived: tokio::sync::mpsc::UnboundedReceiver<url::Url>,
+    _served: crate::serve::Served,
+}
+
+impl Landing {
+    /// Serves `/callback` on a fresh loopback port.
+    pub async fn start() -> Self {
+        let port = crate::serve::Port::bind().await;
+        let redirect_uri = format!("{}/callback", port.base());
+        let (tell, arrived) = tokio::sync::mpsc::unbounded_channel();
+        let base = redirect_uri.clone();
+        let router = axum::Router::new().route(
+            "/callback",
+            axum::routing::get(move |axum::extract::RawQuery(query): axum::extract::RawQuery| {
+                let url = match query {
+                    Some(q) => format!("{base}?{q}"),
+                    None => base.clone(),
+                };
+                let _ = tell.send(url::Url::parse(&url).expect("the URL landed on"));
+                async { "You may close this window." }
+            }),
+        );
+        Self { redirect_uri, arrived, _served: port.serve(router) }
+    }
+
+    /// The URL of the next landing, within a minute (a hang is a failure, not a wait).
+    pub async fn next(&mut self) -> url::Url {
+        crate::bounded(
+            std::time::Duration::from_secs(60),
+            "the landing on the client's redirect URI",
+            async { self.arrived.recv().await.expect("the landing server is running") },
+        )
+        .await
+    }
+}

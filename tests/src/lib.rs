@@ -31,6 +31,10 @@ pub mod offline;
 pub mod pkce;
 pub mod serve;
 
+/// The public base URL of configurations no test serves (validators, Graph and on-behalf-of
+/// clients built from the emulator's preset): the default mode, the broker, needs one.
+pub const UNSERVED_BASE: &str = "https://mcp.example.com";
+
 /// Runs `f`, failing the test if it takes longer than `bound`: a hang is a failure, not a wait.
 pub async fn bounded<T>(bound: Duration, what: &str, f: impl Future<Output = T>) -> T {
     match tokio::time::timeout(bound, f).await {

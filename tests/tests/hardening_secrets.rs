@@ -20,6 +20,7 @@ use axum_mcp_azure_oauth::endpoints::OAuthEndpoints;
 use axum_mcp_azure_oauth::graph::{EnrolError, GraphClient};
 use axum_mcp_azure_oauth::{AzureOAuth, AzureOAuthConfig, TokenValidator};
 use serde_json::{Value, json};
+use support::UNSERVED_BASE;
 use support::app;
 use support::browser::{HttpBrowser, Page};
 use support::flow::COPILOT;
@@ -240,7 +241,7 @@ async fn a_whole_flow_leaks_no_secret_code_or_token_into_logs_or_other_responses
 async fn debug_of_every_configuration_error_and_handle_type_redacts_secrets() {
     let emu = Emulator::start().await.expect("emulator");
     let secret = emu.client_secret().expose().to_owned();
-    let builder = emu.config();
+    let builder = emu.config().base_url(UNSERVED_BASE);
     let config = builder.clone().build().expect("valid");
     let graph = GraphClient::new(Arc::new(config.clone()));
     let validator = TokenValidator::new(Arc::new(config.clone()));

@@ -8,6 +8,7 @@ use axum::Router;
 use axum::routing::post;
 use axum_mcp_azure_oauth::emulator::{Emulator, Endpoint, Fault};
 use axum_mcp_azure_oauth::{AuthLayer, AzureClaims, TokenValidator};
+use support::UNSERVED_BASE;
 use support::flow::run_broker_flow;
 use support::http::param;
 use support::logs::Captured;
@@ -20,7 +21,7 @@ async fn no_token_in_any_log_line() {
     let _guard = tracing::subscriber::set_default(captured.subscriber("trace"));
 
     let emu = Emulator::start().await.expect("the emulator starts");
-    let config = Arc::new(emu.config().build().expect("valid"));
+    let config = Arc::new(emu.config().base_url(UNSERVED_BASE).build().expect("valid"));
     let validator = TokenValidator::new(config);
     let app = Router::new()
         .route("/mcp", post(|c: AzureClaims| async move { c.tid().to_owned() }))
@@ -30,7 +31,7 @@ async fn no_token_in_any_log_line() {
     let http = reqwest::Client::new();
 
     // A whole sign-in through the broker, served in this runtime: every line it causes is captured.
-    let broker = support::app::serve(emu.config()).await;
+    let broker = support::app::serve(emu.config().base_url(UNSERVED_BASE)).await;
     let flow = run_broker_flow(&emu, &broker.base, "http://127.0.0.1:4444/callback").await;
     let sealed = [
         flow.consent_request.clone(),

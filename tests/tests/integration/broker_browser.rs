@@ -11,14 +11,15 @@ use axum::routing::get;
 use axum_mcp_azure_oauth::emulator::Endpoint;
 use support::broker;
 use support::browser::Chromium;
-use support::http::{param, unused_loopback_redirect};
+use support::http::{Landing, param, unused_loopback_redirect};
 use support::pkce::Pkce;
 use support::serve::Port;
 
 #[tokio::test]
 async fn a_user_allows_the_client_in_a_real_browser_and_the_client_gets_a_working_code() {
     let b = broker::start().await;
-    let redirect = unused_loopback_redirect();
+    let mut landing = Landing::start().await;
+    let redirect = landing.redirect_uri.clone();
     let client_id = b.register(&[&redirect]).await;
     let pkce = Pkce::generate();
     let browser = Chromium::start().await;
@@ -50,7 +51,7 @@ async fn a_user_allows_the_client_in_a_real_browser_and_the_client_gets_a_workin
     }
 
     browser.click("button[value=allow]").await;
-    let landed = url::Url::parse(&browser.url().await).expect("a URL");
+    let landed = landing.next().await;
     assert!(landed.as_str().starts_with(&redirect), "the browser went back to the client: {landed}");
     assert_eq!(param(&landed, "state").as_deref(), Some("st4te"));
     assert_eq!(param(&landed, "iss").as_deref(), Some(b.base.as_str()));
@@ -64,12 +65,13 @@ async fn a_user_allows_the_client_in_a_real_browser_and_the_client_gets_a_workin
 #[tokio::test]
 async fn a_user_denies_the_client_and_it_hears_access_denied() {
     let b = broker::start().await;
-    let redirect = unused_loopback_redirect();
+    let mut landing = Landing::start().await;
+    let redirect = landing.redirect_uri.clone();
     let client_id = b.register(&[&redirect]).await;
     let browser = Chromium::start().await;
     browser.goto(b.authorize_url(&client_id, &redirect, &Pkce::generate()).as_str()).await;
     browser.click("button[value=deny]").await;
-    let landed = url::Url::parse(&browser.url().await).expect("a URL");
+    let landed = landing.next().await;
     assert!(landed.as_str().starts_with(&redirect), "{landed}: {}", browser.source().await);
     assert_eq!(param(&landed, "error").as_deref(), Some("access_denied"));
     assert_eq!(param(&landed, "state").as_deref(), Some("st4te"));

@@ -66,7 +66,11 @@ fn a_bad_secret_is_refused_without_showing_it() {
 
 #[test]
 fn debug_of_the_configuration_redacts_the_secret() {
-    let config = from_vars(&[("AZURE_CLIENT_SECRET", "hunter2-very-secret")]).expect("valid");
+    let config = from_vars(&[
+        ("AZURE_CLIENT_SECRET", "hunter2-very-secret"),
+        ("PUBLIC_BASE_URL", "https://mcp.example"),
+    ])
+    .expect("valid");
     assert_eq!(config.client_secret().map(|s| s.expose()), Some("hunter2-very-secret"));
     let debug = format!("{config:?} {:?}", AzureOAuthConfig::builder().client_secret("hunter2-very-secret"));
     assert!(!debug.contains("hunter2"), "the secret leaked: {debug}");
@@ -78,7 +82,12 @@ fn defaults_and_normalisation() {
     // The default mode, the broker, redeems Entra's codes with the client secret.
     let err = from_vars(&[]).expect_err("the broker needs the secret").to_string();
     assert!(err.contains("AZURE_CLIENT_SECRET") && err.contains("AZURE_OAUTH_MODE=direct"), "{err}");
-    let config = from_vars(&[("AZURE_CLIENT_SECRET", "s3cret")]).expect("valid");
+    // As an authorization server it takes its issuer and callback from its configured base URL.
+    let err = from_vars(&[("AZURE_CLIENT_SECRET", "s3cret")]).expect_err("the broker needs its base URL");
+    assert!(err.to_string().contains("PUBLIC_BASE_URL"), "{err}");
+    let config =
+        from_vars(&[("AZURE_CLIENT_SECRET", "s3cret"), ("PUBLIC_BASE_URL", "https://mcp.example.com")])
+            .expect("valid");
     assert_eq!(config.authority_host(), "https://login.microsoftonline.com");
     assert_eq!(config.graph_endpoint(), "https://graph.microsoft.com");
     assert_eq!(config.api_scope(), "access_as_user");
@@ -90,8 +99,8 @@ fn defaults_and_normalisation() {
     assert!(config.tenant_allowed(TENANT));
     assert!(!config.tenant_allowed(APP));
     assert_eq!(config.authority_tenant(), TENANT);
-    assert_eq!(config.base_url(), None);
-    assert_eq!(config.resource_url(), None);
+    assert_eq!(config.base_url(), Some("https://mcp.example.com"));
+    assert_eq!(config.resource_url().as_deref(), Some("https://mcp.example.com/mcp"));
     assert_eq!(config.client_secret().map(|s| s.expose()), Some("s3cret"));
     assert!(!config.has_state_keys(), "the sealing key is derived from the secret");
 

@@ -127,8 +127,13 @@ async fn direct_mode_documents_point_at_entra_but_keep_registration_and_s256() {
 }
 
 #[tokio::test]
-async fn without_a_base_url_documents_follow_the_request_but_nothing_is_enrolled() {
-    let s = serve_with(offline_config().resource_path("/api/mcp"), false, None).await;
+async fn without_a_base_url_only_direct_mode_starts_and_its_documents_follow_the_request() {
+    for mode in [Mode::Broker, Mode::Enrol] {
+        let err =
+            offline_config().mode(mode).build().expect_err("an authorization server needs its base URL");
+        assert!(err.to_string().contains("PUBLIC_BASE_URL"), "{err}");
+    }
+    let s = serve_with(offline_config().mode(Mode::Direct).resource_path("/api/mcp"), false, None).await;
     let a = Answer::read(
         client()
             .get(format!("{}/.well-known/oauth-protected-resource/api/mcp", s.base))
@@ -141,7 +146,7 @@ async fn without_a_base_url_documents_follow_the_request_but_nothing_is_enrolled
     )
     .await;
     assert_eq!(a.json()["resource"], "https://mcp.example.com/api/mcp");
-    assert_eq!(a.json()["authorization_servers"], json!(["https://mcp.example.com"]));
+    assert_eq!(a.json()["authorization_servers"], json!([format!("{CLOSED}/{TENANT}/v2.0")]));
     let c = Answer::read(
         client()
             .get(format!("{}/oauth/config", s.base))
@@ -670,7 +675,8 @@ async fn token_reports_an_unreachable_entra_as_an_oauth_json_error() {
 
 #[test]
 fn endpoints_debug_never_shows_the_secret() {
-    let config = Arc::new(offline_config().build().expect("valid configuration"));
+    let config =
+        Arc::new(offline_config().base_url("https://mcp.example.com").build().expect("valid configuration"));
     let e = OAuthEndpoints::new(config);
     let debug = format!("{e:?} {:?}", e.graph());
     assert!(!debug.contains(OFFLINE_SECRET), "{debug}");

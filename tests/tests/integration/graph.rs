@@ -10,6 +10,7 @@ use axum_mcp_azure_oauth::config::{HttpsPlatform, Mode, StateKeys};
 use axum_mcp_azure_oauth::emulator::{Emulator, Endpoint, Fault, Platform};
 use axum_mcp_azure_oauth::graph::{EnrolError, GraphClient, REDIRECT_URI_LIMIT};
 use serde_json::json;
+use support::UNSERVED_BASE;
 use support::endpoints::serve;
 use support::flow::{COPILOT, register};
 use support::http::client;
@@ -19,8 +20,13 @@ async fn emulator() -> Emulator {
 }
 
 fn graph(emu: &Emulator, budget: Duration) -> (Arc<AzureOAuthConfig>, GraphClient) {
-    let config =
-        Arc::new(emu.config().http_timeout(Duration::from_millis(500)).build().expect("valid configuration"));
+    let config = Arc::new(
+        emu.config()
+            .base_url(UNSERVED_BASE)
+            .http_timeout(Duration::from_millis(500))
+            .build()
+            .expect("valid configuration"),
+    );
     let graph = GraphClient::with_retry_budget(Arc::clone(&config), budget);
     (config, graph)
 }
@@ -107,7 +113,11 @@ async fn each_uri_goes_to_its_platform_and_existing_uris_are_kept() {
 async fn https_uris_go_to_spa_when_configured() {
     let emu = emulator().await;
     let config = Arc::new(
-        emu.config().https_redirect_platform(HttpsPlatform::Spa).build().expect("valid configuration"),
+        emu.config()
+            .base_url(UNSERVED_BASE)
+            .https_redirect_platform(HttpsPlatform::Spa)
+            .build()
+            .expect("valid configuration"),
     );
     let report = GraphClient::new(config).enrol(["https://app.example/cb"]).await;
     assert_eq!(report.enrolled, ["https://app.example/cb"]);
@@ -209,7 +219,15 @@ async fn entras_limit_of_redirect_uris_is_kept_before_writing() {
     let emu = emulator().await;
     let existing: Vec<String> = (0..REDIRECT_URI_LIMIT - 1).map(|i| format!("myapp://cb/{i}")).collect();
     emu.set_redirect_uris(Platform::PublicClient, existing);
-    let s = serve(emu.config().mode(Mode::Enrol).allowed_redirect_uri_prefixes([COPILOT])).await;
+    // Registration's own budget raised to Entra's limit, so that Entra's limit is what stops it.
+    let s = serve(
+        emu.config()
+            .mode(Mode::Enrol)
+            .allowed_redirect_uri_prefixes([COPILOT])
+            .enrol_max_total(REDIRECT_URI_LIMIT)
+            .enrol_max_per_prefix(REDIRECT_URI_LIMIT),
+    )
+    .await;
     // 255 held: one more fits; the server's own callback and a second URI do not.
     let metadata = json!({ "redirect_uris": [format!("{COPILOT}one"), format!("{COPILOT}two")] });
     let a = register(&s.base, &metadata, emu.client_secret().expose()).await;
@@ -233,6 +251,7 @@ async fn enrolment_without_a_secret_reports_it_per_uri() {
             .tenant_id(emu.home_tenant())
             .authority_host(emu.authority_host())
             .graph_endpoint(emu.graph_endpoint())
+            .base_url(UNSERVED_BASE)
             .build()
             .expect("valid configuration"),
     );

@@ -19,6 +19,7 @@ use axum_mcp_azure_oauth::emulator::{Emulator, Endpoint, Fault, Platform};
 use axum_mcp_azure_oauth::validate::Clock;
 use axum_mcp_azure_oauth::{AuthError, TokenValidator};
 use serde_json::{Value, json};
+use support::UNSERVED_BASE;
 use support::endpoints::{Endpoints, serve_with};
 use support::flow::{COPILOT, register};
 use support::http::{assert_error_page, client, send};
@@ -43,7 +44,7 @@ async fn validate(v: &TokenValidator, token: &str) -> Result<(), AuthError> {
 async fn a_hanging_key_refetch_never_holds_up_requests_with_cached_keys() {
     let emu = Emulator::start().await.expect("emulator");
     // A long HTTP timeout: the refetch hangs for all of it while other requests are served.
-    let config = emu.config().build().expect("valid");
+    let config = emu.config().base_url(UNSERVED_BASE).build().expect("valid");
     let clock = Clock::manual();
     let v = TokenValidator::with_clock(Arc::new(config), clock.clone());
     let old_kid = emu.current_kid(None);
@@ -80,7 +81,7 @@ async fn every_broken_jwks_during_a_refetch_keeps_the_last_known_good_keys() {
         Fault::outage(),
     ] {
         let emu = Emulator::start().await.expect("emulator");
-        let (v, clock) = validator(emu.config());
+        let (v, clock) = validator(emu.config().base_url(UNSERVED_BASE));
         let old_kid = emu.current_kid(None);
         validate(&v, &emu.token().sign()).await.expect("warm");
         let new_kid = emu.rotate_keys(None);
@@ -115,7 +116,7 @@ async fn slow_or_broken_metadata_is_bounded_and_recovers() {
         [Fault::delay(Duration::from_secs(3600)), Fault::garbage(), Fault::status(500), Fault::outage()]
     {
         let emu = Emulator::start().await.expect("emulator");
-        let (v, clock) = validator(emu.config());
+        let (v, clock) = validator(emu.config().base_url(UNSERVED_BASE));
         emu.set_fault(Endpoint::OpenIdConfigurationV2, fault);
         let token = emu.token().sign();
         assert_eq!(validate(&v, &token).await, Err(AuthError::KeysUnavailable), "{fault:?}");
@@ -136,7 +137,7 @@ async fn slow_or_broken_metadata_is_bounded_and_recovers() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_rotated_under_concurrent_traffic_refuse_no_valid_token() {
     let emu = Emulator::start().await.expect("emulator");
-    let (v, clock) = validator(emu.config().token_cache_capacity(0));
+    let (v, clock) = validator(emu.config().base_url(UNSERVED_BASE).token_cache_capacity(0));
     let old_kid = emu.current_kid(None);
     validate(&v, &emu.token().sign()).await.expect("warm");
     let new_kid = emu.rotate_keys(None);
@@ -168,7 +169,11 @@ async fn keys_rotated_under_concurrent_traffic_refuse_no_valid_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_background_refresh_rotates_keys_under_traffic_without_refusing_any() {
     let emu = Arc::new(Emulator::start().await.expect("emulator"));
-    let config = emu.config().key_refresh_interval(Duration::from_secs(1)).token_cache_capacity(0);
+    let config = emu
+        .config()
+        .base_url(UNSERVED_BASE)
+        .key_refresh_interval(Duration::from_secs(1))
+        .token_cache_capacity(0);
     let v = TokenValidator::new(Arc::new(config.build().expect("valid")));
     let old_kid = emu.current_kid(None);
     validate(&v, &emu.token().sign()).await.expect("warm");
@@ -225,8 +230,12 @@ const REGISTRATION_BOUND: Duration = Duration::from_secs(8);
 /// The endpoints in enrol mode with their own Graph client of a short retry budget, served on
 /// 127.0.0.1.
 async fn endpoints(emu: &Emulator) -> Endpoints {
-    let config =
-        emu.config().mode(Mode::Enrol).allowed_redirect_uri_prefixes([COPILOT]).http_timeout(HTTP_TIMEOUT);
+    let config = emu
+        .config()
+        .base_url(UNSERVED_BASE)
+        .mode(Mode::Enrol)
+        .allowed_redirect_uri_prefixes([COPILOT])
+        .http_timeout(HTTP_TIMEOUT);
     serve_with(config, true, Some(BUDGET)).await
 }
 
@@ -324,7 +333,10 @@ async fn a_hanging_graph_never_holds_up_authorize_or_token_past_their_bound() {
     let by_hand = "https://by-hand.example/cb";
     emu.set_redirect_uris(Platform::Web, vec![by_hand.to_owned()]);
     // A long HTTP timeout: only the bridge's own bound can end the wait.
-    let app = app::serve(emu.config().mode(Mode::Enrol).http_timeout(Duration::from_secs(60))).await;
+    let app = app::serve(
+        emu.config().base_url(UNSERVED_BASE).mode(Mode::Enrol).http_timeout(Duration::from_secs(60)),
+    )
+    .await;
     emu.set_fault(Endpoint::GraphGetApplication, Fault::delay(Duration::from_secs(3600)));
     let bound = Duration::from_secs(6);
     let mut tasks = tokio::task::JoinSet::new();

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use axum_mcp_azure_oauth::emulator::Emulator;
 use axum_mcp_azure_oauth::endpoints::MAX_BODY_BYTES;
+use support::UNSERVED_BASE;
 use support::app::{self, App};
 use support::bounded;
 use support::http::{client, send};
@@ -22,7 +23,10 @@ const BOUND: Duration = Duration::from_secs(10);
 
 async fn app() -> (Emulator, App) {
     let emu = Emulator::start().await.expect("emulator");
-    let app = app::serve(emu.config().allowed_redirect_uris(["https://vscode.dev/redirect"])).await;
+    let app = app::serve(
+        emu.config().base_url(UNSERVED_BASE).allowed_redirect_uris(["https://vscode.dev/redirect"]),
+    )
+    .await;
     (emu, app)
 }
 
@@ -137,7 +141,8 @@ async fn a_huge_authorization_header_or_too_many_headers_get_clear_statuses() {
 #[tokio::test]
 async fn served_with_a_header_read_timeout_a_slow_client_is_cut_off() {
     let emu = Emulator::start().await.expect("emulator");
-    let auth = axum_mcp_azure_oauth::AzureOAuth::new(emu.config().build().expect("valid"));
+    let auth =
+        axum_mcp_azure_oauth::AzureOAuth::new(emu.config().base_url(UNSERVED_BASE).build().expect("valid"));
     let router = app::router(&auth);
     let port = Port::bind().await;
     let base = port.base().to_owned();

@@ -29,4 +29,5 @@ mod hardening_instances;
 mod hardening_limits;
 mod macros;
 mod obo;
+mod security_review;
 mod validator;

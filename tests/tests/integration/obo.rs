@@ -13,13 +13,15 @@ use axum_mcp_azure_oauth::{AzureClaims, AzureOAuth, Requirements};
 use examples::demo::MCP_ACCEPT;
 use examples::tools::GRAPH_USER_READ;
 use serde_json::{Value, json};
+use support::UNSERVED_BASE;
 
 const STEP_UP: &str = r#"{"access_token":{"acrs":{"essential":true,"value":"c1"}}}"#;
 
 /// The app against `emu`, on `clock`, and the claims of a fresh token of `user` (the emulator's
 /// signed-in user when `None`), as the `AuthLayer` hands them to a tool.
 async fn app_and_caller(emu: &Emulator, clock: Clock, user: Option<User>) -> (AzureOAuth, AzureClaims) {
-    let config = emu.config().allowed_tenant_ids(["*"]).build().expect("valid configuration");
+    let config =
+        emu.config().base_url(UNSERVED_BASE).allowed_tenant_ids(["*"]).build().expect("valid configuration");
     let auth = AzureOAuth::with_clock(config, clock);
     let caller = caller(emu, &auth, user).await;
     (auth, caller)
@@ -133,7 +135,8 @@ async fn a_token_is_renewed_five_minutes_before_it_expires_and_never_outlives_th
 
     // A caller whose own token ends before the downstream one: the entry ends with it.
     let clock = Clock::manual();
-    let auth = AzureOAuth::with_clock(emu.config().build().expect("valid"), clock.clone());
+    let auth =
+        AzureOAuth::with_clock(emu.config().base_url(UNSERVED_BASE).build().expect("valid"), clock.clone());
     let short = emu.token().expires_in(Duration::from_secs(120)).sign();
     let short = auth.validator().validate(&short).await.expect("valid");
     auth.on_behalf_of().token(&short, [GRAPH_USER_READ]).await.expect("exchanged");

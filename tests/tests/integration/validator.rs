@@ -12,6 +12,7 @@ use axum_mcp_azure_oauth::emulator::{Emulator, Endpoint, Fault};
 use axum_mcp_azure_oauth::validate::{Clock, TokenVersion};
 use axum_mcp_azure_oauth::{AuthLayer, AzureClaims, Requirements, TokenValidator};
 use serde_json::{Value, json};
+use support::UNSERVED_BASE;
 use support::http::{Answer, send};
 use support::serve::Served;
 
@@ -71,7 +72,7 @@ async fn start(emu: Emulator, config: AzureOAuthConfigBuilder) -> Server {
 
 async fn server() -> Server {
     let emu = Emulator::start().await.expect("the emulator starts");
-    let config = emu.config();
+    let config = emu.config().base_url(UNSERVED_BASE);
     start(emu, config).await
 }
 
@@ -165,7 +166,7 @@ async fn expiry_and_not_before_honour_the_clock_skew() {
 
     // With no skew configured, the same tokens are refused.
     let emu = Emulator::start().await.expect("the emulator starts");
-    let config = emu.config().clock_skew(Duration::ZERO);
+    let config = emu.config().base_url(UNSERVED_BASE).clock_skew(Duration::ZERO);
     let s = start(emu, config).await;
     s.refused(&s.emu.token().claim("exp", json!(now() - 240)).sign(), "no skew: expired").await;
     s.refused(&s.emu.token().not_before_in(Duration::from_secs(240)).sign(), "no skew: nbf").await;
@@ -174,7 +175,7 @@ async fn expiry_and_not_before_honour_the_clock_skew() {
 #[tokio::test]
 async fn audience_must_be_this_app() {
     let emu = Emulator::start().await.expect("the emulator starts");
-    let config = emu.config().app_id_uris(["api://tasks.contoso.example"]);
+    let config = emu.config().base_url(UNSERVED_BASE).app_id_uris(["api://tasks.contoso.example"]);
     let s = start(emu, config).await;
     let app = s.emu.app_id();
     s.accepted(&s.emu.token().v2().audience(&app).sign(), "GUID").await;
@@ -218,7 +219,8 @@ async fn iss_and_tid_must_name_the_same_tenant() {
     let emu = Emulator::start().await.expect("the emulator starts");
     let other = emu.add_tenant();
     let home = emu.home_tenant();
-    let config = emu.config().tenants(TenantPolicy::List(vec![home.clone(), other.clone()]));
+    let config =
+        emu.config().base_url(UNSERVED_BASE).tenants(TenantPolicy::List(vec![home.clone(), other.clone()]));
     let s = start(emu, config).await;
     s.accepted(&s.emu.token().tenant(&other).sign(), "a token of the other allowed tenant").await;
     // tid = home, iss = the other tenant's issuer (same shared keys, so the signature is good).
@@ -233,7 +235,7 @@ async fn iss_and_tid_must_name_the_same_tenant() {
     // (by tid, before any key is fetched for it).
     let emu = Emulator::start().await.expect("the emulator starts");
     let stranger = emu.add_tenant();
-    let config = emu.config();
+    let config = emu.config().base_url(UNSERVED_BASE);
     let s = start(emu, config).await;
     let forged = s.emu.token().tenant(&stranger).issuer(&s.emu.issuer_v2()).sign();
     let why = s.refused(&forged, "tid of a stranger, home issuer").await;
@@ -247,7 +249,8 @@ async fn keys_of_another_tenant_and_unknown_keys_are_refused() {
     let emu = Emulator::start().await.expect("the emulator starts");
     let own = emu.add_tenant_with_own_keys();
     let home = emu.home_tenant();
-    let config = emu.config().tenants(TenantPolicy::List(vec![home.clone(), own.clone()]));
+    let config =
+        emu.config().base_url(UNSERVED_BASE).tenants(TenantPolicy::List(vec![home.clone(), own.clone()]));
     let s = start(emu, config).await;
     s.accepted(&s.emu.token().tenant(&own).sign(), "a tenant with its own keys").await;
     s.refused(&s.emu.token().tenant(&home).signed_with_tenant_keys(&own).sign(), "home tid, other keys")
@@ -301,7 +304,7 @@ async fn id_tokens_and_app_only_tokens() {
     assert_eq!(a.json()["error"], "insufficient_scope");
 
     let emu = Emulator::start().await.expect("the emulator starts");
-    let config = emu.config().required_roles(["Tasks.Read"]);
+    let config = emu.config().base_url(UNSERVED_BASE).required_roles(["Tasks.Read"]);
     let s = start(emu, config).await;
     let body = s.accepted(&s.emu.token().app_only().roles(["Tasks.Read"]).sign(), "app role").await;
     assert_eq!(body["roles"], json!(["Tasks.Read"]));
@@ -321,7 +324,7 @@ async fn id_tokens_and_app_only_tokens() {
 #[tokio::test]
 async fn id_tokens_with_roles_and_no_nonce_are_not_app_only_tokens() {
     let emu = Emulator::start().await.expect("the emulator starts");
-    let config = emu.config().required_roles(["Tasks.Read"]);
+    let config = emu.config().base_url(UNSERVED_BASE).required_roles(["Tasks.Read"]);
     let s = start(emu, config).await;
     // Entra omits `nonce` when the authorize request had none, and puts the user's app roles in
     // the ID token: such a token has roles and no scp, like an app-only token.
@@ -603,7 +606,7 @@ async fn last_known_good_keys_survive_an_outage() {
 #[tokio::test]
 async fn background_refresh_keeps_keys_through_failures_and_picks_up_new_ones() {
     let emu = Emulator::start().await.expect("the emulator starts");
-    let config = emu.config().key_refresh_interval(Duration::from_secs(1));
+    let config = emu.config().base_url(UNSERVED_BASE).key_refresh_interval(Duration::from_secs(1));
     let s = start(emu, config).await;
     let old_kid = s.emu.current_kid(None);
     s.accepted(&s.emu.token().sign(), "warm").await;
@@ -655,7 +658,12 @@ async fn no_keys_at_all_is_a_503_then_recovers() {
 #[tokio::test]
 async fn the_key_cache_stays_bounded_under_a_flood_of_tenants() {
     let emu = Emulator::start().await.expect("the emulator starts");
-    let config = emu.config().tenants(TenantPolicy::Any).key_cache_tenants(10).token_cache_capacity(0);
+    let config = emu
+        .config()
+        .base_url(UNSERVED_BASE)
+        .tenants(TenantPolicy::Any)
+        .key_cache_tenants(10)
+        .token_cache_capacity(0);
     let s = start(emu, config).await;
     let tenants: Vec<String> = (0..30).map(|_| s.emu.add_tenant()).collect();
     // New tenants are looked up at a bounded rate (see the next test): a second between them
@@ -697,7 +705,12 @@ async fn forged_tokens_of_random_tenants_neither_flood_entra_nor_evict_real_tena
     use axum_mcp_azure_oauth::config::{DEFAULT_NEW_TENANT_BURST, DEFAULT_NEW_TENANT_REFILL_PER_SEC};
     use axum_mcp_azure_oauth::validate::InvalidToken;
     let emu = Emulator::start().await.expect("the emulator starts");
-    let config = emu.config().tenants(TenantPolicy::Any).key_cache_tenants(20).token_cache_capacity(0);
+    let config = emu
+        .config()
+        .base_url(UNSERVED_BASE)
+        .tenants(TenantPolicy::Any)
+        .key_cache_tenants(20)
+        .token_cache_capacity(0);
     let s = start(emu, config).await;
     let started = std::time::Instant::now();
     s.accepted(&s.emu.token().sign(), "the home tenant").await;
@@ -868,7 +881,7 @@ async fn a_cached_signature_never_vouches_for_other_claims() {
 #[tokio::test]
 async fn custom_signing_keys_are_fetched_with_the_app_id() {
     let emu = Emulator::builder().custom_signing_keys(true).start().await.expect("the emulator starts");
-    let config = emu.config().custom_signing_keys(true);
+    let config = emu.config().base_url(UNSERVED_BASE).custom_signing_keys(true);
     let s = start(emu, config).await;
     s.accepted(&s.emu.token().sign(), "signed with the app's custom key").await;
     let app = s.emu.app_id();
@@ -882,7 +895,7 @@ async fn custom_signing_keys_are_fetched_with_the_app_id() {
     }
     // Without ?appid= the custom key is not listed.
     let emu = Emulator::builder().custom_signing_keys(true).start().await.expect("the emulator starts");
-    let config = emu.config();
+    let config = emu.config().base_url(UNSERVED_BASE);
     let s = start(emu, config).await;
     s.refused(&s.emu.token().sign(), "the custom key is unknown without appid").await;
 }
@@ -891,7 +904,7 @@ async fn custom_signing_keys_are_fetched_with_the_app_id() {
 async fn per_route_tenants_replace_the_policy() {
     let emu = Emulator::start().await.expect("the emulator starts");
     let other = emu.add_tenant();
-    let config = emu.config().tenants(TenantPolicy::Any);
+    let config = emu.config().base_url(UNSERVED_BASE).tenants(TenantPolicy::Any);
     let s = start(emu, config).await;
     let home = s.emu.home_tenant();
     let only_home: &'static [&'static str] =
@@ -909,7 +922,7 @@ async fn per_route_tenants_replace_the_policy() {
 #[tokio::test]
 async fn the_layer_wraps_a_nested_service() {
     let emu = Emulator::start().await.expect("the emulator starts");
-    let config = Arc::new(emu.config().build().expect("valid"));
+    let config = Arc::new(emu.config().base_url(UNSERVED_BASE).build().expect("valid"));
     let validator = TokenValidator::new(config);
     let service = tower::service_fn(|req: http::Request<axum::body::Body>| async move {
         let tid = req.extensions().get::<AzureClaims>().map(|c| c.tid().to_owned()).unwrap_or_default();
@@ -969,7 +982,8 @@ async fn the_layer_answers_cached_tokens_and_refusals_without_cloning_the_servic
     use tower::{Layer as _, Service as _, ServiceExt as _};
 
     let emu = Emulator::start().await.expect("the emulator starts");
-    let validator = TokenValidator::new(Arc::new(emu.config().build().expect("valid")));
+    let validator =
+        TokenValidator::new(Arc::new(emu.config().base_url(UNSERVED_BASE).build().expect("valid")));
     let counting = Counting { clones: Arc::default(), calls: Arc::default() };
     let (clones, calls) = (Arc::clone(&counting.clones), Arc::clone(&counting.calls));
     let mut service = AuthLayer::new(validator).layer(counting);
@@ -1009,7 +1023,7 @@ async fn the_layer_answers_cached_tokens_and_refusals_without_cloning_the_servic
 async fn a_hanging_authority_times_out_into_a_503() {
     let emu = Emulator::start().await.expect("the emulator starts");
     emu.set_fault(Endpoint::JwksV2, Fault::delay(Duration::from_secs(3600)));
-    let config = emu.config().http_timeout(Duration::from_millis(200));
+    let config = emu.config().base_url(UNSERVED_BASE).http_timeout(Duration::from_millis(200));
     let s = start(emu, config).await;
     let a = s.call(&s.emu.token().sign()).await;
     assert_eq!(a.status, 503, "{}", a.text);
