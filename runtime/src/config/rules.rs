@@ -206,7 +206,7 @@ pub const fn scope_name(s: &str) -> Result<(), RuleError> {
 }
 
 /// RFC 3986 `pchar` without `%` (checked separately) and `/`.
-const fn is_pchar(c: u8) -> bool {
+pub(crate) const fn is_pchar(c: u8) -> bool {
     c.is_ascii_alphanumeric()
         || matches!(
             c,

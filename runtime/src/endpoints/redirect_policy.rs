@@ -43,31 +43,7 @@ pub(crate) fn operator_allows(config: &AzureOAuthConfig, uri: &str) -> bool {
 /// or control character, which browsers rewrite or drop), and has no `.` / `..` segment, encoded or
 /// not, nor an encoded `/` or `\`, so that a browser cannot resolve it outside the prefix.
 fn safe_suffix(rest: &str) -> bool {
-    let plain = rest.bytes().all(|b| {
-        b.is_ascii_alphanumeric()
-            || matches!(
-                b,
-                b'-' | b'.'
-                    | b'_'
-                    | b'~'
-                    | b'!'
-                    | b'$'
-                    | b'&'
-                    | b'\''
-                    | b'('
-                    | b')'
-                    | b'*'
-                    | b'+'
-                    | b','
-                    | b';'
-                    | b'='
-                    | b':'
-                    | b'@'
-                    | b'/'
-                    | b'?'
-                    | b'%'
-            )
-    });
+    let plain = rest.bytes().all(|b| rules::is_pchar(b) || matches!(b, b'/' | b'?' | b'%'));
     let lower = rest.to_ascii_lowercase();
     let path = lower.split('?').next().unwrap_or("");
     plain
