@@ -154,7 +154,8 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 /// compiles too): `app_id` and `tenant_id` (required unless `env` is given), `client_secret`,
 /// `authority_host`, `graph_endpoint`, `base_url`, `allowed_redirect_uris`,
 /// `allowed_redirect_uri_prefixes`, `allowed_tenant_ids`, `api_scope`, `resource_path`, `mode`,
-/// `state_keys`, `consent_remember`, `https_redirect_platform`, `required_scopes`, `required_roles`,
+/// `state_keys`, `consent_remember`, `refresh_lifetime`, `enrol_max_per_prefix`, `enrol_max_total`,
+/// `https_redirect_platform`, `required_scopes`, `required_roles`,
 /// `app_id_uris`, `clock_skew`, `custom_signing_keys`, `require_pkce`, `key_cache_tenants`,
 /// `new_tenant_burst`, `new_tenant_refill_per_sec`, `token_cache_capacity`, `obo_cache_capacity`,
 /// `key_refresh_interval`, `http_timeout`. Unknown keys (with a "did you mean" hint) and duplicates
@@ -172,7 +173,7 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 ///
 /// # let vars = [("AZURE_CLIENT_ID", "11111111-2222-3333-4444-555555555555"),
 /// #     ("AZURE_TENANT_ID", "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"),
-/// #     ("AZURE_CLIENT_SECRET", "from-a-vault")];
+/// #     ("AZURE_CLIENT_SECRET", "from-a-vault"), ("PUBLIC_BASE_URL", "https://mcp.example.com")];
 /// # let lookup = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
 /// // In a server: `env: |name| std::env::var(name).ok()`.
 /// let routes: Router = azure_oauth_routes! {
@@ -198,6 +199,7 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     app_id: APP_ID,
 ///     tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
 ///     client_secret: secret_from_vault(),
+///     base_url: "https://mcp.example.com",
 /// };
 /// let auth = AzureOAuth::installed(APP_ID).expect("azure_oauth_routes! installed it");
 /// # let mcp_service = tower::service_fn(|_req: axum::extract::Request| async {
@@ -219,11 +221,12 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   bake the secret into the binary, so all three are refused.
 /// - `mode: broker | enrol | direct` and `https_redirect_platform: web | spa`, or a path to the
 ///   variant (`Mode::Direct`); a run-time value goes in braces (`mode: { mode }`).
-/// - `clock_skew` (0 to 3600), `consent_remember` (0 to 34560000, 400 days), `key_refresh_interval`
-///   (60 to 604800) and `http_timeout` (1 to 300): whole seconds, checked against these bounds, or a
-///   `Duration`.
-/// - `custom_signing_keys`, `require_pkce`: a `bool`; `key_cache_tenants` (at least 1),
-///   `token_cache_capacity`, `obo_cache_capacity` (0 turns the cache off): a `usize`;
+/// - `clock_skew` (0 to 3600), `consent_remember` (0 to 34560000, 400 days), `refresh_lifetime`
+///   (3600 to 34560000), `key_refresh_interval` (60 to 604800) and `http_timeout` (1 to 300): whole
+///   seconds, checked against these bounds, or a `Duration`.
+/// - `custom_signing_keys`, `require_pkce`: a `bool`; `key_cache_tenants`, `enrol_max_per_prefix`,
+///   `enrol_max_total` (at least 1), `token_cache_capacity`, `obo_cache_capacity` (0 turns the
+///   cache off): a `usize`;
 ///   `new_tenant_burst`, `new_tenant_refill_per_sec` (at least 1): a `u32`.
 ///
 /// Run-time values are evaluated in the order written (`env` first), in the enclosing function, so

@@ -13,6 +13,7 @@ fn main() {
         app_id: "11111111-2222-3333-4444-555555555555",
         tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
         client_secret: secret_from_vault(),
+        base_url: "https://mcp.example.com",
         mode: enrol,
         https_redirect_platform: web,
     };
@@ -20,6 +21,7 @@ fn main() {
         app_id: "11111111-2222-3333-4444-555555555555",
         tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
         client_secret: secret_from_vault(),
+        base_url: "https://mcp.example.com",
         mode: broker,
     };
     let _: Router = azure_oauth_routes! {
@@ -33,6 +35,7 @@ fn main() {
         app_id: "11111111-2222-3333-4444-555555555555",
         tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
         client_secret: secret_from_vault(),
+        base_url: "https://mcp.example.com",
         mode: { mode },
         https_redirect_platform: HttpsPlatform::default(),
     };
