@@ -26,6 +26,8 @@ fuzz_target!(|data: &[u8]| {
 fn authorize(query: &[u8]) {
     let Ok(query) = std::str::from_utf8(query) else { return };
     let Ok(uri) = http::Uri::try_from(format!("/authorize?{query}")) else { return };
+    // What the server reads: the query as the URI parser keeps it (a raw `#` ends it).
+    let query = uri.query().unwrap_or("").to_owned();
     let router = match query.len() % 3 {
         0 => &common::NO_SECRET,
         1 => &common::WITH_SECRET,

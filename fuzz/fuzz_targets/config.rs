@@ -29,6 +29,9 @@ const VARS: &[&str] = &[
     "AZURE_APP_ID_URIS",
     "AZURE_CLOCK_SKEW_SECS",
     "AZURE_CUSTOM_SIGNING_KEYS",
+    "AZURE_OAUTH_REFRESH_LIFETIME_SECS",
+    "AZURE_OAUTH_ENROL_MAX_PER_PREFIX",
+    "AZURE_OAUTH_ENROL_MAX_TOTAL",
 ];
 
 fn rules_on(s: &str) {
@@ -101,6 +104,15 @@ fuzz_target!(|data: &[u8]| {
         assert!(rules::app_id_uri(uri).is_ok(), "{uri}");
     }
     assert!(config.clock_skew().as_secs() <= 3600);
+    // An authorization server never derives its base URL from a request.
+    if config.mode() != axum_mcp_azure_oauth::config::Mode::Direct {
+        assert!(config.base_url().is_some(), "{:?} without a base URL", config.mode());
+    }
+    // Allow-list entries are what a browser reads them as.
+    for uri in config.allowed_redirect_uris().iter().chain(config.allowed_redirect_uri_prefixes()) {
+        let parsed = url::Url::parse(uri).expect("an allowed URI parses");
+        assert!(parsed.as_str() == uri || parsed.as_str() == format!("{uri}/"), "{uri} is read as {parsed}");
+    }
 
     // `Debug` never depends on the secret: the same configuration with another secret prints the same.
     if let Some(secret) = config.client_secret() {
