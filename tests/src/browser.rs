@@ -9,7 +9,7 @@
 //!   hostile requests).
 
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write as _};
 use std::process::{Child, Command, Stdio};
 
 use serde_json::{Value, json};
@@ -32,13 +32,49 @@ pub struct Chromium {
     profile: std::path::PathBuf,
 }
 
+/// Set by `.ci/run`: without Chromium the browser tests then fail instead of being skipped.
+const REQUIRED: &str = "REQUIRE_BROWSER_TESTS";
+
 impl Chromium {
+    /// Starts ChromeDriver on a free loopback port and a fresh headless Chromium profile; `None`,
+    /// after one line on standard error saying how to run them, when Chromium or ChromeDriver is
+    /// not installed — so that `cargo test --workspace` passes on a machine with only the Rust
+    /// toolchain.
+    ///
+    /// # Panics
+    /// When they are not installed and `REQUIRE_BROWSER_TESTS` is set (`.ci/run` sets it after
+    /// installing them), or when they do not start.
+    pub async fn start_if_installed(test: &str) -> Option<Self> {
+        let missing: Vec<String> =
+            [("CHROMEDRIVER", "/usr/bin/chromedriver"), ("CHROMIUM", "/usr/bin/chromium")]
+                .into_iter()
+                .map(|(var, default)| binary(var, default))
+                .filter(|path| !std::path::Path::new(path).exists())
+                .collect();
+        if missing.is_empty() {
+            return Some(Self::start().await);
+        }
+        let why = format!(
+            "the browser tests are not run: {} not found; install Debian's chromium and chromium-driver (or set \
+             CHROMIUM and CHROMEDRIVER) to run them",
+            missing.join(" and ")
+        );
+        assert!(std::env::var_os(REQUIRED).is_none(), "{test}: {REQUIRED} is set and {why}");
+        // Once, straight to the process's standard error: the test harness captures `eprintln!` of
+        // a passing test, and this line is for whoever ran `cargo test`.
+        static SAID: std::sync::Once = std::sync::Once::new();
+        SAID.call_once(|| {
+            let _ = writeln!(std::io::stderr(), "{why}");
+        });
+        None
+    }
+
     /// Starts ChromeDriver on a free loopback port and a fresh headless Chromium profile.
     ///
     /// # Panics
     /// When ChromeDriver or Chromium is not installed: install Debian's `chromium` and
     /// `chromium-driver` (`.ci/run` does).
-    pub async fn start() -> Self {
+    async fn start() -> Self {
         let chromedriver = binary("CHROMEDRIVER", "/usr/bin/chromedriver");
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())

@@ -22,7 +22,13 @@ async fn a_user_allows_the_client_in_a_real_browser_and_the_client_gets_a_workin
     let redirect = landing.redirect_uri.clone();
     let client_id = b.register(&[&redirect]).await;
     let pkce = Pkce::generate();
-    let browser = Chromium::start().await;
+    let Some(browser) = Chromium::start_if_installed(
+        "a_user_allows_the_client_in_a_real_browser_and_the_client_gets_a_working_code",
+    )
+    .await
+    else {
+        return;
+    };
     browser.goto(b.authorize_url(&client_id, &redirect, &pkce).as_str()).await;
     let html = browser.source().await;
     assert!(html.contains("Test Client") && html.contains("<strong>127.0.0.1</strong>"), "{html}");
@@ -68,7 +74,11 @@ async fn a_user_denies_the_client_and_it_hears_access_denied() {
     let mut landing = Landing::start().await;
     let redirect = landing.redirect_uri.clone();
     let client_id = b.register(&[&redirect]).await;
-    let browser = Chromium::start().await;
+    let Some(browser) =
+        Chromium::start_if_installed("a_user_denies_the_client_and_it_hears_access_denied").await
+    else {
+        return;
+    };
     browser.goto(b.authorize_url(&client_id, &redirect, &Pkce::generate()).as_str()).await;
     browser.click("button[value=deny]").await;
     let landed = landing.next().await;
@@ -93,7 +103,11 @@ async fn a_page_that_frames_the_consent_page_shows_nothing_of_it() {
         consent.as_str().replace('&', "&amp;")
     );
     let _served = port.serve(Router::new().route("/", get(move || async move { Html(page.clone()) })));
-    let browser = Chromium::start().await;
+    let Some(browser) =
+        Chromium::start_if_installed("a_page_that_frames_the_consent_page_shows_nothing_of_it").await
+    else {
+        return;
+    };
     browser.goto(&attacker).await;
     assert_eq!(browser.execute("return document.title;").await, "win a prize");
     browser.frame(Some(0)).await;
