@@ -1,8 +1,8 @@
 //! What the macros' expansions call (`axum_mcp_azure_oauth::__private`). Not public API: names and
 //! signatures change without notice. The expansions stay thin; the logic is here.
 //!
-//! - [`Authorized`] is the extractor `#[azure_mcp_auth]` puts first in a handler. Its marker type
-//!   `R` ([`Requirement`]) carries the handler's app id and [`Requirements`] as `const`s.
+//! - `Authorized` is the extractor `#[azure_mcp_auth]` puts first in a handler. Its marker type
+//!   `R` (`Requirement`) carries the handler's app id and [`Requirements`] as `const`s.
 //! - It finds the validator in the [`AzureOAuth`] installed for the app id
 //!   ([`AzureOAuth::install`], which `azure_oauth_routes!` calls; [`AzureOAuth::installed`]), so
 //!   layers and every handler share one validator and one key cache.

@@ -13,7 +13,7 @@
 //!    workspace root, as cargo compiles the workspace's members;
 //! 3. a `pass` case must compile and then run successfully; a `fail` case must fail to compile with
 //!    the diagnostics of its `.stderr` file, normalized as trybuild normalizes them
-//!    ([`normalize`]), so that its `.stderr` files stay valid.
+//!    (`normalize`), so that its `.stderr` files stay valid.
 //!
 //! `TRYBUILD=overwrite` writes the `.stderr` files instead of comparing them; they are pinned to
 //! the toolchain on the machine (rustc 1.95): read their diff like code.

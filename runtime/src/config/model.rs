@@ -19,7 +19,7 @@ pub(crate) enum SealingSource<'a> {
 }
 
 /// The whole configuration of the protected resource, the authorization-server bridge, the
-/// validator and the Graph client. Every value has passed its [`rules`].
+/// validator and the Graph client. Every value has passed its [`rules`](super::rules).
 ///
 /// ```
 /// use axum_mcp_azure_oauth::AzureOAuthConfig;

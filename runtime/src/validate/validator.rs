@@ -168,7 +168,8 @@ impl TokenValidator {
     /// Authenticates a request: reads its bearer token strictly (exactly one
     /// `Authorization: Bearer <token>` header, none in the query) and validates it against
     /// `requirements`. On failure, the answer to send: the challenge of [`TokenValidator::challenge`].
-    /// [`AuthLayer`] and the [`AzureClaims`] extractor call this; so can a handler or a macro.
+    /// [`AuthLayer`](super::AuthLayer) and the [`AzureClaims`] extractor call this; so can a handler
+    /// or a macro.
     pub async fn authenticate(
         &self,
         headers: &http::HeaderMap,
