@@ -28,6 +28,7 @@ mod hardening_faults;
 mod hardening_instances;
 mod hardening_limits;
 mod macros;
+mod module_graph;
 mod obo;
 mod security_review;
 mod validator;
