@@ -43,8 +43,8 @@ pub use axum_mcp_azure_oauth_macros::{azure_mcp_auth, azure_oauth_routes};
 pub mod __private;
 
 /// Not public API: entry points into private parsing for the cargo-fuzz targets in `fuzz/`
-/// (feature `fuzzing`).
-#[cfg(feature = "fuzzing")]
+/// (`cfg(fuzzing)`, which cargo-fuzz sets).
+#[cfg(fuzzing)]
 #[doc(hidden)]
 pub mod __fuzz;
 

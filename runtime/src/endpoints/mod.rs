@@ -238,9 +238,9 @@ fn not_allowed(
     }
 }
 
-/// Not public API: the sealing entry points of the cargo-fuzz target and the benchmark (feature
-/// `fuzzing`).
-#[cfg(feature = "fuzzing")]
+/// Not public API: the sealing entry points of the cargo-fuzz target and the benchmark
+/// (`cfg(fuzzing)`, which cargo-fuzz sets).
+#[cfg(fuzzing)]
 pub(crate) mod fuzzing {
     use std::time::Duration;
 

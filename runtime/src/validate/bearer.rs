@@ -7,7 +7,7 @@ use http::{HeaderMap, HeaderValue, Uri, header};
 use super::error::{AuthError, InvalidRequest};
 
 /// The bearer token of a request, its characters checked: see [`credentials`].
-#[cfg(any(test, feature = "fuzzing"))]
+#[cfg(any(test, fuzzing))]
 pub(crate) fn token<'a>(headers: &'a HeaderMap, uri: &Uri) -> Result<&'a str, AuthError> {
     let token = credentials(headers, uri)?;
     check_b64token(token)?;

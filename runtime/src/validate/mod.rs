@@ -28,8 +28,8 @@ pub use layer::{AuthFuture, AuthLayer, AuthService};
 pub use requirements::Requirements;
 pub use validator::{TokenValidator, ValidatorStats};
 
-/// Not public API: entry points for the cargo-fuzz targets (feature `fuzzing`).
-#[cfg(feature = "fuzzing")]
+/// Not public API: entry points for the cargo-fuzz targets (`cfg(fuzzing)`, which cargo-fuzz sets).
+#[cfg(fuzzing)]
 pub(crate) mod fuzzing {
     pub(crate) use super::bearer::token as bearer_token;
     pub(crate) use super::challenge::response as challenge;

@@ -160,14 +160,14 @@ pub(super) fn refused(error: AuthError, tenant: Option<&str>, oid: Option<&str>)
     error
 }
 
-/// `jwt::parse`, for the fuzz targets (feature `fuzzing`).
-#[cfg(feature = "fuzzing")]
+/// `jwt::parse`, for the fuzz targets (`cfg(fuzzing)`, which cargo-fuzz sets).
+#[cfg(fuzzing)]
 pub(crate) fn fuzz_parse(token: &str) -> Result<jwt::Parsed<'_>, InvalidToken> {
     jwt::parse(token)
 }
 
-/// `tenant_of` and `version_of`, for the fuzz targets (feature `fuzzing`).
-#[cfg(feature = "fuzzing")]
+/// `tenant_of` and `version_of`, for the fuzz targets (`cfg(fuzzing)`, which cargo-fuzz sets).
+#[cfg(fuzzing)]
 pub(crate) fn fuzz_tenant_and_version(claims: &Map<String, Value>) -> (Option<String>, Option<TokenVersion>) {
     (tenant_of(claims), version_of(claims))
 }
