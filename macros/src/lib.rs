@@ -10,6 +10,8 @@
 //! `runtime/src/config/rules.rs`: one source of truth, and `cargo package` copies the file). Values
 //! written as `env!(…)` or another constant expression are checked by `const` items the macros
 //! emit, which call the same rules through `axum_mcp_azure_oauth::rules` during const evaluation.
+// The library crates' own lints (the workspace's apply to every member, tests and examples too).
+#![warn(missing_docs, unreachable_pub)]
 
 mod auth_attr;
 mod common;
@@ -17,7 +19,12 @@ mod common;
 #[allow(dead_code, reason = "the runtime crate uses the parts the macros do not")]
 mod keys;
 mod routes;
-#[allow(dead_code, clippy::all, reason = "the runtime crate's file, under the runtime's lints")]
+#[allow(
+    dead_code,
+    unreachable_pub,
+    clippy::all,
+    reason = "the runtime crate's file, under the runtime's lints"
+)]
 mod rules;
 
 use proc_macro::TokenStream;

@@ -19,6 +19,8 @@
 //! A module uses only what is below it: `azure_oauth` → `endpoints` → `graph`, `obo` →
 //! `validate` → `oauth_error`, `http` → `config`.
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// The library crates' own lints (the workspace's apply to every member, tests and examples too).
+#![warn(missing_docs, unreachable_pub)]
 
 mod azure_oauth;
 pub mod config;
