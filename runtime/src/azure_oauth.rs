@@ -1,7 +1,7 @@
 //! [`AzureOAuth`]: one app's configuration, token validator and OAuth endpoints in one handle, and
 //! the process-wide registry of installed handles that `#[azure_mcp_auth]` handlers find theirs in.
 
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, RwLock};
 
 use axum::Router;
 
@@ -9,6 +9,7 @@ use crate::config::{AzureOAuthConfig, ConfigError, DEFAULT_GRAPH_RETRY_BUDGET};
 use crate::endpoints::OAuthEndpoints;
 use crate::graph::GraphClient;
 use crate::obo::OnBehalfOf;
+use crate::primitives::lock::{read, write};
 use crate::validate::{AuthLayer, Clock, Requirements, TokenValidator};
 
 /// Everything one Entra app needs to protect an axum MCP server: the validated
@@ -114,7 +115,7 @@ impl AzureOAuth {
     #[must_use = "install() returns the handle; keep it to build the router and the layer"]
     pub fn install(self) -> Self {
         let app_id = self.config.app_id().to_ascii_lowercase();
-        let mut installed = INSTALLED.write().unwrap_or_else(PoisonError::into_inner);
+        let mut installed = write(&INSTALLED);
         match installed.iter_mut().find(|(id, _)| *id == app_id) {
             Some(entry) => {
                 tracing::debug!(app_id = %app_id, "replacing the installed AzureOAuth");
@@ -150,7 +151,7 @@ impl AzureOAuth {
     /// # let _: Router = app;
     /// ```
     pub fn installed(app_id: &str) -> Option<Self> {
-        let installed = INSTALLED.read().unwrap_or_else(PoisonError::into_inner);
+        let installed = read(&INSTALLED);
         installed.iter().find(|(id, _)| id.eq_ignore_ascii_case(app_id)).map(|(_, v)| v.clone())
     }
 }

@@ -31,6 +31,7 @@ pub mod graph;
 mod http;
 pub mod oauth_error;
 pub mod obo;
+mod primitives;
 pub mod validate;
 
 pub use azure_oauth::AzureOAuth;

@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 use std::sync::LazyLock;
 
+use crate::primitives::digest::sha256;
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use http::{HeaderValue, StatusCode, header};
@@ -23,8 +24,7 @@ button[value=allow]{background:#0f6cbd;color:#fff;border-color:#0f6cbd}";
 /// (No `form-action`: browsers apply it to the redirect that follows the consent form, which goes
 /// to Entra or to the client.)
 static CSP: LazyLock<HeaderValue> = LazyLock::new(|| {
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, STYLE.as_bytes());
-    let hash = base64::engine::general_purpose::STANDARD.encode(digest.as_ref());
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha256(STYLE.as_bytes()));
     let policy = format!(
         "default-src 'none'; style-src 'sha256-{hash}'; img-src 'none'; base-uri 'none'; frame-ancestors 'none'"
     );
@@ -216,8 +216,7 @@ mod tests {
 
     #[test]
     fn the_style_hash_is_the_style_sheets() {
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, STYLE.as_bytes());
-        let hash = base64::engine::general_purpose::STANDARD.encode(digest.as_ref());
+        let hash = base64::engine::general_purpose::STANDARD.encode(sha256(STYLE.as_bytes()));
         assert!(CSP.to_str().expect("ascii").contains(&hash));
     }
 

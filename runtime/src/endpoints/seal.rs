@@ -177,12 +177,6 @@ impl Sealer {
     }
 }
 
-/// The base64url SHA-256 of `s`: how sealed values refer to a client id or a cookie without
-/// carrying it.
-pub(crate) fn digest(s: &str) -> String {
-    URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, s.as_bytes()).as_ref())
-}
-
 /// `n` random bytes as base64url: nonces, PKCE verifiers, cookie values.
 pub(crate) fn random(n: usize) -> String {
     let mut bytes = vec![0u8; n];
@@ -192,12 +186,6 @@ pub(crate) fn random(n: usize) -> String {
         panic!("axum-mcp-azure-oauth: the system random number generator failed");
     }
     URL_SAFE_NO_PAD.encode(bytes)
-}
-
-/// Whether two digests are equal, in time that does not depend on where they differ.
-pub(crate) fn same_digest(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && aws_lc_rs::constant_time::verify_slices_are_equal(a.as_bytes(), b.as_bytes()).is_ok()
 }
 
 /// The associated data: the format version, the key id, the purpose and the app id.

@@ -1,7 +1,6 @@
 //! Enrolment: pending URIs taken as one batch, written with one `PATCH`, read back, merged again
 //! when another process's write replaced them.
 
-use std::sync::PoisonError;
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -13,6 +12,7 @@ use super::{
     redirect_matches,
 };
 use crate::http::retry::Backoff;
+use crate::primitives::lock::lock;
 
 /// The shortest wait before a batch looks at the app registration again after its read-back
 /// confirmed it (the wait is twice the write's round trip, at most the HTTP timeout; never a
@@ -82,10 +82,9 @@ impl EnrolBudget {
 }
 
 impl Inner {
-    /// The last read of the app registration, if it is fresh and shows it full; `None` when a
-    /// read is in flight (the snapshot is locked): then enrolment asks Graph.
+    /// The last read of the app registration, if it is fresh and shows it full.
     pub(super) fn full_registration(&self) -> Option<AppRedirectUris> {
-        let snapshot = self.snapshot.try_lock().ok()?;
+        let snapshot = lock(&self.snapshot);
         match &*snapshot {
             Some((at, Ok(uris))) if at.elapsed() < SNAPSHOT_TTL && uris.total() >= REDIRECT_URI_LIMIT => {
                 Some(uris.clone())
@@ -97,13 +96,13 @@ impl Inner {
     /// Takes every waiting enrolment and writes them as one batch; batches run one at a time.
     pub(super) async fn run_pending(self: std::sync::Arc<Self>) {
         let _writer = self.writer.lock().await;
-        let jobs = std::mem::take(&mut *self.pending.lock().unwrap_or_else(PoisonError::into_inner));
+        let jobs = std::mem::take(&mut *lock(&self.pending));
         if jobs.is_empty() {
             return; // an earlier batch took them
         }
         tracing::debug!(uris = jobs.len(), "enrolling redirect URIs through Microsoft Graph");
         let results = self.write_batch(&jobs).await;
-        let mut enrolled = self.enrolled.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut enrolled = lock(&self.enrolled);
         for (job, result) in jobs.into_iter().zip(results) {
             match &result {
                 Ok(()) => {
@@ -148,7 +147,7 @@ impl Inner {
                     // Full before this batch: later enrolments are refused from this read
                     // (`GraphClient::enrol`) until it is a minute old, without reading Graph.
                     noted_full = true;
-                    *self.snapshot.lock().await = Some((Instant::now(), Ok(current.clone())));
+                    self.set_snapshot(Some(Ok(current.clone())));
                 }
                 results.push(Some(Err(EnrolError::LimitReached { limit: REDIRECT_URI_LIMIT })));
             } else {
@@ -229,10 +228,10 @@ impl Inner {
                             });
                         }
                     }
-                    *self.snapshot.lock().await = Some((Instant::now(), Ok(after)));
+                    self.set_snapshot(Some(Ok(after)));
                 }
                 Err(e) => {
-                    *self.snapshot.lock().await = None;
+                    self.set_snapshot(None);
                     for result in results.iter_mut().filter(|r| r.is_none()) {
                         *result = Some(Err(e.clone()));
                     }

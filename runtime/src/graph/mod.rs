@@ -20,7 +20,7 @@ mod request;
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::{Arc, Mutex as StdMutex, PoisonError};
+use std::sync::{Arc, Mutex as StdMutex};
 use std::time::Duration;
 
 use tokio::sync::{Mutex, oneshot};
@@ -28,6 +28,8 @@ use tokio::time::Instant;
 
 use crate::config::{AzureOAuthConfig, DEFAULT_GRAPH_RETRY_BUDGET, rules};
 use crate::http::retry::Backoff;
+use crate::primitives::lock::lock;
+use crate::primitives::single_flight::SingleFlight;
 
 pub(crate) use enrol::EnrolBudget;
 pub use enrol::EnrolReport;
@@ -53,10 +55,13 @@ struct Inner {
     config: Arc<AzureOAuthConfig>,
     http: reqwest::Client,
     retry_budget: Duration,
-    /// The Graph token; the lock is held while a new one is fetched (single flight).
-    token: Mutex<Option<CachedToken>>,
-    /// The last read of the app registration's redirect URIs (or its failure); single flight.
-    snapshot: Mutex<Option<(Instant, Result<AppRedirectUris, EnrolError>)>>,
+    /// The Graph token, and its fetch in flight.
+    token: StdMutex<Option<CachedToken>>,
+    token_flight: SingleFlight<(), Result<String, EnrolError>>,
+    /// The last read of the app registration's redirect URIs (or its failure), and the read in
+    /// flight.
+    snapshot: StdMutex<Option<Snapshot>>,
+    snapshot_flight: SingleFlight<(), Result<AppRedirectUris, EnrolError>>,
     /// URIs confirmed on the app registration by this process ([`enrolled_key`]), at most
     /// [`REDIRECT_URI_LIMIT`] (Graph holds no more).
     enrolled: StdMutex<HashSet<String>>,
@@ -64,6 +69,24 @@ struct Inner {
     pending: StdMutex<Vec<Job>>,
     /// Held by the one batch writing to Graph.
     writer: Mutex<()>,
+}
+
+/// A read of the app registration's redirect URIs (or its failure) and when it was made.
+type Snapshot = (Instant, Result<AppRedirectUris, EnrolError>);
+
+impl Inner {
+    /// The last read, while it may be reused: a minute for a read, 10 seconds for a failure.
+    fn fresh_snapshot(&self) -> Option<Result<AppRedirectUris, EnrolError>> {
+        let snapshot = lock(&self.snapshot);
+        let (at, read) = snapshot.as_ref()?;
+        let ttl = if read.is_ok() { SNAPSHOT_TTL } else { FAILED_SNAPSHOT_TTL };
+        (at.elapsed() < ttl).then(|| read.clone())
+    }
+
+    /// Replaces the last read (`None`: forgets it).
+    fn set_snapshot(&self, read: Option<Result<AppRedirectUris, EnrolError>>) {
+        *lock(&self.snapshot) = read.map(|read| (Instant::now(), read));
+    }
 }
 
 /// The Microsoft Graph client of the app registration (cheap to clone; clones share the token,
@@ -119,8 +142,10 @@ impl GraphClient {
                 http,
                 config,
                 retry_budget: budget,
-                token: Mutex::new(None),
-                snapshot: Mutex::new(None),
+                token: StdMutex::new(None),
+                token_flight: SingleFlight::default(),
+                snapshot: StdMutex::new(None),
+                snapshot_flight: SingleFlight::default(),
                 enrolled: StdMutex::new(HashSet::new()),
                 pending: StdMutex::new(Vec::new()),
                 writer: Mutex::new(()),
@@ -132,8 +157,7 @@ impl GraphClient {
     /// without their port (`http://127.0.0.1/cb`), as Entra matches them. At most
     /// [`REDIRECT_URI_LIMIT`].
     pub fn enrolled(&self) -> Vec<String> {
-        let mut v: Vec<String> =
-            self.inner.enrolled.lock().unwrap_or_else(PoisonError::into_inner).iter().cloned().collect();
+        let mut v: Vec<String> = lock(&self.inner.enrolled).iter().cloned().collect();
         v.sort();
         v
     }
@@ -143,22 +167,30 @@ impl GraphClient {
     /// 3 seconds, no retries: this serves requests in flight.
     pub async fn redirect_uris(&self) -> Result<AppRedirectUris, EnrolError> {
         self.inner.config.client_secret().ok_or(EnrolError::NoClientSecret)?;
-        let mut snapshot = self.inner.snapshot.lock().await;
-        if let Some((at, read)) = &*snapshot {
-            let ttl = if read.is_ok() { SNAPSHOT_TTL } else { FAILED_SNAPSHOT_TTL };
-            if at.elapsed() < ttl {
-                return read.clone();
-            }
+        if let Some(read) = self.inner.fresh_snapshot() {
+            return read;
         }
-        let read = tokio::time::timeout(
-            SNAPSHOT_READ_TIMEOUT,
-            self.inner.read_app(&mut Backoff::new(Duration::ZERO)),
-        )
-        .await
-        .unwrap_or_else(|_| Err(EnrolError::Unavailable("reading the app registration timed out".into())))
-        .map(|(_, uris)| uris);
-        *snapshot = Some((Instant::now(), read.clone()));
-        read
+        let inner = &self.inner;
+        inner
+            .snapshot_flight
+            .run(&(), || async {
+                // A read that finished between the look-up above and this flight's start.
+                if let Some(read) = inner.fresh_snapshot() {
+                    return read;
+                }
+                let read = tokio::time::timeout(
+                    SNAPSHOT_READ_TIMEOUT,
+                    inner.read_app(&mut Backoff::new(Duration::ZERO)),
+                )
+                .await
+                .unwrap_or_else(|_| {
+                    Err(EnrolError::Unavailable("reading the app registration timed out".into()))
+                })
+                .map(|(_, uris)| uris);
+                inner.set_snapshot(Some(read.clone()));
+                read
+            })
+            .await
     }
 
     /// Enrols redirect URIs on the app registration, each on its platform
@@ -230,8 +262,8 @@ impl GraphClient {
         let mut waits = Vec::new();
         let full = self.inner.full_registration();
         {
-            let enrolled = self.inner.enrolled.lock().unwrap_or_else(PoisonError::into_inner);
-            let mut pending = self.inner.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            let enrolled = lock(&self.inner.enrolled);
+            let mut pending = lock(&self.inner.pending);
             for (i, uri) in uris.iter().enumerate() {
                 if let Err(rule) = rules::redirect_uri(uri) {
                     outcomes.push(Some(Err(EnrolError::InvalidUri(rule))));

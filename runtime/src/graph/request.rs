@@ -11,6 +11,7 @@ use tokio::time::Instant;
 use super::{AppRedirectUris, EnrolError, Inner};
 use crate::http::retry::{Attempt, Backoff};
 use crate::http::{Answer, excerpt, send};
+use crate::primitives::lock::lock;
 
 /// The longest a Graph token is reused, whatever `expires_in` Entra sent.
 const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
@@ -122,7 +123,7 @@ impl Inner {
         match status {
             StatusCode::UNAUTHORIZED if target == Target::Graph && !*renewed => {
                 *renewed = true;
-                *self.token.lock().await = None;
+                *lock(&self.token) = None;
                 Attempt::Again
             }
             StatusCode::TOO_MANY_REQUESTS => {
@@ -138,32 +139,45 @@ impl Inner {
     }
 
     /// The client-credentials token for Graph, cached until shortly before it expires; one fetch
-    /// at a time (callers wait for it).
+    /// at a time (callers wait for it and share its result).
     async fn token(&self, backoff: &mut Backoff) -> Result<String, EnrolError> {
-        let mut slot = self.token.lock().await;
-        if let Some(t) = &*slot
-            && Instant::now() < t.valid_until
-        {
-            return Ok(t.value.clone());
+        if let Some(token) = self.cached_token() {
+            return Ok(token);
         }
-        let secret = self.config.client_secret().ok_or(EnrolError::NoClientSecret)?;
-        let url = format!("{}/{}/oauth2/v2.0/token", self.config.authority_host(), self.config.tenant_id());
-        let scope = format!("{}/.default", self.config.graph_endpoint());
-        let form = [
-            ("client_id", self.config.app_id()),
-            ("client_secret", secret.expose()),
-            ("grant_type", "client_credentials"),
-            ("scope", scope.as_str()),
-        ];
-        let parse = |body: &[u8]| {
-            parse_token(body).ok_or_else(|| {
-                EnrolError::InvalidResponse("the token endpoint's answer has no access_token".into())
+        self.token_flight
+            .run(&(), || async {
+                // A fetch that finished between the look-up above and this flight's start.
+                if let Some(token) = self.cached_token() {
+                    return Ok(token);
+                }
+                let secret = self.config.client_secret().ok_or(EnrolError::NoClientSecret)?;
+                let url =
+                    format!("{}/{}/oauth2/v2.0/token", self.config.authority_host(), self.config.tenant_id());
+                let scope = format!("{}/.default", self.config.graph_endpoint());
+                let form = [
+                    ("client_id", self.config.app_id()),
+                    ("client_secret", secret.expose()),
+                    ("grant_type", "client_credentials"),
+                    ("scope", scope.as_str()),
+                ];
+                let parse = |body: &[u8]| {
+                    parse_token(body).ok_or_else(|| {
+                        EnrolError::InvalidResponse("the token endpoint's answer has no access_token".into())
+                    })
+                };
+                let (value, expires_in) = self
+                    .send(backoff, Target::TokenEndpoint, |http, _| http.post(&url).form(&form), parse)
+                    .await?;
+                *lock(&self.token) =
+                    Some(CachedToken { value: value.clone(), valid_until: renew_at(expires_in) });
+                Ok(value)
             })
-        };
-        let (value, expires_in) =
-            self.send(backoff, Target::TokenEndpoint, |http, _| http.post(&url).form(&form), parse).await?;
-        *slot = Some(CachedToken { value: value.clone(), valid_until: renew_at(expires_in) });
-        Ok(value)
+            .await
+    }
+
+    /// The cached token, while it is valid.
+    fn cached_token(&self) -> Option<String> {
+        lock(&self.token).as_ref().filter(|t| Instant::now() < t.valid_until).map(|t| t.value.clone())
     }
 }
 

@@ -126,8 +126,7 @@ impl OnBehalfOf {
         if let Some(token) = cache.get(&key, now) {
             return Ok(token);
         }
-        let slot = cache.slot(&key, now);
-        slot.single_flight(|| inner.clock.unix(), self.fetch(caller, assertion, &scopes)).await
+        cache.get_or_exchange(&key, || inner.clock.unix(), self.fetch(caller, assertion, &scopes)).await
     }
 
     /// [`token`](Self::token) for the caller of a request: the [`AzureClaims`] in its

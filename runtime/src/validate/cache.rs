@@ -16,11 +16,11 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
-
-use aws_lc_rs::digest;
+use std::sync::RwLock;
 
 use super::claims::AzureClaims;
+use crate::primitives::digest::sha256;
+use crate::primitives::lock::{read, write};
 
 const SHARDS: usize = 32;
 
@@ -46,10 +46,7 @@ impl<'t> TokenKey<'t> {
     pub(crate) fn of(token: &'t str) -> Self {
         let split = token.rfind('.').map_or(0, |dot| dot + 1);
         let (signed, signature) = token.split_at(split);
-        let d = digest::digest(&digest::SHA256, signature.as_bytes());
-        let mut out = [0u8; 32];
-        out.copy_from_slice(d.as_ref());
-        Self { digest: TokenDigest(out), signed }
+        Self { digest: TokenDigest(sha256(signature.as_bytes())), signed }
     }
 }
 
@@ -94,15 +91,6 @@ type Shard = HashMap<TokenDigest, Entry, BuildHasherDefault<DigestHasher>>;
 pub(crate) struct TokenCache {
     shards: Box<[RwLock<Shard>]>,
     per_shard: usize,
-}
-
-fn read(m: &RwLock<Shard>) -> RwLockReadGuard<'_, Shard> {
-    m.read().unwrap_or_else(PoisonError::into_inner)
-}
-
-fn write(m: &RwLock<Shard>) -> RwLockWriteGuard<'_, Shard> {
-    // A panic while holding the lock cannot leave a map half-updated in a way that matters here.
-    m.write().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl TokenCache {

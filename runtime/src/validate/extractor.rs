@@ -3,7 +3,7 @@
 //! found in the request extensions.
 
 use std::collections::HashSet;
-use std::sync::{Mutex, PoisonError};
+use std::sync::Mutex;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +15,7 @@ use super::error::AuthError;
 use super::requirements::Requirements;
 use super::validator::TokenValidator;
 use crate::oauth_error::OAuthError;
+use crate::primitives::lock::lock;
 
 impl<S: Send + Sync> FromRequestParts<S> for AzureClaims {
     type Rejection = Response;
@@ -59,11 +60,7 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for AzureClaims {
 /// fix the server, and logs the mistake (`log`) once per `what` (a type or an app id).
 pub(crate) fn not_set_up(what: &str, log: &str, description: impl Into<String>) -> Response {
     static LOGGED: Mutex<Option<HashSet<String>>> = Mutex::new(None);
-    let first = LOGGED
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .get_or_insert_with(HashSet::new)
-        .insert(what.to_ascii_lowercase());
+    let first = lock(&LOGGED).get_or_insert_with(HashSet::new).insert(what.to_ascii_lowercase());
     if first {
         tracing::error!("{log}; every request to it gets a 500 until then");
     }

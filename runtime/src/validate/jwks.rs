@@ -24,9 +24,9 @@
 //! - At most [`MAX_CONCURRENT_FETCHES`] fetches are in flight at once; each has the HTTP client's
 //!   timeouts and a size cap.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
@@ -37,6 +37,8 @@ use serde::Deserialize;
 use super::claims::TokenVersion;
 use super::clock::Clock;
 use crate::config::AzureOAuthConfig;
+use crate::primitives::bounded::BoundedMap;
+use crate::primitives::lock::{lock, read, write};
 
 /// An unknown `kid` triggers a refetch at most this often per tenant and version (Identity.Web:
 /// 5 minutes).
@@ -108,10 +110,10 @@ struct Slot {
 
 impl Slot {
     fn current(&self) -> Option<Arc<KeySet>> {
-        self.current.read().unwrap_or_else(PoisonError::into_inner).clone()
+        read(&self.current).clone()
     }
     fn store(&self, set: Arc<KeySet>) {
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Some(set);
+        *write(&self.current) = Some(set);
     }
 }
 
@@ -121,32 +123,6 @@ pub(crate) struct TenantKeys {
     slots: [Slot; 2],
     /// Its keys verified a token.
     proven: AtomicBool,
-}
-
-/// A bounded FIFO of tenants.
-#[derive(Default)]
-struct Fifo {
-    map: HashMap<String, Arc<TenantKeys>>,
-    order: VecDeque<String>,
-}
-
-impl Fifo {
-    /// Inserts `entry`, evicting the oldest entries beyond `capacity`.
-    fn insert(&mut self, entry: Arc<TenantKeys>, capacity: usize, what: &str) {
-        while self.map.len() >= capacity.max(1) {
-            let Some(oldest) = self.order.pop_front() else { break };
-            self.map.remove(&oldest);
-            tracing::debug!(tenant = %oldest, what, "key cache full: evicted the oldest tenant");
-        }
-        self.order.push_back(entry.tenant.clone());
-        self.map.insert(entry.tenant.clone(), entry);
-    }
-
-    fn remove(&mut self, tenant: &str) -> Option<Arc<TenantKeys>> {
-        let removed = self.map.remove(tenant)?;
-        self.order.retain(|t| t != tenant);
-        Some(removed)
-    }
 }
 
 /// A token bucket (see [`DEFAULT_NEW_TENANT_BURST`](crate::config::DEFAULT_NEW_TENANT_BURST)).
@@ -176,16 +152,27 @@ impl Bucket {
     }
 }
 
+/// The cached tenants, in two bounded FIFOs: those whose keys verified a token, and the others.
 struct Tenants {
-    proven: Fifo,
-    unproven: Fifo,
+    proven: BoundedMap<String, Arc<TenantKeys>>,
+    unproven: BoundedMap<String, Arc<TenantKeys>>,
     new_tenants: Bucket,
 }
 
 impl Tenants {
     fn new(config: &AzureOAuthConfig) -> Self {
         let new_tenants = Bucket::full(config.new_tenant_burst(), config.new_tenant_refill_per_sec());
-        Self { proven: Fifo::default(), unproven: Fifo::default(), new_tenants }
+        // The unproven tenants get a quarter of the cache, the proven ones the rest; each at least one.
+        let unproven = (config.key_cache_tenants() / 4).max(1);
+        let proven = config.key_cache_tenants().saturating_sub(unproven).max(1);
+        Self { proven: BoundedMap::new(proven), unproven: BoundedMap::new(unproven), new_tenants }
+    }
+}
+
+/// Inserts `entry` into `fifo`, logging the tenants it evicts.
+fn insert(fifo: &mut BoundedMap<String, Arc<TenantKeys>>, entry: &Arc<TenantKeys>, what: &str) {
+    for (oldest, _) in fifo.insert(entry.tenant.clone(), Arc::clone(entry)) {
+        tracing::debug!(tenant = %oldest, what, "key cache full: evicted the oldest tenant");
     }
 }
 
@@ -245,23 +232,13 @@ impl KeyCache {
 
     /// How many tenants are cached.
     pub(crate) fn tenant_count(&self) -> usize {
-        let t = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
-        t.proven.map.len() + t.unproven.map.len()
-    }
-
-    /// The unproven FIFO's capacity: a quarter of the cache, at least one.
-    fn unproven_capacity(&self) -> usize {
-        (self.config.key_cache_tenants() / 4).max(1)
-    }
-
-    /// The proven FIFO's capacity: the rest of the cache, at least one.
-    fn proven_capacity(&self) -> usize {
-        self.config.key_cache_tenants().saturating_sub(self.unproven_capacity()).max(1)
+        let t = lock(&self.tenants);
+        t.proven.len() + t.unproven.len()
     }
 
     fn entry(&self, tenant: &str) -> Result<Arc<TenantKeys>, KeyError> {
-        let mut t = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(e) = t.proven.map.get(tenant).or_else(|| t.unproven.map.get(tenant)) {
+        let mut t = lock(&self.tenants);
+        if let Some(e) = t.proven.get(tenant).or_else(|| t.unproven.get(tenant)) {
             return Ok(e.clone());
         }
         if !t.new_tenants.take(self.clock.instant()) {
@@ -273,8 +250,7 @@ impl KeyCache {
             slots: Default::default(),
             proven: AtomicBool::new(false),
         });
-        let capacity = self.unproven_capacity();
-        t.unproven.insert(e.clone(), capacity, "unproven");
+        insert(&mut t.unproven, &e, "unproven");
         Ok(e)
     }
 
@@ -284,15 +260,14 @@ impl KeyCache {
         if entry.proven.load(Ordering::Acquire) {
             return;
         }
-        let mut t = self.tenants.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut t = lock(&self.tenants);
         if entry.proven.load(Ordering::Acquire) {
             return;
         }
         // Evicted from the unproven FIFO meanwhile or not, it is the entry with verified keys.
         t.unproven.remove(&entry.tenant);
-        if !t.proven.map.contains_key(&entry.tenant) {
-            let capacity = self.proven_capacity();
-            t.proven.insert(entry.clone(), capacity, "proven");
+        if !t.proven.contains_key(&entry.tenant) {
+            insert(&mut t.proven, entry, "proven");
             tracing::debug!(tenant = %entry.tenant, "tenant proven: its keys verified a token");
         }
         entry.proven.store(true, Ordering::Release);
@@ -373,15 +348,7 @@ impl KeyCache {
     /// keeping the last known good keys on failure. Unproven tenants are not refreshed: no token
     /// of theirs verified, so their keys serve nobody yet.
     pub(crate) async fn refresh_all(&self) {
-        let entries: Vec<Arc<TenantKeys>> = self
-            .tenants
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .proven
-            .map
-            .values()
-            .cloned()
-            .collect();
+        let entries: Vec<Arc<TenantKeys>> = lock(&self.tenants).proven.values().cloned().collect();
         for entry in entries {
             for version in [TokenVersion::V1, TokenVersion::V2] {
                 let slot = &entry.slots[version.index()];

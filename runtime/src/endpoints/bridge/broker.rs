@@ -22,8 +22,6 @@ use std::time::Duration;
 
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
@@ -35,10 +33,11 @@ use crate::endpoints::clients::{self, Origin};
 use crate::endpoints::cookies::CookieJar;
 use crate::endpoints::html;
 use crate::endpoints::params::{get, parse_pairs};
-use crate::endpoints::seal::{Purpose, Unsealed, digest, random, same_digest};
+use crate::endpoints::seal::{Purpose, Unsealed, random};
 use crate::endpoints::state::{AppState, Shared};
 use crate::graph::RedirectPlatform;
 use crate::oauth_error::{ErrorCode, OAuthError, json_response};
+use crate::primitives::digest::{same_digest, sha256_base64url as digest};
 
 /// How long a sign-in may take at Entra.
 const STATE_TTL: Duration = Duration::from_secs(600);
@@ -180,7 +179,7 @@ pub(super) async fn to_entra(state: &Shared, base: &str, pending: Pending) -> Re
         .append_pair("response_mode", "query")
         .append_pair("scope", &pending.scope)
         .append_pair("state", &sealed)
-        .append_pair("code_challenge", &s256(&verifier))
+        .append_pair("code_challenge", &digest(&verifier)) // S256 (RFC 7636 §4.2)
         .append_pair("code_challenge_method", "S256")
         .extend_pairs(pending.forward.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     let mut response = found(target.as_str());
@@ -192,12 +191,6 @@ pub(super) async fn to_entra(state: &Shared, base: &str, pending: Pending) -> Re
 /// The bind cookie's name for a bind digest.
 fn bind_cookie(bind_digest: &str) -> String {
     format!("{BIND_COOKIE}{}", bind_digest.get(..16).unwrap_or(bind_digest))
-}
-
-/// The S256 challenge of a PKCE verifier (RFC 7636 §4.2).
-fn s256(verifier: &str) -> String {
-    URL_SAFE_NO_PAD
-        .encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()).as_ref())
 }
 
 /// Makes sure, once per process, that the callback is on the app registration's `web` platform:
@@ -372,7 +365,7 @@ async fn redeem(
             check_code_verifier(&state.config, verifier)
                 .map_err(|why| bad(ErrorCode::InvalidRequest, why))?;
             match (&code.challenge, verifier) {
-                (Some(challenge), Some(verifier)) if same_digest(&s256(verifier), challenge) => {}
+                (Some(challenge), Some(verifier)) if same_digest(&digest(verifier), challenge) => {}
                 (Some(_), _) => {
                     return Err(bad(
                         ErrorCode::InvalidGrant,
@@ -494,15 +487,6 @@ async fn entra_token(state: &Shared, form: &[(&str, String)]) -> Result<Map<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn s256_is_rfc_7636s_example() {
-        // RFC 7636 Appendix B.
-        assert_eq!(
-            s256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
-        );
-    }
 
     #[test]
     fn entra_errors_that_are_not_rfc_6749s_become_server_error() {

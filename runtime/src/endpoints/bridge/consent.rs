@@ -27,9 +27,10 @@ use super::{Asker, Reply, issuer, proceed};
 use crate::endpoints::cookies::CookieJar;
 use crate::endpoints::html::{self, Consent};
 use crate::endpoints::params::{body_or_error, get, parse_pairs};
-use crate::endpoints::seal::{Purpose, digest, random, same_digest};
+use crate::endpoints::seal::{Purpose, random};
 use crate::endpoints::state::Shared;
 use crate::oauth_error::ErrorCode;
+use crate::primitives::digest::{same_digest, sha256_base64url as digest};
 
 /// How long the consent page may wait for an answer.
 const CONSENT_TTL: Duration = Duration::from_secs(600);

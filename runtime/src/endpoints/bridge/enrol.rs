@@ -22,8 +22,6 @@
 //! - Any other grant type is refused (`unsupported_grant_type`): the secret can never be used
 //!   through the bridge to obtain app-only tokens.
 
-use std::sync::PoisonError;
-
 use axum::body::Bytes;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -39,6 +37,7 @@ use crate::endpoints::scope::qualify_scopes;
 use crate::endpoints::state::Shared;
 use crate::graph::RedirectPlatform;
 use crate::oauth_error::{ErrorCode, OAuthError, no_store};
+use crate::primitives::lock::lock;
 
 /// Entra's error code for "a client secret or assertion is required" on a token request.
 const SECRET_REQUIRED: u64 = 7_000_218;
@@ -204,8 +203,7 @@ async fn bridge_token(
     let origin = headers.get(header::ORIGIN);
 
     let refresh_token = get(&pairs, "refresh_token").map(str::to_owned);
-    let known =
-        |token: &str| state.refresh_platforms.lock().unwrap_or_else(PoisonError::into_inner).get(token);
+    let known = |token: &str| lock(&state.refresh_platforms).get(token);
     let mut platform = match (grant.as_deref(), &refresh_token) {
         (Some("refresh_token"), Some(token)) => known(token),
         _ => match get(&pairs, "redirect_uri") {
@@ -233,7 +231,7 @@ async fn bridge_token(
         && let Some(platform @ (RedirectPlatform::Web | RedirectPlatform::Spa)) = platform
         && let Some(new_refresh) = answer.json.get("refresh_token").and_then(Value::as_str)
     {
-        state.refresh_platforms.lock().unwrap_or_else(PoisonError::into_inner).insert(new_refresh, platform);
+        lock(&state.refresh_platforms).insert(new_refresh, platform);
     }
     tracing::debug!(
         grant_type = grant.as_deref().unwrap_or(""),

@@ -22,20 +22,21 @@
 //! - at most [`MAX_CONCURRENT_FETCHES`] fetches run at once in the process: a flood of distinct
 //!   client id URLs gets "busy, try again" answers instead of opening a connection each.
 
-use std::collections::HashMap;
 use std::error::Error as _;
 use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use http::header;
 use serde_json::Value;
-use tokio::sync::OnceCell;
 use tokio::time::Instant;
 
 use super::address;
 use crate::config::{AzureOAuthConfig, HostResolver};
 use crate::endpoints::redirect_policy::client_redirect_uri;
+use crate::primitives::bounded::BoundedMap;
+use crate::primitives::lock::lock;
+use crate::primitives::single_flight::SingleFlight;
 
 /// The most a document may weigh.
 const MAX_DOCUMENT_BYTES: usize = 5 * 1024;
@@ -45,7 +46,7 @@ const MAX_FETCH_TIME: Duration = Duration::from_secs(5);
 const DEFAULT_TTL: Duration = Duration::from_secs(300);
 /// The longest a document is reused, whatever its caching headers say.
 const MAX_TTL: Duration = Duration::from_secs(24 * 3600);
-/// How many documents are cached at once.
+/// How many documents and failures are remembered at once.
 const CACHE_CAPACITY: usize = 1024;
 /// The longest client id URL considered.
 const MAX_URL_LEN: usize = 2000;
@@ -92,17 +93,9 @@ pub(crate) enum DocumentError {
     Busy,
 }
 
-/// A cached document and until when it may be reused.
-struct Cached {
-    document: Arc<Document>,
-    until: Instant,
-}
-
-type Flight = Arc<OnceCell<Result<Arc<Document>, DocumentError>>>;
-
-/// A failed fetch and until when it is answered without fetching again.
-struct Failed {
-    error: DocumentError,
+/// A document, or why a fetch failed, and until when it is answered without fetching again.
+struct Known {
+    outcome: Result<Arc<Document>, DocumentError>,
     until: Instant,
 }
 
@@ -110,9 +103,9 @@ struct Failed {
 pub(crate) struct MetadataDocuments {
     http: reqwest::Client,
     allow_loopback: bool,
-    cache: Mutex<HashMap<String, Cached>>,
-    failures: Mutex<HashMap<String, Failed>>,
-    in_flight: Mutex<HashMap<String, Flight>>,
+    /// Documents and failures, bounded.
+    known: Mutex<BoundedMap<String, Known>>,
+    in_flight: SingleFlight<String, Result<Arc<Document>, DocumentError>>,
     fetches: tokio::sync::Semaphore,
 }
 
@@ -179,9 +172,8 @@ impl MetadataDocuments {
         Self {
             http,
             allow_loopback,
-            cache: Mutex::new(HashMap::new()),
-            failures: Mutex::new(HashMap::new()),
-            in_flight: Mutex::new(HashMap::new()),
+            known: Mutex::new(BoundedMap::new(CACHE_CAPACITY)),
+            in_flight: SingleFlight::default(),
             fetches: tokio::sync::Semaphore::new(MAX_CONCURRENT_FETCHES),
         }
     }
@@ -192,83 +184,50 @@ impl MetadataDocuments {
         client_id.starts_with("https://") || (self.allow_loopback && client_id.starts_with("http://"))
     }
 
-    /// The client `client_id` describes: from the cache, from a fetch in flight, or fetched now.
+    /// The client `client_id` describes: remembered (a document, or a failure for a minute), from
+    /// the fetch in flight, or fetched now.
     pub(crate) async fn get(&self, client_id: &str) -> Result<Arc<Document>, DocumentError> {
         let url = self.checked_url(client_id)?;
-        if let Some(document) = self.cached(client_id) {
-            return Ok(document);
+        if let Some(known) = self.known(client_id) {
+            return known;
         }
-        if let Some(error) = self.failed(client_id) {
-            return Err(error);
-        }
-        let flight = {
-            let mut in_flight = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
-            Arc::clone(in_flight.entry(client_id.to_owned()).or_default())
-        };
-        let result = flight
-            .get_or_init(|| async {
+        self.in_flight
+            .run(&client_id.to_owned(), || async {
                 // A fetch that finished between the look-up above and this flight's start.
-                if let Some(document) = self.cached(client_id) {
-                    return Ok(document);
+                if let Some(known) = self.known(client_id) {
+                    return known;
                 }
                 let Ok(_permit) = self.fetches.try_acquire() else {
                     return Err(DocumentError::Busy);
                 };
-                let (document, ttl) = match self.fetch(&url).await {
-                    Ok(fetched) => fetched,
-                    Err(error) => {
-                        self.remember_failure(client_id, &error);
-                        return Err(error);
-                    }
+                let fetched = self.fetch(&url).await;
+                let (outcome, ttl) = match fetched {
+                    Ok((document, ttl)) => (Ok(Arc::new(document)), ttl),
+                    Err(error) => (Err(error), FAILURE_TTL),
                 };
-                let document = Arc::new(document);
-                self.remember(client_id, &document, ttl);
-                Ok(document)
+                self.remember(client_id, &outcome, ttl);
+                outcome
             })
             .await
-            .clone();
-        let mut in_flight = self.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
-        if in_flight.get(client_id).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
-            in_flight.remove(client_id);
-        }
-        result
     }
 
-    fn cached(&self, client_id: &str) -> Option<Arc<Document>> {
-        let cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        cache.get(client_id).filter(|c| c.until > Instant::now()).map(|c| Arc::clone(&c.document))
+    /// What is remembered of `client_id` and still fresh.
+    fn known(&self, client_id: &str) -> Option<Result<Arc<Document>, DocumentError>> {
+        let known = lock(&self.known);
+        known.get(client_id).filter(|k| k.until > Instant::now()).map(|k| k.outcome.clone())
     }
 
-    fn failed(&self, client_id: &str) -> Option<DocumentError> {
-        let failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        failures.get(client_id).filter(|f| f.until > Instant::now()).map(|f| f.error.clone())
-    }
-
-    fn remember_failure(&self, client_id: &str, error: &DocumentError) {
-        let now = Instant::now();
-        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        failures.retain(|_, f| f.until > now);
-        if failures.len() >= CACHE_CAPACITY
-            && let Some(soonest) = failures.iter().min_by_key(|(_, f)| f.until).map(|(k, _)| k.clone())
-        {
-            failures.remove(&soonest);
-        }
-        failures.insert(client_id.to_owned(), Failed { error: error.clone(), until: now + FAILURE_TTL });
-    }
-
-    fn remember(&self, client_id: &str, document: &Arc<Document>, ttl: Duration) {
+    /// Remembers `outcome` for `ttl` (nothing for zero); a full map first forgets what is stale.
+    fn remember(&self, client_id: &str, outcome: &Result<Arc<Document>, DocumentError>, ttl: Duration) {
         if ttl.is_zero() {
             return;
         }
         let now = Instant::now();
-        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
-        cache.retain(|_, c| c.until > now);
-        if cache.len() >= CACHE_CAPACITY
-            && let Some(soonest) = cache.iter().min_by_key(|(_, c)| c.until).map(|(k, _)| k.clone())
-        {
-            cache.remove(&soonest);
+        let mut known = lock(&self.known);
+        if known.len() >= CACHE_CAPACITY {
+            known.retain(|_, k| k.until > now);
         }
-        cache.insert(client_id.to_owned(), Cached { document: Arc::clone(document), until: now + ttl });
+        known.insert(client_id.to_owned(), Known { outcome: outcome.clone(), until: now + ttl });
     }
 
     /// The client id as a URL, if it may be fetched at all (see the module documentation).
