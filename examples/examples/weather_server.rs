@@ -19,7 +19,7 @@
 //! | `ALLOWED_REDIRECT_URIS` | comma-separated client redirect URIs `/register` may enrol |
 //! | `AZURE_ALLOWED_TENANT_IDS` | comma-separated tenant GUIDs, or `*`; default the home tenant |
 //! | `AZURE_AUTHORITY_HOST`, `MICROSOFT_GRAPH_ENDPOINT` | national clouds, or another emulator |
-//! | `AZURE_OAUTH_MODE` | `bridge` (default: spec MCP clients) or `direct` (clients with their own Microsoft sign-in) |
+//! | `AZURE_OAUTH_MODE` | `broker` (default: any spec MCP client, through this server's consent page), `enrol` (client redirect URIs written to the app registration) or `direct` (clients with their own Microsoft sign-in) |
 //! | `BIND_ADDR` | listen address, default `127.0.0.1:8000` |
 //! | `NWS_API_BASE` | the National Weather Service API, default `https://api.weather.gov` |
 //! | `RUST_LOG` | log filter, default `info,rmcp=warn` |

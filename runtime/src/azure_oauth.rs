@@ -54,7 +54,7 @@ impl AzureOAuth {
     /// [`Clock::manual`] past token, code and consent lifetimes.
     pub fn with_clock(config: impl Into<Arc<AzureOAuthConfig>>, clock: Clock) -> Self {
         let config = config.into();
-        let http = crate::http::client(&config);
+        let http = crate::upstream::client(&config);
         let graph = GraphClient::with_http(Arc::clone(&config), DEFAULT_GRAPH_RETRY_BUDGET, http.clone());
         Self {
             validator: TokenValidator::with_http(Arc::clone(&config), clock.clone(), http.clone()),

@@ -28,10 +28,10 @@ pub mod config;
 pub mod emulator;
 pub mod endpoints;
 pub mod graph;
-mod http;
 pub mod oauth_error;
 pub mod obo;
 mod primitives;
+mod upstream;
 pub mod validate;
 
 pub use azure_oauth::AzureOAuth;

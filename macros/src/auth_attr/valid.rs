@@ -7,7 +7,7 @@ use syn::{Expr, FnArg, Ident, ItemFn, PatType, Type};
 
 use super::parse::{Arg, Args};
 use crate::common::{self, Errors, StrValue};
-use crate::keys::{GUID, Rule, SCOPE_NAME, SCOPE_TOKEN};
+use crate::keys::{GUID_RULE, Rule, SCOPE_NAME_RULE, SCOPE_TOKEN_RULE};
 
 /// The keys the attribute accepts.
 const KEYS: &[&str] = &["app_id", "scope", "scopes", "roles", "tenants"];
@@ -117,7 +117,7 @@ impl Args {
             }
             seen.push(key.clone());
             match name.as_str() {
-                "app_id" => app_id = Some(string(&value, "app_id", GUID, &mut errors)),
+                "app_id" => app_id = Some(string(&value, "app_id", GUID_RULE, &mut errors)),
                 "scope" | "scopes" => {
                     if let Some(first) = &scope_key {
                         errors.at(
@@ -137,18 +137,27 @@ impl Args {
                             );
                             scopes = Some(Vec::new());
                         } else {
-                            scopes =
-                                Some(string(&value, "scope", SCOPE_NAME, &mut errors).into_iter().collect());
+                            scopes = Some(
+                                string(&value, "scope", SCOPE_NAME_RULE, &mut errors).into_iter().collect(),
+                            );
                         }
                     } else {
-                        scopes =
-                            Some(list(&key, &value, SCOPE_NAME, "a scope", "access_as_user", &mut errors));
+                        scopes = Some(list(
+                            &key,
+                            &value,
+                            SCOPE_NAME_RULE,
+                            "a scope",
+                            "access_as_user",
+                            &mut errors,
+                        ));
                     }
                 }
-                "roles" => roles = Some(list(&key, &value, SCOPE_TOKEN, "a role", "Mcp.Invoke", &mut errors)),
+                "roles" => {
+                    roles = Some(list(&key, &value, SCOPE_TOKEN_RULE, "a role", "Mcp.Invoke", &mut errors))
+                }
                 "tenants" => {
                     let example = "11111111-2222-3333-4444-555555555555";
-                    tenants = Some(list(&key, &value, GUID, "a tenant GUID", example, &mut errors));
+                    tenants = Some(list(&key, &value, GUID_RULE, "a tenant GUID", example, &mut errors));
                 }
                 _ => unreachable!("every key in KEYS is handled"),
             }

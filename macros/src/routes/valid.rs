@@ -9,7 +9,7 @@ use syn::{Expr, Ident, Lit};
 
 use super::parse::{Field, Input};
 use crate::common::{self, Errors, StrValue};
-use crate::keys::{self, Choice, KEYS, Key, Kind, Rule, TENANT_LIST};
+use crate::keys::{self, Choice, KEYS, Key, Kind, Rule, TENANT_LIST_RULE};
 
 /// The key that reads the environment variables (before the other keys, which win); the only key
 /// that is not in the key table, since it is not a setting.
@@ -180,7 +180,7 @@ fn value_of(key: &Key, value: &Expr, errors: &mut Errors) -> Option<(TokenStream
         }
         Kind::List(rule) => list(value, field, *rule, errors, &mut checks)?.0,
         Kind::Tenants => {
-            let (arg, literals) = list(value, field, TENANT_LIST, errors, &mut checks)?;
+            let (arg, literals) = list(value, field, TENANT_LIST_RULE, errors, &mut checks)?;
             tenant_mix(&literals, errors);
             arg
         }

@@ -297,29 +297,28 @@ impl AzureOAuthConfigBuilder {
         let authority_host = url(self.authority_host, &keys::AUTHORITY_HOST, DEFAULT_AUTHORITY_HOST)?;
         let graph_endpoint = url(self.graph_endpoint, &keys::GRAPH_ENDPOINT, DEFAULT_GRAPH_ENDPOINT)?;
         let base_url = match self.base_url {
-            Some(b) => Some(url(Some(b), &keys::BASE_URL_KEY, "")?),
+            Some(b) => Some(url(Some(b), &keys::BASE_URL, "")?),
             None => None,
         };
-        check_all(&keys::REDIRECT_URIS, &self.allowed_redirect_uris)?;
-        check_all(&keys::REDIRECT_PREFIXES, &self.allowed_redirect_uri_prefixes)?;
-        check_canonical(&keys::REDIRECT_URIS, &self.allowed_redirect_uris)?;
-        check_canonical(&keys::REDIRECT_PREFIXES, &self.allowed_redirect_uri_prefixes)?;
+        check_all(&keys::ALLOWED_REDIRECT_URIS, &self.allowed_redirect_uris)?;
+        check_all(&keys::ALLOWED_REDIRECT_URI_PREFIXES, &self.allowed_redirect_uri_prefixes)?;
+        check_canonical(&keys::ALLOWED_REDIRECT_URIS, &self.allowed_redirect_uris)?;
+        check_canonical(&keys::ALLOWED_REDIRECT_URI_PREFIXES, &self.allowed_redirect_uri_prefixes)?;
         let tenants = match (self.tenants, self.tenants_raw) {
             (Some(TenantPolicy::List(list)), _) => {
                 let joined = list.join(",");
                 TenantPolicy::parse(&joined)
-                    .map_err(|rule| ConfigError::invalid(&keys::TENANTS, &joined, rule))?
+                    .map_err(|rule| ConfigError::invalid(&keys::ALLOWED_TENANT_IDS, &joined, rule))?
             }
             (Some(policy), _) => policy,
-            (None, Some(raw)) => {
-                TenantPolicy::parse(&raw).map_err(|rule| ConfigError::invalid(&keys::TENANTS, &raw, rule))?
-            }
+            (None, Some(raw)) => TenantPolicy::parse(&raw)
+                .map_err(|rule| ConfigError::invalid(&keys::ALLOWED_TENANT_IDS, &raw, rule))?,
             (None, None) => TenantPolicy::Home,
         };
         let api_scope = self.api_scope.unwrap_or_else(|| DEFAULT_API_SCOPE.to_owned());
         check(&keys::API_SCOPE, &api_scope)?;
         let resource_path = self.resource_path.unwrap_or_else(|| DEFAULT_RESOURCE_PATH.to_owned());
-        check(&keys::RESOURCE_PATH_KEY, &resource_path)?;
+        check(&keys::RESOURCE_PATH, &resource_path)?;
         let mut required_scopes = self.required_scopes;
         check_all(&keys::REQUIRED_SCOPES, &required_scopes)?;
         if required_scopes.is_empty() {

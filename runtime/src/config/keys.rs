@@ -17,15 +17,15 @@ pub(crate) struct Rule {
     pub(crate) check: fn(&str) -> Result<(), RuleError>,
 }
 
-pub(crate) const GUID: Rule = Rule { name: "guid", check: rules::guid };
-pub(crate) const SCOPE_NAME: Rule = Rule { name: "scope_name", check: rules::scope_name };
-pub(crate) const SCOPE_TOKEN: Rule = Rule { name: "scope_token", check: rules::scope_token };
-pub(crate) const RESOURCE_PATH: Rule = Rule { name: "resource_path", check: rules::resource_path };
-pub(crate) const BASE_URL: Rule = Rule { name: "base_url", check: rules::base_url };
-pub(crate) const REDIRECT_URI: Rule = Rule { name: "redirect_uri", check: rules::redirect_uri };
-pub(crate) const REDIRECT_PREFIX: Rule = Rule { name: "redirect_prefix", check: rules::redirect_prefix };
-pub(crate) const TENANT_LIST: Rule = Rule { name: "tenant_list", check: rules::tenant_list };
-pub(crate) const APP_ID_URI: Rule = Rule { name: "app_id_uri", check: rules::app_id_uri };
+pub(crate) const GUID_RULE: Rule = Rule { name: "guid", check: rules::guid };
+pub(crate) const SCOPE_NAME_RULE: Rule = Rule { name: "scope_name", check: rules::scope_name };
+pub(crate) const SCOPE_TOKEN_RULE: Rule = Rule { name: "scope_token", check: rules::scope_token };
+pub(crate) const RESOURCE_PATH_RULE: Rule = Rule { name: "resource_path", check: rules::resource_path };
+pub(crate) const BASE_URL_RULE: Rule = Rule { name: "base_url", check: rules::base_url };
+pub(crate) const REDIRECT_URI_RULE: Rule = Rule { name: "redirect_uri", check: rules::redirect_uri };
+pub(crate) const REDIRECT_PREFIX_RULE: Rule = Rule { name: "redirect_prefix", check: rules::redirect_prefix };
+pub(crate) const TENANT_LIST_RULE: Rule = Rule { name: "tenant_list", check: rules::tenant_list };
+pub(crate) const APP_ID_URI_RULE: Rule = Rule { name: "app_id_uri", check: rules::app_id_uri };
 
 /// A value that is one of a few words: the runtime type (re-exported by `__private`), each word
 /// with the variant it names, and the words as an error message shows them.
@@ -96,33 +96,38 @@ const fn key(name: &'static str, env: &'static str, kind: Kind) -> Key {
 pub(crate) const APP_ID: Key = Key {
     name: "app_id",
     env: "AZURE_CLIENT_ID",
-    kind: Kind::Str(GUID),
+    kind: Kind::Str(GUID_RULE),
     required: Some("the Application (client) ID GUID of the app registration"),
 };
 pub(crate) const TENANT_ID: Key = Key {
     name: "tenant_id",
     env: "AZURE_TENANT_ID",
-    kind: Kind::Str(GUID),
+    kind: Kind::Str(GUID_RULE),
     required: Some("the Directory (tenant) ID GUID of the app registration"),
 };
 pub(crate) const CLIENT_SECRET: Key = key("client_secret", "AZURE_CLIENT_SECRET", Kind::Secret);
-pub(crate) const AUTHORITY_HOST: Key = key("authority_host", "AZURE_AUTHORITY_HOST", Kind::Str(BASE_URL));
-pub(crate) const GRAPH_ENDPOINT: Key = key("graph_endpoint", "MICROSOFT_GRAPH_ENDPOINT", Kind::Str(BASE_URL));
-pub(crate) const BASE_URL_KEY: Key = key("base_url", "PUBLIC_BASE_URL", Kind::Str(BASE_URL));
-pub(crate) const REDIRECT_URIS: Key =
-    key("allowed_redirect_uris", "ALLOWED_REDIRECT_URIS", Kind::List(REDIRECT_URI));
-pub(crate) const REDIRECT_PREFIXES: Key =
-    key("allowed_redirect_uri_prefixes", "ALLOWED_REDIRECT_URI_PREFIXES", Kind::List(REDIRECT_PREFIX));
-pub(crate) const TENANTS: Key = key("allowed_tenant_ids", "AZURE_ALLOWED_TENANT_IDS", Kind::Tenants);
-pub(crate) const API_SCOPE: Key = key("api_scope", "AZURE_API_SCOPE", Kind::Str(SCOPE_NAME));
-pub(crate) const RESOURCE_PATH_KEY: Key = key("resource_path", "MCP_RESOURCE_PATH", Kind::Str(RESOURCE_PATH));
+pub(crate) const AUTHORITY_HOST: Key =
+    key("authority_host", "AZURE_AUTHORITY_HOST", Kind::Str(BASE_URL_RULE));
+pub(crate) const GRAPH_ENDPOINT: Key =
+    key("graph_endpoint", "MICROSOFT_GRAPH_ENDPOINT", Kind::Str(BASE_URL_RULE));
+pub(crate) const BASE_URL: Key = key("base_url", "PUBLIC_BASE_URL", Kind::Str(BASE_URL_RULE));
+pub(crate) const ALLOWED_REDIRECT_URIS: Key =
+    key("allowed_redirect_uris", "ALLOWED_REDIRECT_URIS", Kind::List(REDIRECT_URI_RULE));
+pub(crate) const ALLOWED_REDIRECT_URI_PREFIXES: Key =
+    key("allowed_redirect_uri_prefixes", "ALLOWED_REDIRECT_URI_PREFIXES", Kind::List(REDIRECT_PREFIX_RULE));
+pub(crate) const ALLOWED_TENANT_IDS: Key =
+    key("allowed_tenant_ids", "AZURE_ALLOWED_TENANT_IDS", Kind::Tenants);
+pub(crate) const API_SCOPE: Key = key("api_scope", "AZURE_API_SCOPE", Kind::Str(SCOPE_NAME_RULE));
+pub(crate) const RESOURCE_PATH: Key =
+    key("resource_path", "MCP_RESOURCE_PATH", Kind::Str(RESOURCE_PATH_RULE));
 pub(crate) const MODE: Key = key("mode", "AZURE_OAUTH_MODE", Kind::Choice(&MODE_CHOICE));
-pub(crate) const HTTPS_PLATFORM: Key =
+pub(crate) const HTTPS_REDIRECT_PLATFORM: Key =
     key("https_redirect_platform", "AZURE_HTTPS_REDIRECT_PLATFORM", Kind::Choice(&PLATFORM_CHOICE));
 pub(crate) const REQUIRED_SCOPES: Key =
-    key("required_scopes", "AZURE_REQUIRED_SCOPES", Kind::List(SCOPE_NAME));
-pub(crate) const REQUIRED_ROLES: Key = key("required_roles", "AZURE_REQUIRED_ROLES", Kind::List(SCOPE_TOKEN));
-pub(crate) const APP_ID_URIS: Key = key("app_id_uris", "AZURE_APP_ID_URIS", Kind::List(APP_ID_URI));
+    key("required_scopes", "AZURE_REQUIRED_SCOPES", Kind::List(SCOPE_NAME_RULE));
+pub(crate) const REQUIRED_ROLES: Key =
+    key("required_roles", "AZURE_REQUIRED_ROLES", Kind::List(SCOPE_TOKEN_RULE));
+pub(crate) const APP_ID_URIS: Key = key("app_id_uris", "AZURE_APP_ID_URIS", Kind::List(APP_ID_URI_RULE));
 pub(crate) const CLOCK_SKEW: Key = key(
     "clock_skew",
     "AZURE_CLOCK_SKEW_SECS",
@@ -201,19 +206,19 @@ pub(crate) const KEYS: &[Key] = &[
     CLIENT_SECRET,
     AUTHORITY_HOST,
     GRAPH_ENDPOINT,
-    BASE_URL_KEY,
-    REDIRECT_URIS,
-    REDIRECT_PREFIXES,
-    TENANTS,
+    BASE_URL,
+    ALLOWED_REDIRECT_URIS,
+    ALLOWED_REDIRECT_URI_PREFIXES,
+    ALLOWED_TENANT_IDS,
     API_SCOPE,
-    RESOURCE_PATH_KEY,
+    RESOURCE_PATH,
     MODE,
     STATE_KEYS,
     CONSENT_REMEMBER,
     REFRESH_LIFETIME,
     ENROL_MAX_PER_PREFIX,
     ENROL_MAX_TOTAL,
-    HTTPS_PLATFORM,
+    HTTPS_REDIRECT_PLATFORM,
     REQUIRED_SCOPES,
     REQUIRED_ROLES,
     APP_ID_URIS,

@@ -9,13 +9,15 @@
 //! [`Mode::Direct`] both point at Entra's v2 endpoints (the Python original's behaviour) but keep
 //! `registration_endpoint` and `S256` so clients that insist on them still work.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 
 use super::scope::OPENID_SCOPES;
-use super::state::AppState;
+use super::state::EndpointState;
 use crate::config::{AzureOAuthConfig, Mode};
 use crate::oauth_error::json_response;
 
@@ -68,19 +70,28 @@ fn authorization_server_document(config: &AzureOAuthConfig, base: &str, openid: 
 }
 
 /// `GET /.well-known/oauth-protected-resource[{resource_path}]`.
-pub(crate) async fn protected_resource(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(crate) async fn protected_resource(
+    State(state): State<Arc<EndpointState>>,
+    headers: HeaderMap,
+) -> Response {
     let base = state.config.public_base_url(&headers);
     json_response(StatusCode::OK, &protected_resource_document(&state.config, &base))
 }
 
 /// `GET /.well-known/oauth-authorization-server[{resource_path}]`.
-pub(crate) async fn authorization_server(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(crate) async fn authorization_server(
+    State(state): State<Arc<EndpointState>>,
+    headers: HeaderMap,
+) -> Response {
     let base = state.config.public_base_url(&headers);
     json_response(StatusCode::OK, &authorization_server_document(&state.config, &base, false))
 }
 
 /// `GET /.well-known/openid-configuration` and its path variants.
-pub(crate) async fn openid_configuration(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(crate) async fn openid_configuration(
+    State(state): State<Arc<EndpointState>>,
+    headers: HeaderMap,
+) -> Response {
     let base = state.config.public_base_url(&headers);
     json_response(StatusCode::OK, &authorization_server_document(&state.config, &base, true))
 }

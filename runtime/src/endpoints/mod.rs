@@ -1,18 +1,19 @@
 //! The OAuth endpoints MCP clients need, one file per protocol concern: [`OAuthEndpoints`] (this
 //! file) assembles the router over
 //!
-//! - the handlers: `discovery` (RFC 9728, RFC 8414, OpenID), `register` (RFC 7591), `bridge`
-//!   (`/authorize`, `/token`), `callback` (`/oauth/callback`), `client_config` (`/oauth/config`);
+//! - the handlers: `discovery` (RFC 9728, RFC 8414, OpenID), `register` (RFC 7591), `authorize`
+//!   (`/authorize`, `/token` and the broker's callback, in the broker and enrol modes), `callback`
+//!   (`/oauth/callback` in the other modes), `oauth_config` (`/oauth/config`);
 //! - which use the helpers below them, never each other: `redirect_policy`, `scope`, `params`,
 //!   `refresh_platforms`, `state`.
 
-mod bridge;
+mod authorize;
 mod callback;
-mod client_config;
 mod clients;
 mod cookies;
 mod discovery;
 mod html;
+mod oauth_config;
 mod params;
 mod redirect_policy;
 mod refresh_platforms;
@@ -36,7 +37,7 @@ use crate::config::{AzureOAuthConfig, Mode};
 use crate::graph::GraphClient;
 use crate::oauth_error::{ErrorCode, OAuthError};
 use crate::validate::Clock;
-use state::{AppState, Shared};
+use state::EndpointState;
 
 /// The largest request body the registration and token endpoints read (64 KiB); larger bodies get
 /// 413 with an OAuth JSON error.
@@ -77,7 +78,7 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// ```
 #[derive(Clone)]
 pub struct OAuthEndpoints {
-    shared: AppState,
+    shared: Arc<EndpointState>,
 }
 
 impl fmt::Debug for OAuthEndpoints {
@@ -101,7 +102,7 @@ impl OAuthEndpoints {
     /// retry budget with [`GraphClient::with_retry_budget`]).
     pub fn with_graph_client(config: impl Into<Arc<AzureOAuthConfig>>, graph: GraphClient) -> Self {
         let config = config.into();
-        let http = crate::http::client(&config);
+        let http = crate::upstream::client(&config);
         Self::with_http(config, graph, http, Clock::system())
     }
 
@@ -112,7 +113,7 @@ impl OAuthEndpoints {
         http: reqwest::Client,
         clock: Clock,
     ) -> Self {
-        Self { shared: Arc::new(Shared::new(config, graph, http, clock)) }
+        Self { shared: Arc::new(EndpointState::new(config, graph, http, clock)) }
     }
 
     /// The configuration.
@@ -148,17 +149,17 @@ impl OAuthEndpoints {
                 "/register",
                 get(register::register_get).post(register::register_post).fallback(not_allowed("GET, POST")),
             )
-            .route("/oauth/config", get_only(client_config::oauth_config));
+            .route("/oauth/config", get_only(oauth_config::oauth_config));
         let mut navigation = Router::new();
         if config.mode().is_authorization_server() {
-            browser = browser.route("/token", post(bridge::token).fallback(not_allowed("POST")));
+            browser = browser.route("/token", post(authorize::token).fallback(not_allowed("POST")));
             navigation = navigation.route(
                 "/authorize",
-                get(bridge::authorize).post(bridge::decide).fallback(not_allowed("GET, POST")),
+                get(authorize::authorize).post(authorize::decide).fallback(not_allowed("GET, POST")),
             );
         }
         navigation = match config.mode() {
-            Mode::Broker => navigation.route(config.callback_path(), get_only(bridge::broker::callback)),
+            Mode::Broker => navigation.route(config.callback_path(), get_only(authorize::broker::callback)),
             _ => navigation.route(config.callback_path(), get_only(callback::callback)),
         };
         browser
@@ -170,7 +171,7 @@ impl OAuthEndpoints {
 }
 
 /// `GET` only: any other method gets 405.
-fn get_only<H: Handler<T, AppState>, T: 'static>(handler: H) -> MethodRouter<AppState> {
+fn get_only<H: Handler<T, Arc<EndpointState>>, T: 'static>(handler: H) -> MethodRouter<Arc<EndpointState>> {
     get(handler).fallback(not_allowed("GET"))
 }
 

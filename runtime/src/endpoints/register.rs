@@ -26,6 +26,8 @@
 //! registered `token_endpoint_auth_method` must match what the client can do, and SDKs refuse a
 //! secret-based method without an issued secret).
 
+use std::sync::Arc;
+
 use std::collections::HashSet;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -39,7 +41,7 @@ use serde_json::{Map, Value, json};
 use super::clients::Registration;
 use super::params::body_or_error;
 use super::redirect_policy::{client_redirect_uri, enrol_budget, operator_allows, refusal};
-use super::state::{AppState, Shared};
+use super::state::EndpointState;
 use crate::config::{AzureOAuthConfig, Mode};
 use crate::graph::EnrolError;
 use crate::oauth_error::{ErrorCode, OAuthError, json_response};
@@ -157,7 +159,7 @@ fn registration_answer(config: &AzureOAuthConfig, issued_at: u64) -> Map<String,
 
 /// `GET /register`: the app's client id and the redirect URIs this process has enrolled (200; no
 /// enrolment).
-pub(crate) async fn register_get(State(state): State<AppState>) -> Response {
+pub(crate) async fn register_get(State(state): State<Arc<EndpointState>>) -> Response {
     let mut body = registration(&state.config);
     body.insert("redirect_uris".into(), json!(state.graph.enrolled()));
     json_response(StatusCode::OK, &Value::Object(body))
@@ -166,7 +168,7 @@ pub(crate) async fn register_get(State(state): State<AppState>) -> Response {
 /// `POST /register`: checks the metadata and every redirect URI, enrols them (and the server's own
 /// callback when the base URL is configured), and answers as the module documentation says.
 pub(crate) async fn register_post(
-    State(state): State<AppState>,
+    State(state): State<Arc<EndpointState>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let metadata =
@@ -236,7 +238,7 @@ pub(crate) async fn register_post(
 /// client's `application_type` ([`client_redirect_uri`]), and the operator's allow-list when one is
 /// configured; the client id carries the registration itself, sealed, so every replica accepts it
 /// with nothing stored.
-fn register_with_broker(state: &Shared, metadata: Metadata) -> Response {
+fn register_with_broker(state: &EndpointState, metadata: Metadata) -> Response {
     let application_type = metadata.echoed.get("application_type").and_then(Value::as_str).map(str::to_owned);
     for uri in &metadata.redirect_uris {
         if let Err(why) = client_redirect_uri(uri, application_type.as_deref()) {

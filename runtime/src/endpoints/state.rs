@@ -17,8 +17,8 @@ use crate::validate::Clock;
 /// that their refresh is sent as their platform needs.
 const REMEMBERED_REFRESH_TOKENS: usize = 10_000;
 
-/// What every handler shares.
-pub(crate) struct Shared {
+/// What every endpoint handler shares: the router's state (behind an `Arc`).
+pub(crate) struct EndpointState {
     pub(crate) config: Arc<AzureOAuthConfig>,
     pub(crate) graph: GraphClient,
     pub(crate) http: reqwest::Client,
@@ -34,7 +34,7 @@ pub(crate) struct Shared {
     pub(crate) callback_checked: OnceCell<()>,
 }
 
-impl Shared {
+impl EndpointState {
     pub(crate) fn new(
         config: Arc<AzureOAuthConfig>,
         graph: GraphClient,
@@ -64,6 +64,3 @@ impl Shared {
         self.clock.unix()
     }
 }
-
-/// The router's state.
-pub(crate) type AppState = Arc<Shared>;

@@ -11,8 +11,8 @@ use super::{
     AppRedirectUris, EnrolError, Inner, REDIRECT_URI_LIMIT, RedirectPlatform, SNAPSHOT_TTL, enrolled_key,
     redirect_matches,
 };
-use crate::http::retry::Backoff;
 use crate::primitives::lock::lock;
+use crate::upstream::retry::Backoff;
 
 /// The shortest wait before a batch looks at the app registration again after its read-back
 /// confirmed it (the wait is twice the write's round trip, at most the HTTP timeout; never a

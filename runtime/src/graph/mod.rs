@@ -27,9 +27,9 @@ use tokio::sync::{Mutex, oneshot};
 use tokio::time::Instant;
 
 use crate::config::{AzureOAuthConfig, DEFAULT_GRAPH_RETRY_BUDGET, rules};
-use crate::http::retry::Backoff;
 use crate::primitives::lock::lock;
 use crate::primitives::single_flight::SingleFlight;
+use crate::upstream::retry::Backoff;
 
 pub(crate) use enrol::EnrolBudget;
 pub use enrol::EnrolReport;
@@ -131,7 +131,7 @@ impl GraphClient {
     /// A client whose enrolment batches retry for at most `budget` (throttling and outages).
     pub fn with_retry_budget(config: impl Into<Arc<AzureOAuthConfig>>, budget: Duration) -> Self {
         let config = config.into();
-        let http = crate::http::client(&config);
+        let http = crate::upstream::client(&config);
         Self::with_http(config, budget, http)
     }
 

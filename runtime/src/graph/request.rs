@@ -9,9 +9,9 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{AppRedirectUris, EnrolError, Inner};
-use crate::http::retry::{Attempt, Backoff};
-use crate::http::{Answer, excerpt, send};
 use crate::primitives::lock::lock;
+use crate::upstream::retry::{Attempt, Backoff};
+use crate::upstream::{Answer, excerpt, send};
 
 /// The longest a Graph token is reused, whatever `expires_in` Entra sent.
 const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(24 * 3600);
@@ -108,7 +108,7 @@ impl Inner {
         };
         let Answer { status, retry_after: wait, body } = match send(make(&self.http, &token)).await {
             Ok(answer) => answer,
-            Err(e) => return Attempt::Retry(EnrolError::Unavailable(e), None),
+            Err(e) => return Attempt::Retry(EnrolError::Unavailable(e.to_string()), None),
         };
         if status.is_success() {
             return match parse(&body) {

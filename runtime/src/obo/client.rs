@@ -78,7 +78,7 @@ impl OnBehalfOf {
     /// A client for `config`'s app, with an HTTP client of its own and the system clock.
     pub fn new(config: impl Into<Arc<AzureOAuthConfig>>) -> Self {
         let config = config.into();
-        let http = crate::http::client(&config);
+        let http = crate::upstream::client(&config);
         Self::with_http(config, http, Clock::system())
     }
 

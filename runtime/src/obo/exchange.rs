@@ -11,8 +11,8 @@ use serde::Deserialize;
 use super::error::OboError;
 use super::scopes::ScopeSet;
 use crate::config::AzureOAuthConfig;
-use crate::http::retry::{Attempt, Backoff};
-use crate::http::{Answer, excerpt, send};
+use crate::upstream::retry::{Attempt, Backoff};
+use crate::upstream::{Answer, excerpt, send};
 
 /// The `grant_type` of the on-behalf-of flow (RFC 7523 §2.1).
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -86,7 +86,7 @@ pub(crate) async fn exchange(
 async fn once(request: reqwest::RequestBuilder, scopes: &ScopeSet) -> Attempt<Exchanged, OboError> {
     let Answer { status, retry_after: wait, body } = match send(request).await {
         Ok(answer) => answer,
-        Err(e) => return Attempt::Retry(OboError::Unavailable(e), None),
+        Err(e) => return Attempt::Retry(OboError::Unavailable(e.to_string()), None),
     };
     if status.is_success() {
         return match serde_json::from_slice::<TokenResponse>(&body) {

@@ -113,7 +113,7 @@ impl TokenValidator {
     /// A validator with its own clock (tests move a [`Clock::manual`] past expiry and rate limits).
     pub fn with_clock(config: impl Into<Arc<AzureOAuthConfig>>, clock: Clock) -> Self {
         let config = config.into();
-        let http = crate::http::client(&config);
+        let http = crate::upstream::client(&config);
         Self::with_http(config, clock, http)
     }
 

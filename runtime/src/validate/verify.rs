@@ -209,7 +209,7 @@ mod tests {
     #[test]
     fn audiences() {
         let config = config();
-        let http = crate::http::client(&config);
+        let http = crate::upstream::client(&config);
         let i = Verifier {
             keys: KeyCache::new(Arc::clone(&config), Clock::system(), http),
             config,

@@ -28,13 +28,13 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::Value;
 
 use super::consent::Pending;
-use super::{Asker, check_code_verifier, found};
+use super::{ResolvedClient, check_code_verifier, found};
 use crate::config::{AzureOAuthConfig, rules};
 use crate::endpoints::html;
 use crate::endpoints::params::{get, set};
 use crate::endpoints::redirect_policy::{redirect_known, redirect_platform};
 use crate::endpoints::scope::qualify_scopes;
-use crate::endpoints::state::Shared;
+use crate::endpoints::state::EndpointState;
 use crate::graph::RedirectPlatform;
 use crate::oauth_error::{ErrorCode, OAuthError, no_store};
 use crate::primitives::lock::lock;
@@ -46,7 +46,10 @@ const SPA_NEEDS_ORIGIN: u64 = 9_002_327;
 
 /// Who asks: in enrol mode every client uses the app's own client id, and its redirect URI must be
 /// one the operator allows or the app registration lists.
-pub(super) async fn asker(state: &Shared, pairs: &[(String, String)]) -> Result<Asker, String> {
+pub(super) async fn asker(
+    state: &EndpointState,
+    pairs: &[(String, String)],
+) -> Result<ResolvedClient, String> {
     let Some(redirect_uri) = get(pairs, "redirect_uri") else {
         return Err("redirect_uri is required".into());
     };
@@ -63,7 +66,7 @@ pub(super) async fn asker(state: &Shared, pairs: &[(String, String)]) -> Result<
         Some(id) if !id.eq_ignore_ascii_case(state.config.app_id()) => Err(format!(
             "client_id {id:?} is not this server's client: use the client_id POST /register returned"
         )),
-        Some(id) => Ok(Asker {
+        Some(id) => Ok(ResolvedClient {
             client_id: id.to_owned(),
             redirect_uri: redirect_uri.to_owned(),
             name: "An application".to_owned(),
@@ -88,7 +91,7 @@ pub(super) fn forwarded(
 }
 
 /// The approved request on to Entra's v2 authorize endpoint, which redirects straight to the client.
-pub(super) fn to_entra(state: &Shared, pending: Pending) -> Response {
+pub(super) fn to_entra(state: &EndpointState, pending: Pending) -> Response {
     let Ok(mut target) = url::Url::parse(&format!("{}/oauth2/v2.0/authorize", state.config.authority_url()))
     else {
         return html::error_page(StatusCode::INTERNAL_SERVER_ERROR, "the authority URL is not valid");
@@ -119,7 +122,7 @@ impl EntraAnswer {
 /// without `Origin` (this server redeems, server to server); `spa` with the browser's `Origin`
 /// and no secret; `publicClient` (and unknown) with neither.
 async fn send_as(
-    state: &Shared,
+    state: &EndpointState,
     pairs: &[(String, String)],
     platform: Option<RedirectPlatform>,
     origin: Option<&HeaderValue>,
@@ -158,7 +161,11 @@ async fn send_as(
 /// `POST /token`: forwards `authorization_code` and `refresh_token` grants to Entra's v2 token
 /// endpoint without `resource`, with scopes qualified and the secret added only as the module
 /// documentation says; answers with Entra's status and JSON body unchanged, `Cache-Control: no-store`.
-pub(super) async fn token(state: &Shared, headers: &HeaderMap, pairs: Vec<(String, String)>) -> Response {
+pub(super) async fn token(
+    state: &EndpointState,
+    headers: &HeaderMap,
+    pairs: Vec<(String, String)>,
+) -> Response {
     match bridge_token(state, headers, pairs).await {
         Ok(answer) => {
             let content_type = HeaderValue::from_static("application/json");
@@ -172,7 +179,7 @@ pub(super) async fn token(state: &Shared, headers: &HeaderMap, pairs: Vec<(Strin
 }
 
 async fn bridge_token(
-    state: &Shared,
+    state: &EndpointState,
     headers: &HeaderMap,
     mut pairs: Vec<(String, String)>,
 ) -> Result<EntraAnswer, OAuthError> {

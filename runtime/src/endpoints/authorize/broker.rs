@@ -18,6 +18,8 @@
 //!    sealed to the client it was issued to: only that client can refresh with it, and only while
 //!    it has gone unused for less than `refresh_lifetime` (each refresh hands out a new one).
 
+use std::sync::Arc;
+
 use std::time::Duration;
 
 use axum::extract::{RawQuery, State};
@@ -27,14 +29,14 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::consent::Pending;
-use super::{Asker, Reply, check_code_verifier, found, issuer};
+use super::{Reply, ResolvedClient, check_code_verifier, found, issuer};
 use crate::config::canonical_uri;
 use crate::endpoints::clients::{self, Origin};
 use crate::endpoints::cookies::CookieJar;
 use crate::endpoints::html;
 use crate::endpoints::params::{get, parse_pairs};
 use crate::endpoints::seal::{Purpose, Unsealed, random};
-use crate::endpoints::state::{AppState, Shared};
+use crate::endpoints::state::EndpointState;
 use crate::graph::RedirectPlatform;
 use crate::oauth_error::{ErrorCode, OAuthError, json_response};
 use crate::primitives::digest::{same_digest, sha256_base64url as digest};
@@ -106,7 +108,10 @@ struct BrokerRefresh {
 
 /// Who asks: a client this server registered, a metadata document, or the app itself; and whether
 /// `redirect_uri` is one of its.
-pub(super) async fn asker(state: &Shared, pairs: &[(String, String)]) -> Result<Asker, String> {
+pub(super) async fn asker(
+    state: &EndpointState,
+    pairs: &[(String, String)],
+) -> Result<ResolvedClient, String> {
     let sealer = state.sealer.as_ref().ok_or("this server has no sealing key")?;
     let client =
         clients::resolve(&state.config, sealer, &state.documents, get(pairs, "client_id"), state.now())
@@ -130,7 +135,7 @@ pub(super) async fn asker(state: &Shared, pairs: &[(String, String)]) -> Result<
         Origin::MetadataDocument { host } => format!("Its description is published by {host}."),
         Origin::App => "It uses a redirect address this server's operator allowed.".to_owned(),
     };
-    Ok(Asker {
+    Ok(ResolvedClient {
         name: client.display_name().to_owned(),
         client_id: client.id,
         redirect_uri: redirect_uri.to_owned(),
@@ -144,7 +149,7 @@ pub(super) fn forwarded(pairs: &[(String, String)]) -> Vec<(String, String)> {
 }
 
 /// The approved request on to Entra, with this server's callback, sealed state and PKCE.
-pub(super) async fn to_entra(state: &Shared, base: &str, pending: Pending) -> Response {
+pub(super) async fn to_entra(state: &EndpointState, base: &str, pending: Pending) -> Response {
     let Some(sealer) = &state.sealer else {
         return html::error_page(StatusCode::INTERNAL_SERVER_ERROR, "this server has no sealing key");
     };
@@ -196,7 +201,7 @@ fn bind_cookie(bind_digest: &str) -> String {
 /// Makes sure, once per process, that the callback is on the app registration's `web` platform:
 /// through Graph when the app may write its registration, else a warning with the exact URI an
 /// administrator must add. Entra refuses the sign-in with AADSTS50011 until it is there.
-async fn ensure_callback(state: &Shared, callback: &str) {
+async fn ensure_callback(state: &EndpointState, callback: &str) {
     state
         .callback_checked
         .get_or_init(|| async {
@@ -239,7 +244,7 @@ async fn ensure_callback(state: &Shared, callback: &str) {
 
 /// `GET /oauth/callback` in broker mode: Entra's answer, on to the client.
 pub(crate) async fn callback(
-    State(state): State<AppState>,
+    State(state): State<Arc<EndpointState>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -317,7 +322,11 @@ fn authorization_error(error: &str) -> &str {
 }
 
 /// `POST /token` in broker mode.
-pub(super) async fn token(state: &Shared, headers: &HeaderMap, pairs: Vec<(String, String)>) -> Response {
+pub(super) async fn token(
+    state: &EndpointState,
+    headers: &HeaderMap,
+    pairs: Vec<(String, String)>,
+) -> Response {
     match redeem(state, headers, &pairs).await {
         Ok(body) => json_response(StatusCode::OK, &Value::Object(body)),
         Err(e) => e.into_response(),
@@ -325,7 +334,7 @@ pub(super) async fn token(state: &Shared, headers: &HeaderMap, pairs: Vec<(Strin
 }
 
 async fn redeem(
-    state: &Shared,
+    state: &EndpointState,
     headers: &HeaderMap,
     pairs: &[(String, String)],
 ) -> Result<Map<String, Value>, OAuthError> {
@@ -440,7 +449,10 @@ async fn redeem(
 
 /// Sends a token request to Entra and reads its answer; an Entra error becomes the RFC 6749 error
 /// the client can act on.
-async fn entra_token(state: &Shared, form: &[(&str, String)]) -> Result<Map<String, Value>, OAuthError> {
+async fn entra_token(
+    state: &EndpointState,
+    form: &[(&str, String)],
+) -> Result<Map<String, Value>, OAuthError> {
     let url = format!("{}/oauth2/v2.0/token", state.config.authority_url());
     let unavailable = |why: String| OAuthError::new(StatusCode::BAD_GATEWAY, ErrorCode::ServerError, why);
     let response = state

@@ -1,15 +1,17 @@
 //! `GET /oauth/config`: what a browser client needs to configure MSAL for this app.
 
+use std::sync::Arc;
+
 use axum::extract::State;
 use axum::response::Response;
 use http::{HeaderMap, StatusCode};
 use serde_json::json;
 
-use super::state::AppState;
+use super::state::EndpointState;
 use crate::oauth_error::json_response;
 
 /// The app id, the tenant and authority to sign in with, the scopes, and the server's callback.
-pub(crate) async fn oauth_config(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(crate) async fn oauth_config(State(state): State<Arc<EndpointState>>, headers: HeaderMap) -> Response {
     let config = &state.config;
     let base = config.public_base_url(&headers);
     json_response(

@@ -1,5 +1,6 @@
-//! Outgoing HTTP: the one `reqwest::Client` an `AzureOAuth` shares (metadata, keys, the token
-//! bridge, Graph), and retries that honour `Retry-After` ([`retry`]).
+//! Calls to the services upstream of this server (Entra ID's metadata, keys and token endpoint,
+//! Microsoft Graph): the one `reqwest::Client` an `AzureOAuth` shares, one whole-answer `send`
+//! with a typed error, and retries that honour `Retry-After` ([`retry`]).
 
 pub(crate) mod retry;
 
@@ -14,20 +15,31 @@ pub(crate) struct Answer {
     pub(crate) body: bytes::Bytes,
 }
 
-/// Sends `request` and reads the whole answer; the error (transport, timeout, body cut off) as
-/// [`describe`] words it.
-pub(crate) async fn send(request: reqwest::RequestBuilder) -> Result<Answer, String> {
-    let response = request.send().await.map_err(|e| describe(&e))?;
-    let status = response.status();
-    let retry_after = retry::retry_after(response.headers());
-    let body = response.bytes().await.map_err(|e| describe(&e))?;
-    Ok(Answer { status, retry_after, body })
+/// Why no whole answer came back. The words are reqwest's, which show the URL (no secret is ever
+/// in one) and nothing of a request body.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub(crate) enum UpstreamError {
+    /// No answer within the HTTP timeout.
+    #[error("timed out ({0})")]
+    Timeout(String),
+    /// The connection failed, or the answer was cut off.
+    #[error("{0}")]
+    Transport(String),
 }
 
-/// A reqwest error without anything from a request body (reqwest shows the URL, which holds no
-/// secret).
-pub(crate) fn describe(e: &reqwest::Error) -> String {
-    if e.is_timeout() { format!("timed out ({e})") } else { e.to_string() }
+impl From<reqwest::Error> for UpstreamError {
+    fn from(e: reqwest::Error) -> Self {
+        if e.is_timeout() { Self::Timeout(e.to_string()) } else { Self::Transport(e.to_string()) }
+    }
+}
+
+/// Sends `request` and reads the whole answer.
+pub(crate) async fn send(request: reqwest::RequestBuilder) -> Result<Answer, UpstreamError> {
+    let response = request.send().await?;
+    let status = response.status();
+    let retry_after = retry::retry_after(response.headers());
+    let body = response.bytes().await?;
+    Ok(Answer { status, retry_after, body })
 }
 
 /// The start of a body that is not the JSON expected (a proxy's HTML page), for an error message.

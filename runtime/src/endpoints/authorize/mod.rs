@@ -19,6 +19,8 @@ pub(crate) mod broker;
 mod consent;
 pub(crate) mod enrol;
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{RawQuery, State};
@@ -28,13 +30,13 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use super::html;
 use super::params::{body_or_error, get, parse_pairs};
 use super::scope::qualify_scopes;
-use super::state::{AppState, Shared};
+use super::state::EndpointState;
 use crate::config::{AzureOAuthConfig, Mode};
 use crate::oauth_error::{ErrorCode, OAuthError, no_store};
 use consent::Pending;
 
 /// Who asks and where the answer goes: settled before anything can go back to the client.
-pub(crate) struct Asker {
+pub(crate) struct ResolvedClient {
     /// The client id as the client sent it.
     pub(crate) client_id: String,
     /// The validated redirect URI.
@@ -95,7 +97,7 @@ pub(crate) fn found(location: &str) -> Response {
 
 /// `GET /authorize`.
 pub(crate) async fn authorize(
-    State(state): State<AppState>,
+    State(state): State<Arc<EndpointState>>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
@@ -126,7 +128,7 @@ pub(crate) async fn authorize(
 
 /// `POST /authorize`: the consent page's answer.
 pub(crate) async fn decide(
-    State(state): State<AppState>,
+    State(state): State<Arc<EndpointState>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
@@ -134,7 +136,7 @@ pub(crate) async fn decide(
 }
 
 /// Sends the approved request on to Entra, as the mode does.
-async fn proceed(state: &Shared, base: &str, pending: Pending) -> Response {
+async fn proceed(state: &EndpointState, base: &str, pending: Pending) -> Response {
     match state.config.mode() {
         Mode::Broker => broker::to_entra(state, base, pending).await,
         _ => enrol::to_entra(state, pending),
@@ -155,7 +157,7 @@ fn check_request(
     config: &AzureOAuthConfig,
     base: &str,
     pairs: &[(String, String)],
-    asker: &Asker,
+    asker: &ResolvedClient,
 ) -> Result<Pending, (ErrorCode, String)> {
     if get(pairs, "response_type") != Some("code") {
         return Err((ErrorCode::UnsupportedResponseType, "only response_type=code is supported".into()));
@@ -241,7 +243,7 @@ fn check_code_verifier(config: &AzureOAuthConfig, verifier: Option<&str>) -> Res
 
 /// `POST /token`.
 pub(crate) async fn token(
-    State(state): State<AppState>,
+    State(state): State<Arc<EndpointState>>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {

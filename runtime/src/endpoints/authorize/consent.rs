@@ -23,12 +23,12 @@ use axum::response::Response;
 use http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
 
-use super::{Asker, Reply, issuer, proceed};
+use super::{Reply, ResolvedClient, issuer, proceed};
 use crate::endpoints::cookies::CookieJar;
 use crate::endpoints::html::{self, Consent};
 use crate::endpoints::params::{body_or_error, get, parse_pairs};
 use crate::endpoints::seal::{Purpose, random};
-use crate::endpoints::state::Shared;
+use crate::endpoints::state::EndpointState;
 use crate::oauth_error::ErrorCode;
 use crate::primitives::digest::{same_digest, sha256_base64url as digest};
 
@@ -112,10 +112,10 @@ fn same_site_navigation(headers: &HeaderMap) -> bool {
 /// `GET /authorize` after the request checked out: on to Entra if this browser approved this
 /// client and redirect URI before, else the consent page.
 pub(super) async fn ask(
-    state: &Shared,
+    state: &EndpointState,
     headers: &HeaderMap,
     base: &str,
-    asker: &Asker,
+    asker: &ResolvedClient,
     mut pending: Pending,
 ) -> Response {
     let Some(sealer) = &state.sealer else {
@@ -169,7 +169,7 @@ pub(super) async fn ask(
 }
 
 /// The scopes in words.
-fn permissions(state: &Shared, scope: &str, server: &str) -> Vec<String> {
+fn permissions(state: &EndpointState, scope: &str, server: &str) -> Vec<String> {
     let mut out = Vec::new();
     for s in scope.split_ascii_whitespace() {
         out.push(match s {
@@ -196,7 +196,7 @@ fn permissions(state: &Shared, scope: &str, server: &str) -> Vec<String> {
 /// then denies (back to the client with `access_denied`) or approves (on to Entra, remembering the
 /// approval when asked).
 pub(super) async fn decide(
-    state: &Shared,
+    state: &EndpointState,
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
