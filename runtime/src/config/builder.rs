@@ -289,75 +289,29 @@ impl AzureOAuthConfigBuilder {
             None => None,
         };
 
-        let url = |value: Option<String>, key: &Key, default: &str| -> Result<String, ConfigError> {
-            let value = value.unwrap_or_else(|| default.to_owned());
-            check(key, &value)?;
-            Ok(value.trim_end_matches('/').to_owned())
-        };
         let authority_host = url(self.authority_host, &keys::AUTHORITY_HOST, DEFAULT_AUTHORITY_HOST)?;
         let graph_endpoint = url(self.graph_endpoint, &keys::GRAPH_ENDPOINT, DEFAULT_GRAPH_ENDPOINT)?;
-        let base_url = match self.base_url {
-            Some(b) => Some(url(Some(b), &keys::BASE_URL, "")?),
-            None => None,
-        };
-        check_all(&keys::ALLOWED_REDIRECT_URIS, &self.allowed_redirect_uris)?;
-        check_all(&keys::ALLOWED_REDIRECT_URI_PREFIXES, &self.allowed_redirect_uri_prefixes)?;
-        check_canonical(&keys::ALLOWED_REDIRECT_URIS, &self.allowed_redirect_uris)?;
-        check_canonical(&keys::ALLOWED_REDIRECT_URI_PREFIXES, &self.allowed_redirect_uri_prefixes)?;
-        let tenants = match (self.tenants, self.tenants_raw) {
-            (Some(TenantPolicy::List(list)), _) => {
-                let joined = list.join(",");
-                TenantPolicy::parse(&joined)
-                    .map_err(|rule| ConfigError::invalid(&keys::ALLOWED_TENANT_IDS, &joined, rule))?
-            }
-            (Some(policy), _) => policy,
-            (None, Some(raw)) => TenantPolicy::parse(&raw)
-                .map_err(|rule| ConfigError::invalid(&keys::ALLOWED_TENANT_IDS, &raw, rule))?,
-            (None, None) => TenantPolicy::Home,
-        };
+        let base_url = self.base_url.map(|b| url(Some(b), &keys::BASE_URL, "")).transpose()?;
+        for (key, list) in [
+            (&keys::ALLOWED_REDIRECT_URIS, &self.allowed_redirect_uris),
+            (&keys::ALLOWED_REDIRECT_URI_PREFIXES, &self.allowed_redirect_uri_prefixes),
+        ] {
+            check_all(key, list)?;
+            check_canonical(key, list)?;
+        }
+        let tenants = tenant_policy(self.tenants, self.tenants_raw)?;
         let api_scope = self.api_scope.unwrap_or_else(|| DEFAULT_API_SCOPE.to_owned());
         check(&keys::API_SCOPE, &api_scope)?;
         let resource_path = self.resource_path.unwrap_or_else(|| DEFAULT_RESOURCE_PATH.to_owned());
         check(&keys::RESOURCE_PATH, &resource_path)?;
-        let mut required_scopes = self.required_scopes;
-        check_all(&keys::REQUIRED_SCOPES, &required_scopes)?;
-        if required_scopes.is_empty() {
-            required_scopes.push(api_scope.clone());
-        }
+        check_all(&keys::REQUIRED_SCOPES, &self.required_scopes)?;
+        let required_scopes =
+            if self.required_scopes.is_empty() { vec![api_scope.clone()] } else { self.required_scopes };
         check_all(&keys::REQUIRED_ROLES, &self.required_roles)?;
         check_all(&keys::APP_ID_URIS, &self.app_id_uris)?;
         // What the mode needs, once every value is known to be valid.
         let mode = self.mode.unwrap_or_default();
-        match mode {
-            Mode::Broker if self.client_secret.is_none() => {
-                return Err(ConfigError::ModeNeeds {
-                    mode: "broker",
-                    needs: "client_secret (AZURE_CLIENT_SECRET): the broker redeems Entra's codes at its own `web` \
-                            redirect URI, which needs the secret (it also derives its sealing key from it unless \
-                            AZURE_OAUTH_STATE_KEY is set); set it, or choose AZURE_OAUTH_MODE=direct for a server \
-                            that only validates tokens",
-                });
-            }
-            Mode::Enrol if self.client_secret.is_none() && state_keys.is_none() => {
-                return Err(ConfigError::ModeNeeds {
-                    mode: "enrol",
-                    needs: "a sealing key for its consent page: set AZURE_OAUTH_STATE_KEY (base64 of 32 random \
-                            bytes) or AZURE_CLIENT_SECRET (the key is then derived from it)",
-                });
-            }
-            _ => {}
-        }
-        // An authorization server's issuer, its callback (enrolled on the app registration) and what
-        // it sends to Entra must never come from a request's `Host` or `X-Forwarded-*` headers.
-        if base_url.is_none() && mode != Mode::Direct {
-            return Err(ConfigError::ModeNeeds {
-                mode: if mode == Mode::Broker { "broker" } else { "enrol" },
-                needs: "base_url (PUBLIC_BASE_URL): the public URL clients reach this server at, such as \
-                        https://mcp.example.com; as an authorization server this server takes its issuer and its \
-                        callback (which goes on the app registration) from it, never from a request's Host or \
-                        X-Forwarded-* headers",
-            });
-        }
+        check_mode(mode, self.client_secret.is_some(), state_keys.is_some(), base_url.is_some())?;
         Ok(AzureOAuthConfig {
             app_id: app_id.to_ascii_lowercase(),
             tenant_id: tenant_id.to_ascii_lowercase(),
@@ -429,6 +383,52 @@ fn check_canonical(key: &Key, values: &[String]) -> Result<(), ConfigError> {
     values.iter().try_for_each(|v| {
         canonical_uri(v).map(drop).map_err(|_| ConfigError::invalid(key, v, RuleError::NotCanonical))
     })
+}
+
+/// A URL setting (or its default), checked by its rule, without a trailing `/`.
+fn url(value: Option<String>, key: &Key, default: &str) -> Result<String, ConfigError> {
+    let value = value.unwrap_or_else(|| default.to_owned());
+    check(key, &value)?;
+    Ok(value.trim_end_matches('/').to_owned())
+}
+
+/// The tenant policy: a list given to the builder (checked), else `AZURE_ALLOWED_TENANT_IDS`,
+/// else the home tenant.
+fn tenant_policy(given: Option<TenantPolicy>, raw: Option<String>) -> Result<TenantPolicy, ConfigError> {
+    let parse = |raw: &str| {
+        TenantPolicy::parse(raw).map_err(|rule| ConfigError::invalid(&keys::ALLOWED_TENANT_IDS, raw, rule))
+    };
+    match (given, raw) {
+        (Some(TenantPolicy::List(list)), _) => parse(&list.join(",")),
+        (Some(policy), _) => Ok(policy),
+        (None, Some(raw)) => parse(&raw),
+        (None, None) => Ok(TenantPolicy::Home),
+    }
+}
+
+/// What `mode` needs besides valid values: the broker redeems with the client secret; both
+/// authorization-server modes need a sealing key and a configured public base URL.
+fn check_mode(mode: Mode, secret: bool, state_keys: bool, base_url: bool) -> Result<(), ConfigError> {
+    let needs = match mode {
+        Mode::Broker if !secret => {
+            "client_secret (AZURE_CLIENT_SECRET): the broker redeems Entra's codes at its own `web` redirect \
+             URI, which needs the secret (it also derives its sealing key from it unless AZURE_OAUTH_STATE_KEY is \
+             set); set it, or choose AZURE_OAUTH_MODE=direct for a server that only validates tokens"
+        }
+        Mode::Enrol if !secret && !state_keys => {
+            "a sealing key for its consent page: set AZURE_OAUTH_STATE_KEY (base64 of 32 random bytes) or \
+             AZURE_CLIENT_SECRET (the key is then derived from it)"
+        }
+        // An authorization server's issuer, its callback (enrolled on the app registration) and
+        // what it sends to Entra must never come from a request's `Host` or `X-Forwarded-*` headers.
+        Mode::Broker | Mode::Enrol if !base_url => {
+            "base_url (PUBLIC_BASE_URL): the public URL clients reach this server at, such as \
+             https://mcp.example.com; as an authorization server this server takes its issuer and its callback \
+             (which goes on the app registration) from it, never from a request's Host or X-Forwarded-* headers"
+        }
+        _ => return Ok(()),
+    };
+    Err(ConfigError::ModeNeeds { mode: mode.as_str(), needs })
 }
 
 /// `value` (or `default`), raised to the key's minimum.

@@ -73,6 +73,15 @@ impl Mode {
     pub fn is_authorization_server(self) -> bool {
         matches!(self, Self::Broker | Self::Enrol)
     }
+
+    /// The word `AZURE_OAUTH_MODE` takes for it: `broker`, `enrol` or `direct`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Broker => "broker",
+            Self::Enrol => "enrol",
+            Self::Direct => "direct",
+        }
+    }
 }
 
 impl FromStr for Mode {

@@ -118,128 +118,159 @@ impl Inner {
     }
 
     /// Read, merge, write, read back — and merge again and rewrite what the read-back lacks
-    /// (another process's write landed in between). One result per job, in order. When Graph
-    /// refuses a write of several URIs as a bad request, each URI is written alone, so that one URI
-    /// Graph refuses cannot sink the others.
+    /// (another process's write landed in between), at most [`REMERGE_ROUNDS`] times. One result
+    /// per job, in order.
     async fn write_batch(&self, jobs: &[Job]) -> Vec<Result<(), EnrolError>> {
         let mut backoff = Backoff::new(self.retry_budget);
         let (id, mut current) = match self.read_app(&mut backoff).await {
             Ok(app) => app,
             Err(e) => return vec![Err(e); jobs.len()],
         };
-        let mut total = current.total();
-        let mut additions = Vec::new();
-        let mut results: Vec<Option<Result<(), EnrolError>>> = Vec::with_capacity(jobs.len());
-        let mut noted_full = false;
-        for (i, job) in jobs.iter().enumerate() {
-            // Loopback URIs differing only in their port are one URI to Entra: written once.
-            let queued = additions.iter().any(|&j: &usize| redirect_matches(&jobs[j].uri, &job.uri));
-            if queued || current.platform_of(&job.uri).is_some() {
-                // Already there, on this or another platform (the bridge redeems by the platform
-                // Graph reports), or already in this batch.
-                results.push(if queued { None } else { Some(Ok(())) });
-            } else if let Some(spent) = job.budget.as_ref().and_then(|budget| {
-                budget.exceeded(&current, total, additions.iter().map(|&j: &usize| jobs[j].uri.as_str()))
-            }) {
-                results.push(Some(Err(spent)));
-            } else if total >= REDIRECT_URI_LIMIT {
-                if additions.is_empty() && !noted_full {
-                    // Full before this batch: later enrolments are refused from this read
-                    // (`GraphClient::enrol`) until it is a minute old, without reading Graph.
-                    noted_full = true;
-                    self.set_snapshot(Some(Ok(current.clone())));
-                }
-                results.push(Some(Err(EnrolError::LimitReached { limit: REDIRECT_URI_LIMIT })));
-            } else {
-                total += 1;
-                additions.push(i);
-                results.push(None);
-            }
-        }
-        // URIs of this batch still to write; after a write, those the read-back lacks (another
-        // process replaced the list between our read and our write: Graph has no ETag) are merged
-        // with what Graph now holds and written again, at most `REMERGE_ROUNDS` times.
+        let (additions, mut results) = self.plan(jobs, &current);
         let mut to_write = additions.clone();
         let mut refused: Vec<(String, EnrolError)> = Vec::new();
         let mut rounds = 0;
-        while !to_write.is_empty() {
-            let all: Vec<&Job> = to_write.iter().map(|&i| &jobs[i]).collect();
+        let outcome = loop {
+            if to_write.is_empty() {
+                break None;
+            }
+            let batch: Vec<&Job> = to_write.iter().map(|&i| &jobs[i]).collect();
             let started = Instant::now();
-            let outcome = match self.write(&id, &current, &all, &mut backoff).await {
-                Err(EnrolError::Graph { status: 400, .. }) if all.len() > 1 => {
-                    let mut last = Err(EnrolError::Interrupted);
-                    for job in all {
-                        match self.write(&id, &current, &[job], &mut backoff).await {
-                            Ok(after) => {
-                                current = after.clone();
-                                last = Ok(after);
-                            }
-                            Err(e) => refused.push((job.uri.clone(), e)),
-                        }
-                    }
-                    // What is on the app registration now decides each URI below.
-                    match last {
-                        Ok(after) => Ok(after),
-                        Err(_) => self.read_app(&mut backoff).await.map(|(_, after)| after),
-                    }
-                }
-                other => other,
-            };
-            // Another process that read the registration before this write landed may land its
-            // own write after our read-back: look again once such a write would have landed.
-            let outcome = match outcome {
-                Ok(after)
-                    if rounds < REMERGE_ROUNDS
-                        && self.missing(jobs, &additions, &refused, &after).is_empty() =>
-                {
-                    tokio::time::sleep(
-                        (started.elapsed() * 2).min(self.config.http_timeout()).max(MIN_SETTLE),
-                    )
-                    .await;
-                    match self.read_app(&mut backoff).await {
-                        Ok((_, again)) => Ok(again),
-                        // Confirmed once; a failed second look changes nothing.
-                        Err(_) => Ok(after),
-                    }
+            let written =
+                self.write_each_if_refused(&id, &mut current, &batch, &mut backoff, &mut refused).await;
+            let missing = |after: &AppRedirectUris| self.missing(jobs, &additions, &refused, after);
+            let outcome = match written {
+                Ok(after) if rounds < REMERGE_ROUNDS && missing(&after).is_empty() => {
+                    Ok(self.look_again(after, started, &mut backoff).await)
                 }
                 other => other,
             };
             match outcome {
-                Ok(after) => {
-                    let lost = self.missing(jobs, &additions, &refused, &after);
-                    if !lost.is_empty() && rounds < REMERGE_ROUNDS {
-                        rounds += 1;
-                        tracing::debug!(
-                            uris = lost.len(),
-                            "redirect URIs replaced by another writer before the read-back: merging again"
-                        );
-                        current = after;
-                        to_write = lost;
-                        continue;
-                    }
-                    for (job, result) in jobs.iter().zip(results.iter_mut()) {
-                        if result.is_none() {
-                            *result = Some(if after.contains(job.platform, &job.uri) {
-                                Ok(())
-                            } else if let Some((_, e)) = refused.iter().find(|(uri, _)| *uri == job.uri) {
-                                Err(e.clone())
-                            } else {
-                                Err(EnrolError::NotConfirmed)
-                            });
-                        }
-                    }
-                    self.set_snapshot(Some(Ok(after)));
+                Ok(after) if rounds < REMERGE_ROUNDS && !missing(&after).is_empty() => {
+                    rounds += 1;
+                    to_write = missing(&after);
+                    tracing::debug!(
+                        uris = to_write.len(),
+                        "redirect URIs replaced by another writer before the read-back: merging again"
+                    );
+                    current = after;
                 }
-                Err(e) => {
-                    self.set_snapshot(None);
-                    for result in results.iter_mut().filter(|r| r.is_none()) {
-                        *result = Some(Err(e.clone()));
-                    }
+                other => break Some(other),
+            }
+        };
+        match outcome {
+            Some(Ok(after)) => {
+                for (job, result) in jobs.iter().zip(results.iter_mut()).filter(|(_, r)| r.is_none()) {
+                    *result = Some(if after.contains(job.platform, &job.uri) {
+                        Ok(())
+                    } else if let Some((_, e)) = refused.iter().find(|(uri, _)| *uri == job.uri) {
+                        Err(e.clone())
+                    } else {
+                        Err(EnrolError::NotConfirmed)
+                    });
+                }
+                self.set_snapshot(Some(Ok(after)));
+            }
+            Some(Err(e)) => {
+                self.set_snapshot(None);
+                for result in results.iter_mut().filter(|r| r.is_none()) {
+                    *result = Some(Err(e.clone()));
                 }
             }
-            break;
+            None => {}
         }
         results.into_iter().map(|r| r.unwrap_or(Err(EnrolError::Interrupted))).collect()
+    }
+
+    /// Which jobs need a write (their indexes), and the results settled without one: already on
+    /// the app registration, over its budget, or beyond Entra's limit. A job whose URI is queued
+    /// by an earlier job of the batch (loopback URIs differing only in their port are one URI to
+    /// Entra) is settled with it.
+    fn plan(
+        &self,
+        jobs: &[Job],
+        current: &AppRedirectUris,
+    ) -> (Vec<usize>, Vec<Option<Result<(), EnrolError>>>) {
+        let mut total = current.total();
+        let mut additions: Vec<usize> = Vec::new();
+        let mut results = Vec::with_capacity(jobs.len());
+        for (i, job) in jobs.iter().enumerate() {
+            let queued = additions.iter().any(|&j| redirect_matches(&jobs[j].uri, &job.uri));
+            let queued_uris = additions.iter().map(|&j| jobs[j].uri.as_str());
+            let result = if queued {
+                None
+            } else if current.platform_of(&job.uri).is_some() {
+                // Already there, on this or another platform (the token endpoint redeems by the
+                // platform Graph reports).
+                Some(Ok(()))
+            } else if let Some(spent) =
+                job.budget.as_ref().and_then(|b| b.exceeded(current, total, queued_uris))
+            {
+                Some(Err(spent))
+            } else if total >= REDIRECT_URI_LIMIT {
+                if additions.is_empty() {
+                    // Full before this batch: later enrolments are refused from this read
+                    // (`GraphClient::enrol`) until it is a minute old, without reading Graph.
+                    self.set_snapshot(Some(Ok(current.clone())));
+                }
+                Some(Err(EnrolError::LimitReached { limit: REDIRECT_URI_LIMIT }))
+            } else {
+                total += 1;
+                additions.push(i);
+                None
+            };
+            results.push(result);
+        }
+        (additions, results)
+    }
+
+    /// Writes `batch`; when Graph refuses a write of several URIs as a bad request, writes each URI
+    /// alone, so that one URI Graph refuses (noted in `refused`) cannot sink the others. What the
+    /// app registration holds afterwards.
+    async fn write_each_if_refused(
+        &self,
+        id: &str,
+        current: &mut AppRedirectUris,
+        batch: &[&Job],
+        backoff: &mut Backoff,
+        refused: &mut Vec<(String, EnrolError)>,
+    ) -> Result<AppRedirectUris, EnrolError> {
+        match self.write(id, current, batch, backoff).await {
+            Err(EnrolError::Graph { status: 400, .. }) if batch.len() > 1 => {
+                let mut last = None;
+                for job in batch {
+                    match self.write(id, current, &[job], backoff).await {
+                        Ok(after) => {
+                            *current = after.clone();
+                            last = Some(after);
+                        }
+                        Err(e) => refused.push((job.uri.clone(), e)),
+                    }
+                }
+                // What is on the app registration now decides each URI.
+                match last {
+                    Some(after) => Ok(after),
+                    None => self.read_app(backoff).await.map(|(_, after)| after),
+                }
+            }
+            other => other,
+        }
+    }
+
+    /// A confirmed write, looked at again once a write another process sent before ours would
+    /// have landed (twice our round trip, within the HTTP timeout): Graph has no ETag, so such a
+    /// write replaces our URIs after our read-back. A failed second look changes nothing.
+    async fn look_again(
+        &self,
+        after: AppRedirectUris,
+        started: Instant,
+        backoff: &mut Backoff,
+    ) -> AppRedirectUris {
+        tokio::time::sleep((started.elapsed() * 2).min(self.config.http_timeout()).max(MIN_SETTLE)).await;
+        match self.read_app(backoff).await {
+            Ok((_, again)) => again,
+            Err(_) => after,
+        }
     }
 
     /// Writes `current` plus the jobs' URIs (whole arrays of the changed platforms) and reads the

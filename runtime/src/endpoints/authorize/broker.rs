@@ -35,7 +35,7 @@ use crate::endpoints::clients::{self, Origin};
 use crate::endpoints::cookies::CookieJar;
 use crate::endpoints::html;
 use crate::endpoints::params::{get, parse_pairs};
-use crate::endpoints::seal::{Purpose, Unsealed, random};
+use crate::endpoints::seal::{Purpose, Sealer, Unsealed, random};
 use crate::endpoints::state::EndpointState;
 use crate::graph::RedirectPlatform;
 use crate::oauth_error::{ErrorCode, OAuthError, json_response};
@@ -333,12 +333,26 @@ pub(super) async fn token(
     }
 }
 
+/// `400` with `error` and `why`.
+fn bad(error: ErrorCode, why: &str) -> OAuthError {
+    OAuthError::bad_request(error, why)
+}
+
+/// What a client's token request becomes at Entra: the grant's own fields (this app's client id
+/// and secret are added by [`redeem`]), and the scopes of the sign-in, sealed into the refresh token
+/// handed back.
+struct ToEntra {
+    form: Vec<(&'static str, String)>,
+    scope: String,
+}
+
+/// The broker's `/token`: checks the request, turns the client's grant into Entra's, redeems it
+/// with this app's secret, and hands back Entra's tokens with the refresh token sealed to the client.
 async fn redeem(
     state: &EndpointState,
     headers: &HeaderMap,
     pairs: &[(String, String)],
 ) -> Result<Map<String, Value>, OAuthError> {
-    let bad = |error: ErrorCode, why: &str| OAuthError::bad_request(error, why);
     let sealer =
         state.sealer.as_ref().ok_or_else(|| OAuthError::server_error("this server has no sealing key"))?;
     let now = state.now();
@@ -353,79 +367,16 @@ async fn redeem(
     let client_id =
         get(pairs, "client_id").ok_or_else(|| bad(ErrorCode::InvalidRequest, "client_id is required"))?;
     let client = digest(client_id);
-    let mut form: Vec<(&str, String)> = vec![("client_id", state.config.app_id().to_owned())];
-    let scope = match get(pairs, "grant_type") {
-        Some("authorization_code") => {
-            let sealed =
-                get(pairs, "code").ok_or_else(|| bad(ErrorCode::InvalidRequest, "code is required"))?;
-            let code: BrokerCode = sealer
-                .open(Purpose::Code, sealed, now)
-                .map_err(|_| bad(ErrorCode::InvalidGrant, "the code is invalid or expired: sign in again"))?;
-            if !same_digest(&code.client, &client) {
-                return Err(bad(ErrorCode::InvalidGrant, "the code was issued to another client"));
-            }
-            if get(pairs, "redirect_uri") != Some(code.redirect_uri.as_str()) {
-                return Err(bad(
-                    ErrorCode::InvalidGrant,
-                    "redirect_uri is not the one the code was issued for",
-                ));
-            }
-            let verifier = get(pairs, "code_verifier");
-            check_code_verifier(&state.config, verifier)
-                .map_err(|why| bad(ErrorCode::InvalidRequest, why))?;
-            match (&code.challenge, verifier) {
-                (Some(challenge), Some(verifier)) if same_digest(&digest(verifier), challenge) => {}
-                (Some(_), _) => {
-                    return Err(bad(
-                        ErrorCode::InvalidGrant,
-                        "the code_verifier does not match the code_challenge",
-                    ));
-                }
-                (None, Some(_)) => {
-                    return Err(bad(
-                        ErrorCode::InvalidGrant,
-                        "a code_verifier was sent for a code issued without PKCE",
-                    ));
-                }
-                (None, None) => {}
-            }
-            form.extend([
-                ("grant_type", "authorization_code".to_owned()),
-                ("code", code.code),
-                ("redirect_uri", code.callback),
-                ("code_verifier", code.verifier),
-                ("scope", code.scope.clone()),
-            ]);
-            code.scope
-        }
-        _ => {
-            let sealed = get(pairs, "refresh_token")
-                .ok_or_else(|| bad(ErrorCode::InvalidRequest, "refresh_token is required"))?;
-            let refresh: BrokerRefresh = sealer.open(Purpose::Refresh, sealed, now).map_err(|e| match e {
-                Unsealed::Expired => bad(
-                    ErrorCode::InvalidGrant,
-                    "the refresh token went unused for longer than this server allows (AZURE_OAUTH_REFRESH_LIFETIME_SECS): \
-                     sign in again",
-                ),
-                Unsealed::Invalid => {
-                    bad(ErrorCode::InvalidGrant, "the refresh token is not one this server issued: sign in again")
-                }
-            })?;
-            if !same_digest(&refresh.client, &client) {
-                return Err(bad(ErrorCode::InvalidGrant, "the refresh token was issued to another client"));
-            }
-            form.extend([
-                ("grant_type", "refresh_token".to_owned()),
-                ("refresh_token", refresh.token),
-                ("scope", refresh.scope.clone()),
-            ]);
-            refresh.scope
-        }
+    let ToEntra { form: grant, scope } = match get(pairs, "grant_type") {
+        Some("authorization_code") => authorization_code(state, sealer, pairs, &client, now)?,
+        _ => refresh_token(sealer, pairs, &client, now)?,
     };
     let secret = state
         .config
         .client_secret()
         .ok_or_else(|| OAuthError::server_error("the broker has no client secret (AZURE_CLIENT_SECRET)"))?;
+    let mut form: Vec<(&str, String)> = vec![("client_id", state.config.app_id().to_owned())];
+    form.extend(grant);
     form.push(("client_secret", secret.expose().to_owned()));
     let answer = entra_token(state, &form).await?;
     let mut body = Map::new();
@@ -445,6 +396,86 @@ async fn redeem(
     }
     tracing::debug!(grant_type = get(pairs, "grant_type").unwrap_or(""), "token brokered from Entra ID");
     Ok(body)
+}
+
+/// The `authorization_code` grant: this server's code opens only for the client (`client`, the
+/// digest of its id) and redirect URI it was issued to, with the verifier of the client's PKCE
+/// challenge (RFC 7636 §4.6); Entra gets its own code with this server's callback and verifier.
+fn authorization_code(
+    state: &EndpointState,
+    sealer: &Sealer,
+    pairs: &[(String, String)],
+    client: &str,
+    now: u64,
+) -> Result<ToEntra, OAuthError> {
+    let sealed = get(pairs, "code").ok_or_else(|| bad(ErrorCode::InvalidRequest, "code is required"))?;
+    let code: BrokerCode = sealer
+        .open(Purpose::Code, sealed, now)
+        .map_err(|_| bad(ErrorCode::InvalidGrant, "the code is invalid or expired: sign in again"))?;
+    if !same_digest(&code.client, client) {
+        return Err(bad(ErrorCode::InvalidGrant, "the code was issued to another client"));
+    }
+    if get(pairs, "redirect_uri") != Some(code.redirect_uri.as_str()) {
+        return Err(bad(ErrorCode::InvalidGrant, "redirect_uri is not the one the code was issued for"));
+    }
+    let verifier = get(pairs, "code_verifier");
+    check_code_verifier(&state.config, verifier).map_err(|why| bad(ErrorCode::InvalidRequest, why))?;
+    match (&code.challenge, verifier) {
+        (Some(challenge), Some(verifier)) if same_digest(&digest(verifier), challenge) => {}
+        (Some(_), _) => {
+            return Err(bad(ErrorCode::InvalidGrant, "the code_verifier does not match the code_challenge"));
+        }
+        (None, Some(_)) => {
+            return Err(bad(
+                ErrorCode::InvalidGrant,
+                "a code_verifier was sent for a code issued without PKCE",
+            ));
+        }
+        (None, None) => {}
+    }
+    Ok(ToEntra {
+        form: vec![
+            ("grant_type", "authorization_code".to_owned()),
+            ("code", code.code),
+            ("redirect_uri", code.callback),
+            ("code_verifier", code.verifier),
+            ("scope", code.scope.clone()),
+        ],
+        scope: code.scope,
+    })
+}
+
+/// The `refresh_token` grant: the sealed refresh token opens only for the client it was issued to,
+/// and only while it has gone unused for less than `refresh_lifetime`.
+fn refresh_token(
+    sealer: &Sealer,
+    pairs: &[(String, String)],
+    client: &str,
+    now: u64,
+) -> Result<ToEntra, OAuthError> {
+    let sealed = get(pairs, "refresh_token")
+        .ok_or_else(|| bad(ErrorCode::InvalidRequest, "refresh_token is required"))?;
+    let refresh: BrokerRefresh = sealer.open(Purpose::Refresh, sealed, now).map_err(|e| match e {
+        Unsealed::Expired => bad(
+            ErrorCode::InvalidGrant,
+            "the refresh token went unused for longer than this server allows (AZURE_OAUTH_REFRESH_LIFETIME_SECS): \
+             sign in again",
+        ),
+        Unsealed::Invalid => {
+            bad(ErrorCode::InvalidGrant, "the refresh token is not one this server issued: sign in again")
+        }
+    })?;
+    if !same_digest(&refresh.client, client) {
+        return Err(bad(ErrorCode::InvalidGrant, "the refresh token was issued to another client"));
+    }
+    Ok(ToEntra {
+        form: vec![
+            ("grant_type", "refresh_token".to_owned()),
+            ("refresh_token", refresh.token),
+            ("scope", refresh.scope.clone()),
+        ],
+        scope: refresh.scope,
+    })
 }
 
 /// Sends a token request to Entra and reads its answer; an Entra error becomes the RFC 6749 error
