@@ -55,11 +55,11 @@ impl AzureOAuth {
     pub fn with_clock(config: impl Into<Arc<AzureOAuthConfig>>, clock: Clock) -> Self {
         let config = config.into();
         let http = crate::upstream::client(&config);
-        let graph = GraphClient::with_http(Arc::clone(&config), DEFAULT_GRAPH_RETRY_BUDGET, http.clone());
+        let graph = GraphClient::with_http(Arc::clone(&config), http.clone(), DEFAULT_GRAPH_RETRY_BUDGET);
         Self {
-            validator: TokenValidator::with_http(Arc::clone(&config), clock.clone(), http.clone()),
+            validator: TokenValidator::with_http(Arc::clone(&config), http.clone(), clock.clone()),
             obo: OnBehalfOf::with_http(Arc::clone(&config), http.clone(), clock.clone()),
-            endpoints: OAuthEndpoints::with_http(Arc::clone(&config), graph, http, clock),
+            endpoints: OAuthEndpoints::with_http(Arc::clone(&config), http, graph, clock),
             config,
         }
     }
@@ -69,7 +69,7 @@ impl AzureOAuth {
         AzureOAuthConfig::from_env().map(Self::new)
     }
 
-    /// The configuration.
+    /// The configuration every part of this app (validator, endpoints, Graph, OBO) shares.
     pub fn config(&self) -> &AzureOAuthConfig {
         &self.config
     }

@@ -76,7 +76,7 @@ pub(crate) enum Kind {
     Count { min: u64, expected: &'static str },
 }
 
-/// One key.
+/// A setting as the builder, the environment and the macro name it, and what its value must be.
 pub(crate) struct Key {
     /// The builder method and the macro key.
     pub(crate) name: &'static str,

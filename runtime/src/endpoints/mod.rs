@@ -78,14 +78,14 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 /// ```
 #[derive(Clone)]
 pub struct OAuthEndpoints {
-    shared: Arc<EndpointState>,
+    state: Arc<EndpointState>,
 }
 
 impl fmt::Debug for OAuthEndpoints {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("OAuthEndpoints")
-            .field("config", &self.shared.config)
-            .field("graph", &self.shared.graph)
+            .field("config", &self.state.config)
+            .field("graph", &self.state.graph)
             .finish_non_exhaustive()
     }
 }
@@ -103,32 +103,32 @@ impl OAuthEndpoints {
     pub fn with_graph_client(config: impl Into<Arc<AzureOAuthConfig>>, graph: GraphClient) -> Self {
         let config = config.into();
         let http = crate::upstream::client(&config);
-        Self::with_http(config, graph, http, Clock::system())
+        Self::with_http(config, http, graph, Clock::system())
     }
 
     /// The endpoints of `config`, calling Entra through `http`, telling time by `clock`.
     pub(crate) fn with_http(
         config: Arc<AzureOAuthConfig>,
-        graph: GraphClient,
         http: reqwest::Client,
+        graph: GraphClient,
         clock: Clock,
     ) -> Self {
-        Self { shared: Arc::new(EndpointState::new(config, graph, http, clock)) }
+        Self { state: Arc::new(EndpointState::new(config, http, graph, clock)) }
     }
 
-    /// The configuration.
+    /// The configuration the endpoints serve (mode, base URL, allow-lists).
     pub fn config(&self) -> &AzureOAuthConfig {
-        &self.shared.config
+        &self.state.config
     }
 
     /// The Graph client that registration enrols redirect URIs with.
     pub fn graph(&self) -> &GraphClient {
-        &self.shared.graph
+        &self.state.graph
     }
 
     /// The router serving every endpoint; merge it into the application's router.
     pub fn router<S: Clone + Send + Sync + 'static>(&self) -> Router<S> {
-        let config = &self.shared.config;
+        let config = &self.state.config;
         let cors = CorsLayer::new()
             .allow_origin(Any)
             .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
@@ -166,7 +166,7 @@ impl OAuthEndpoints {
             .layer(cors)
             .merge(navigation)
             .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
-            .with_state(Arc::clone(&self.shared))
+            .with_state(Arc::clone(&self.state))
     }
 }
 

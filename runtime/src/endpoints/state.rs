@@ -37,8 +37,8 @@ pub(crate) struct EndpointState {
 impl EndpointState {
     pub(crate) fn new(
         config: Arc<AzureOAuthConfig>,
-        graph: GraphClient,
         http: reqwest::Client,
+        graph: GraphClient,
         clock: Clock,
     ) -> Self {
         let sealer = match config.mode() {

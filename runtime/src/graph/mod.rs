@@ -132,11 +132,11 @@ impl GraphClient {
     pub fn with_retry_budget(config: impl Into<Arc<AzureOAuthConfig>>, budget: Duration) -> Self {
         let config = config.into();
         let http = crate::upstream::client(&config);
-        Self::with_http(config, budget, http)
+        Self::with_http(config, http, budget)
     }
 
     /// A client calling Graph (and Entra for its token) through `http`.
-    pub(crate) fn with_http(config: Arc<AzureOAuthConfig>, budget: Duration, http: reqwest::Client) -> Self {
+    pub(crate) fn with_http(config: Arc<AzureOAuthConfig>, http: reqwest::Client, budget: Duration) -> Self {
         Self {
             inner: Arc::new(Inner {
                 http,

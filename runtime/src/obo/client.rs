@@ -87,7 +87,7 @@ impl OnBehalfOf {
         Self { inner: Arc::new(Inner { config, http, clock, cache, exchanges: AtomicU64::new(0) }) }
     }
 
-    /// The configuration.
+    /// The configuration whose app and credential the exchanges use.
     pub fn config(&self) -> &AzureOAuthConfig {
         &self.inner.config
     }

@@ -218,7 +218,7 @@ struct Jwk {
 }
 
 impl KeyCache {
-    pub(crate) fn new(config: Arc<AzureOAuthConfig>, clock: Clock, client: reqwest::Client) -> Self {
+    pub(crate) fn new(config: Arc<AzureOAuthConfig>, client: reqwest::Client, clock: Clock) -> Self {
         Self {
             tenants: Mutex::new(Tenants::new(&config)),
             config,

@@ -114,14 +114,14 @@ impl TokenValidator {
     pub fn with_clock(config: impl Into<Arc<AzureOAuthConfig>>, clock: Clock) -> Self {
         let config = config.into();
         let http = crate::upstream::client(&config);
-        Self::with_http(config, clock, http)
+        Self::with_http(config, http, clock)
     }
 
     /// A validator fetching through `http` (`AzureOAuth` shares one client between the
     /// validator, the bridge and Graph).
-    pub(crate) fn with_http(config: Arc<AzureOAuthConfig>, clock: Clock, http: reqwest::Client) -> Self {
+    pub(crate) fn with_http(config: Arc<AzureOAuthConfig>, http: reqwest::Client, clock: Clock) -> Self {
         let tokens = TokenCache::new(config.token_cache_capacity());
-        let keys = KeyCache::new(config.clone(), clock.clone(), http);
+        let keys = KeyCache::new(config.clone(), http, clock.clone());
         Self {
             inner: Arc::new(Inner {
                 verifier: Verifier { config, keys, clock },
@@ -132,7 +132,7 @@ impl TokenValidator {
         }
     }
 
-    /// The configuration.
+    /// The configuration tokens are checked against (app id, tenants, required scopes and roles).
     pub fn config(&self) -> &AzureOAuthConfig {
         &self.inner.verifier.config
     }

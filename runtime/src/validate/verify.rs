@@ -71,50 +71,41 @@ impl Verifier {
         // Entra signed a token of this tenant with these keys: the tenant is real.
         self.keys.promote(&entry);
 
-        // Time.
-        let now = self.clock.unix();
-        let skew = self.config.clock_skew().as_secs();
-        let exp = claims.get("exp").and_then(seconds).ok_or(invalid(E::NoExpiry))?;
-        if now > exp.saturating_add(skew) {
-            return Err(invalid(E::Expired));
-        }
-        if let Some(nbf) = claims.get("nbf") {
-            let nbf = seconds(nbf).ok_or(invalid(E::Malformed))?;
-            if nbf > now.saturating_add(skew) {
-                return Err(invalid(E::NotYetValid));
-            }
-        }
-
-        // Audience.
-        let audience_ok = |aud: &str| self.audience_accepted(aud, version);
-        let aud_ok = match claims.get("aud") {
-            Some(Value::String(aud)) => audience_ok(aud),
-            Some(Value::Array(auds)) => auds.iter().filter_map(Value::as_str).any(audience_ok),
-            _ => false,
-        };
-        if !aud_ok {
+        let exp = self.check_time(&claims)?;
+        if !self.audience_of(&claims, version) {
             return Err(invalid(E::Audience));
         }
-
-        // Token type.
-        let has_scp = claims.get("scp").and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty());
-        let has_roles = claims.get("roles").and_then(Value::as_array).is_some_and(|r| !r.is_empty());
-        let app_idtyp = claims.get("idtyp").and_then(Value::as_str) == Some("app");
-        // Access tokens always name the client they were issued to (`azp` in v2, `appid` in v1);
-        // ID tokens never do. An ID token may lack `nonce` (the authorize request had none) and
-        // carry `roles` (the user's app roles), so the client claim is what tells them apart.
-        let client_claim = match version {
-            TokenVersion::V1 => "appid",
-            TokenVersion::V2 => "azp",
-        };
-        let has_client =
-            claims.get(client_claim).and_then(Value::as_str).is_some_and(|c| !c.trim().is_empty());
-        if !has_client || claims.contains_key("nonce") || (!has_scp && !has_roles) {
-            return Err(invalid(E::IdToken));
-        }
-        let kind = if app_idtyp || !has_scp { TokenKind::AppOnly } else { TokenKind::Delegated };
+        let kind = token_kind(&claims, version)?;
         // The cache entry never outlives `exp` (the skew is only tolerance for clock drift).
         Ok(AzureClaims::new(claims, version, kind, tenant.to_owned(), exp))
+    }
+
+    /// `exp` (required) and `nbf` (if present) hold within the clock skew; the token's `exp`.
+    fn check_time(&self, claims: &serde_json::Map<String, Value>) -> Result<u64, AuthError> {
+        let invalid = AuthError::InvalidToken;
+        let now = self.clock.unix();
+        let skew = self.config.clock_skew().as_secs();
+        let exp = claims.get("exp").and_then(seconds).ok_or(invalid(InvalidToken::NoExpiry))?;
+        if now > exp.saturating_add(skew) {
+            return Err(invalid(InvalidToken::Expired));
+        }
+        if let Some(nbf) = claims.get("nbf") {
+            let nbf = seconds(nbf).ok_or(invalid(InvalidToken::Malformed))?;
+            if nbf > now.saturating_add(skew) {
+                return Err(invalid(InvalidToken::NotYetValid));
+            }
+        }
+        Ok(exp)
+    }
+
+    /// Whether `aud` (one value or an array) names this app.
+    fn audience_of(&self, claims: &serde_json::Map<String, Value>, version: TokenVersion) -> bool {
+        let accepted = |aud: &str| self.audience_accepted(aud, version);
+        match claims.get("aud") {
+            Some(Value::String(aud)) => accepted(aud),
+            Some(Value::Array(auds)) => auds.iter().filter_map(Value::as_str).any(accepted),
+            _ => false,
+        }
     }
 
     fn audience_accepted(&self, aud: &str, version: TokenVersion) -> bool {
@@ -192,6 +183,28 @@ fn seconds(v: &Value) -> Option<u64> {
     v.as_u64().or_else(|| v.as_f64().filter(|f| f.is_finite() && *f >= 0.0).map(|f| f as u64))
 }
 
+/// Whether the claims are an access token's, and whose: delegated (`scp`) or app-only (`roles`,
+/// or `idtyp=app`). Access tokens always name the client they were issued to (`azp` in v2, `appid`
+/// in v1); ID tokens never do. An ID token may lack `nonce` (the authorize request had none) and
+/// carry `roles` (the user's app roles), so the client claim is what tells them apart.
+fn token_kind(
+    claims: &serde_json::Map<String, Value>,
+    version: TokenVersion,
+) -> Result<TokenKind, AuthError> {
+    let has_scp = claims.get("scp").and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty());
+    let has_roles = claims.get("roles").and_then(Value::as_array).is_some_and(|r| !r.is_empty());
+    let app_idtyp = claims.get("idtyp").and_then(Value::as_str) == Some("app");
+    let client_claim = match version {
+        TokenVersion::V1 => "appid",
+        TokenVersion::V2 => "azp",
+    };
+    let has_client = claims.get(client_claim).and_then(Value::as_str).is_some_and(|c| !c.trim().is_empty());
+    if !has_client || claims.contains_key("nonce") || (!has_scp && !has_roles) {
+        return Err(AuthError::InvalidToken(InvalidToken::IdToken));
+    }
+    Ok(if app_idtyp || !has_scp { TokenKind::AppOnly } else { TokenKind::Delegated })
+}
+
 /// The path segment of `iss` that is a GUID (the tenant Entra put in it), lower case.
 fn issuer_tenant(iss: &str) -> Option<String> {
     let rest = iss.split_once("://")?.1;
@@ -211,7 +224,7 @@ mod tests {
         let config = config();
         let http = crate::upstream::client(&config);
         let i = Verifier {
-            keys: KeyCache::new(Arc::clone(&config), Clock::system(), http),
+            keys: KeyCache::new(Arc::clone(&config), http, Clock::system()),
             config,
             clock: Clock::system(),
         };

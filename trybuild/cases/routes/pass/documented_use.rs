@@ -1,4 +1,4 @@
-//! The example of the issue: both macros, the secret read at run time, `?` in `main`.
+//! Both macros together as the README shows them: the secret read at run time, `?` in `main`.
 #![deny(unused, nonstandard_style, warnings)]
 use axum::Json;
 use axum::Router;

@@ -1,4 +1,4 @@
-//! The example of the issue: claims first, a body extractor last.
+//! The attribute's documented use: the claims extractor first, a body extractor last.
 #![deny(unused, nonstandard_style, warnings)]
 use axum::Json;
 use axum::Router;
