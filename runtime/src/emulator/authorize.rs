@@ -14,7 +14,7 @@ use super::request::Req;
 use super::scopes::{parse_scopes, qualify};
 use super::state::{CodeGrant, State};
 use super::tenant::TenantRef;
-use super::{Platform, new_guid, random_token};
+use super::{Platform, User, new_guid, random_token};
 
 /// Matches a redirect URI against the enrolled ones: exact, except that the port of an `http`
 /// loopback URI (`localhost`, `127.0.0.1`) is ignored.
@@ -137,54 +137,20 @@ pub(crate) fn authorize(state: &Arc<State>, req: &Req, tenant: &TenantRef) -> Re
         return error_page(state, 900_144, &missing("redirect_uri"));
     };
     let Some(platform) = find_platform(state, redirect_uri) else {
-        return error_page(
-            state,
-            50_011,
-            &format!(
-                "The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more about how to fix this.",
-                state.app.app_id
-            ),
-        );
+        return redirect_uri_mismatch(state, redirect_uri);
     };
     let st = param(p, "state").map(str::to_owned);
-    let mode = match param(p, "response_mode") {
-        None | Some("query") => ResponseMode::Query,
-        Some("fragment") => ResponseMode::Fragment,
-        Some("form_post") => ResponseMode::FormPost,
-        Some(other) => {
-            let msg =
-                format!("The response_mode '{other}' is not supported; use query, fragment or form_post.");
-            return redirect_error(
-                state,
-                redirect_uri,
-                ResponseMode::Query,
-                st,
-                "invalid_request",
-                900_061,
-                &msg,
-            );
+    let mode = match response_mode(p) {
+        Ok(mode) => mode,
+        Err((error, code, message)) => {
+            return redirect_error(state, redirect_uri, ResponseMode::Query, st, error, code, &message);
         }
     };
     let fail = |error: &str, code: u32, message: &str| {
         redirect_error(state, redirect_uri, mode, st.clone(), error, code, message)
     };
-    match param(p, "response_type") {
-        None | Some("") => return fail("invalid_request", 900_144, &missing("response_type")),
-        Some("code") => {}
-        Some(other) if other.split(' ').any(|t| t == "token" || t == "id_token") => {
-            return fail(
-                "unsupported_response_type",
-                700_051,
-                &format!("response_type '{other}' is not enabled for the application."),
-            );
-        }
-        Some(other) => {
-            return fail(
-                "unsupported_response_type",
-                700_051,
-                &format!("The response_type '{other}' is not supported; use code."),
-            );
-        }
+    if let Err((error, code, message)) = check_response_type(p) {
+        return fail(error, code, &message);
     }
     if param(p, "resource").is_some() {
         return fail(
@@ -200,27 +166,9 @@ pub(crate) fn authorize(state: &Arc<State>, req: &Req, tenant: &TenantRef) -> Re
         Ok(s) => s,
         Err((error, code, message)) => return fail(error, code, &message),
     };
-    let challenge = match (param(p, "code_challenge"), param(p, "code_challenge_method")) {
-        (None, Some(_)) => {
-            return fail("invalid_request", 900_144, &missing("code_challenge"));
-        }
-        (None, None) => None,
-        (Some(c), method) => {
-            let method = method.unwrap_or("plain");
-            if method != "S256" && method != "plain" {
-                return fail(
-                    "invalid_request",
-                    501_491,
-                    &format!("Invalid code_challenge_method '{method}'; use S256."),
-                );
-            }
-            let ok_len = (43..=128).contains(&c.len());
-            let ok_chars = c.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
-            if !ok_len || !ok_chars {
-                return fail("invalid_request", 501_491, "Invalid size of Code_Challenge parameter.");
-            }
-            Some((c.to_owned(), method.to_owned()))
-        }
+    let challenge = match code_challenge(p) {
+        Ok(challenge) => challenge,
+        Err((error, code, message)) => return fail(error, code, &message),
     };
     if challenge.is_none() && platform != Platform::Web {
         return fail(
@@ -229,24 +177,10 @@ pub(crate) fn authorize(state: &Arc<State>, req: &Req, tenant: &TenantRef) -> Re
             "Proof Key for Code Exchange is required for cross-origin authorization code redemption.",
         );
     }
-    let user = state.lock().signed_in_user(&state.home);
-    let user_ok = match tenant {
-        TenantRef::Id(t) => user.tenant == *t,
-        _ => state.app.multi_tenant || user.tenant == state.home,
+    let user = match signed_in_user(state, tenant) {
+        Ok(user) => user,
+        Err(message) => return error_page(state, 50_020, &message),
     };
-    if !user_ok || (!state.app.multi_tenant && user.tenant != state.home) {
-        return error_page(
-            state,
-            50_020,
-            &format!(
-                "User account '{}' from identity provider 'https://sts.windows.net/{}/' does not exist in tenant '{}' and cannot access the application '{}' in that tenant. The account needs to be added as an external user in the tenant first.",
-                user.preferred_username,
-                user.tenant,
-                tenant.segment(),
-                state.app.app_id
-            ),
-        );
-    }
     let mut all: Vec<String> = scopes.oidc.clone();
     for (resource, names) in &scopes.resources {
         all.extend(names.iter().map(|n| qualify(state, resource, n)));
@@ -269,6 +203,101 @@ pub(crate) fn authorize(state: &Arc<State>, req: &Req, tenant: &TenantRef) -> Re
     }
     out.push(("session_state", new_guid()));
     respond(redirect_uri, mode, &out)
+}
+
+/// An error Entra redirects with: `error`, its AADSTS number and its message.
+type Refusal = (&'static str, u32, String);
+
+/// How the answer goes back: `query` (the default), `fragment` or `form_post`.
+fn response_mode(p: &[(String, String)]) -> Result<ResponseMode, Refusal> {
+    match param(p, "response_mode") {
+        None | Some("query") => Ok(ResponseMode::Query),
+        Some("fragment") => Ok(ResponseMode::Fragment),
+        Some("form_post") => Ok(ResponseMode::FormPost),
+        Some(other) => Err((
+            "invalid_request",
+            900_061,
+            format!("The response_mode '{other}' is not supported; use query, fragment or form_post."),
+        )),
+    }
+}
+
+/// AADSTS50011: the redirect URI is not on the app registration.
+fn redirect_uri_mismatch(state: &Arc<State>, redirect_uri: &str) -> Response {
+    error_page(
+        state,
+        50_011,
+        &format!(
+            "The redirect URI '{redirect_uri}' specified in the request does not match the redirect URIs configured for the application '{}'. Make sure the redirect URI sent in the request matches one added to your application in the Azure portal. Navigate to https://aka.ms/redirectUriMismatchError to learn more about how to fix this.",
+            state.app.app_id
+        ),
+    )
+}
+
+/// `response_type=code`, the only one this app enables.
+fn check_response_type(p: &[(String, String)]) -> Result<(), Refusal> {
+    match param(p, "response_type") {
+        None | Some("") => Err(("invalid_request", 900_144, missing("response_type"))),
+        Some("code") => Ok(()),
+        Some(other) if other.split(' ').any(|t| t == "token" || t == "id_token") => Err((
+            "unsupported_response_type",
+            700_051,
+            format!("response_type '{other}' is not enabled for the application."),
+        )),
+        Some(other) => Err((
+            "unsupported_response_type",
+            700_051,
+            format!("The response_type '{other}' is not supported; use code."),
+        )),
+    }
+}
+
+/// The PKCE challenge and its method (`plain` when none is given, as Entra takes it), if any.
+fn code_challenge(p: &[(String, String)]) -> Result<Option<(String, String)>, Refusal> {
+    match (param(p, "code_challenge"), param(p, "code_challenge_method")) {
+        (None, Some(_)) => Err(("invalid_request", 900_144, missing("code_challenge"))),
+        (None, None) => Ok(None),
+        (Some(c), method) => {
+            let method = method.unwrap_or("plain");
+            if method != "S256" && method != "plain" {
+                return Err((
+                    "invalid_request",
+                    501_491,
+                    format!("Invalid code_challenge_method '{method}'; use S256."),
+                ));
+            }
+            let ok_len = (43..=128).contains(&c.len());
+            let ok_chars = c.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+            if !ok_len || !ok_chars {
+                return Err((
+                    "invalid_request",
+                    501_491,
+                    "Invalid size of Code_Challenge parameter.".to_owned(),
+                ));
+            }
+            Ok(Some((c.to_owned(), method.to_owned())))
+        }
+    }
+}
+
+/// The signed-in user, if the tenant of the sign-in may sign them in to this app; else the
+/// AADSTS50020 message.
+fn signed_in_user(state: &Arc<State>, tenant: &TenantRef) -> Result<User, String> {
+    let user = state.lock().signed_in_user(&state.home);
+    let user_ok = match tenant {
+        TenantRef::Id(t) => user.tenant == *t,
+        _ => state.app.multi_tenant || user.tenant == state.home,
+    };
+    if !user_ok || (!state.app.multi_tenant && user.tenant != state.home) {
+        return Err(format!(
+            "User account '{}' from identity provider 'https://sts.windows.net/{}/' does not exist in tenant '{}' and cannot access the application '{}' in that tenant. The account needs to be added as an external user in the tenant first.",
+            user.preferred_username,
+            user.tenant,
+            tenant.segment(),
+            state.app.app_id
+        ));
+    }
+    Ok(user)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -324,69 +324,9 @@ impl TokenBuilder {
         c.insert("exp".into(), json!(exp));
         c.insert("aio".into(), json!(random_token(40)));
         if self.app_only {
-            let oid = s.app.sp_object_id.clone();
-            if version == 1 {
-                c.insert("appid".into(), json!(client));
-                c.insert("appidacr".into(), json!("1"));
-            } else {
-                c.insert("azp".into(), json!(client));
-                c.insert("azpacr".into(), json!("1"));
-            }
-            c.insert("idp".into(), json!(s.v1_issuer(&tid)));
-            c.insert("idtyp".into(), json!("app"));
-            c.insert("oid".into(), json!(oid));
-            c.insert("sub".into(), json!(oid));
-            let roles = match (&self.roles, self.graph) {
-                (Some(r), _) => r.clone(),
-                (None, true) => vec![GRAPH_ROLE.to_owned()],
-                (None, false) => Vec::new(),
-            };
-            if !roles.is_empty() {
-                c.insert("roles".into(), json!(roles));
-            }
+            self.app_claims(&mut c, version, &client, &tid);
         } else {
-            c.insert("name".into(), json!(user.name));
-            c.insert("oid".into(), json!(user.oid));
-            c.insert("sub".into(), json!(pairwise_sub(&user.oid, app_id)));
-            if self.id_token {
-                let nonce = self.nonce.clone().unwrap_or_else(|| random_token(16));
-                c.insert("nonce".into(), json!(nonce));
-                c.insert("sid".into(), json!(super::new_guid()));
-                // Entra puts the user's app roles (for the app the ID token is for) in ID tokens too.
-                let roles = self.roles.clone().unwrap_or_else(|| user.roles.clone());
-                if !roles.is_empty() {
-                    c.insert("roles".into(), json!(roles));
-                }
-            } else {
-                let scp = self.scopes.clone().unwrap_or_else(|| {
-                    s.app
-                        .exposed_scopes
-                        .first()
-                        .cloned()
-                        .unwrap_or_else(|| crate::config::DEFAULT_API_SCOPE.into())
-                });
-                c.insert("scp".into(), json!(scp));
-                let roles = self.roles.clone().unwrap_or_else(|| user.roles.clone());
-                if !roles.is_empty() {
-                    c.insert("roles".into(), json!(roles));
-                }
-                if version == 1 {
-                    c.insert("appid".into(), json!(client));
-                    c.insert("appidacr".into(), json!(self.client_acr));
-                    c.insert("acr".into(), json!("1"));
-                    c.insert("amr".into(), json!(["pwd"]));
-                } else {
-                    c.insert("azp".into(), json!(client));
-                    c.insert("azpacr".into(), json!(self.client_acr));
-                }
-            }
-            if version == 1 {
-                c.insert("upn".into(), json!(user.preferred_username));
-                c.insert("unique_name".into(), json!(user.preferred_username));
-                c.insert("ipaddr".into(), json!("127.0.0.1"));
-            } else {
-                c.insert("preferred_username".into(), json!(user.preferred_username));
-            }
+            self.user_claims(&mut c, &user, version, &client);
         }
         c.insert("rh".into(), json!(format!("0.{}.", random_token(48))));
         c.insert("tid".into(), json!(tid));
@@ -399,6 +339,81 @@ impl TokenBuilder {
             c.remove(name);
         }
         c
+    }
+
+    /// The claims of an app-only token: the client, its service principal as `oid`/`sub`,
+    /// `idtyp=app`, and its app roles.
+    fn app_claims(&self, c: &mut Map<String, Value>, version: u8, client: &str, tid: &str) {
+        let s = &self.state;
+        let oid = s.app.sp_object_id.clone();
+        if version == 1 {
+            c.insert("appid".into(), json!(client));
+            c.insert("appidacr".into(), json!("1"));
+        } else {
+            c.insert("azp".into(), json!(client));
+            c.insert("azpacr".into(), json!("1"));
+        }
+        c.insert("idp".into(), json!(s.v1_issuer(tid)));
+        c.insert("idtyp".into(), json!("app"));
+        c.insert("oid".into(), json!(oid));
+        c.insert("sub".into(), json!(oid));
+        let roles = match (&self.roles, self.graph) {
+            (Some(r), _) => r.clone(),
+            (None, true) => vec![GRAPH_ROLE.to_owned()],
+            (None, false) => Vec::new(),
+        };
+        if !roles.is_empty() {
+            c.insert("roles".into(), json!(roles));
+        }
+    }
+
+    /// The claims of a user's token: who they are, and for an access token its scopes, roles and
+    /// client; for an ID token its nonce, session and the user's app roles.
+    fn user_claims(&self, c: &mut Map<String, Value>, user: &User, version: u8, client: &str) {
+        let s = &self.state;
+        let app_id = s.app.app_id.as_str();
+        c.insert("name".into(), json!(user.name));
+        c.insert("oid".into(), json!(user.oid));
+        c.insert("sub".into(), json!(pairwise_sub(&user.oid, app_id)));
+        if self.id_token {
+            let nonce = self.nonce.clone().unwrap_or_else(|| random_token(16));
+            c.insert("nonce".into(), json!(nonce));
+            c.insert("sid".into(), json!(super::new_guid()));
+            // Entra puts the user's app roles (for the app the ID token is for) in ID tokens too.
+            let roles = self.roles.clone().unwrap_or_else(|| user.roles.clone());
+            if !roles.is_empty() {
+                c.insert("roles".into(), json!(roles));
+            }
+        } else {
+            let scp = self.scopes.clone().unwrap_or_else(|| {
+                s.app
+                    .exposed_scopes
+                    .first()
+                    .cloned()
+                    .unwrap_or_else(|| crate::config::DEFAULT_API_SCOPE.into())
+            });
+            c.insert("scp".into(), json!(scp));
+            let roles = self.roles.clone().unwrap_or_else(|| user.roles.clone());
+            if !roles.is_empty() {
+                c.insert("roles".into(), json!(roles));
+            }
+            if version == 1 {
+                c.insert("appid".into(), json!(client));
+                c.insert("appidacr".into(), json!(self.client_acr));
+                c.insert("acr".into(), json!("1"));
+                c.insert("amr".into(), json!(["pwd"]));
+            } else {
+                c.insert("azp".into(), json!(client));
+                c.insert("azpacr".into(), json!(self.client_acr));
+            }
+        }
+        if version == 1 {
+            c.insert("upn".into(), json!(user.preferred_username));
+            c.insert("unique_name".into(), json!(user.preferred_username));
+            c.insert("ipaddr".into(), json!("127.0.0.1"));
+        } else {
+            c.insert("preferred_username".into(), json!(user.preferred_username));
+        }
     }
 
     fn signing_key_for(&self, tid: &str) -> Arc<SigningKey> {
