@@ -13,6 +13,11 @@ use crate::keys::Rule;
 pub(crate) struct Errors(Option<syn::Error>);
 
 impl Errors {
+    /// Whether nothing was reported.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_none()
+    }
+
     pub(crate) fn push(&mut self, error: syn::Error) {
         match &mut self.0 {
             Some(all) => all.combine(error),

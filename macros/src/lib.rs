@@ -166,7 +166,9 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 /// `app_id_uris`, `clock_skew`, `custom_signing_keys`, `require_pkce`, `key_cache_tenants`,
 /// `new_tenant_burst`, `new_tenant_refill_per_sec`, `token_cache_capacity`, `obo_cache_capacity`,
 /// `key_refresh_interval`, `http_timeout`. Unknown keys (with a "did you mean" hint) and duplicates
-/// are refused, and every independent mistake is reported in one build.
+/// are refused, and every independent mistake is reported in one build. The base URL is required in
+/// the broker (default) and enrol modes unless `env` reads it: their issuer and callback never
+/// come from a request's `Host` header.
 ///
 /// And `env`: a lookup `Fn(&str) -> Option<String>` through which every variable
 /// `AzureOAuthConfig::from_env` reads (`AZURE_CLIENT_ID`, `AZURE_TENANT_ID`,
@@ -382,6 +384,7 @@ mod tests {
             client_secret: std::env::var("AZURE_CLIENT_SECRET")?,
             allowed_tenant_ids: [TENANT, "*"],
             clock_skew: 60,
+            base_url: BASE_URL,
         ))
         .to_string();
         assert!(out.contains("const app_id : () ="), "{out}");
@@ -407,8 +410,13 @@ mod tests {
     }
 
     /// The app and tenant ids, so that only the keys under test can be wrong.
+    /// The app and tenant ids, and the base URL the broker and enrol modes need.
     fn ids() -> TokenStream {
-        quote!(app_id: "11111111-2222-3333-4444-555555555555", tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",)
+        quote!(
+            app_id: "11111111-2222-3333-4444-555555555555",
+            tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+            base_url: "https://mcp.example.com",
+        )
     }
 
     fn field(key: &Key, value: TokenStream) -> TokenStream {

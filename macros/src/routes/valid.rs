@@ -111,6 +111,21 @@ pub(crate) fn validate(input: Input) -> syn::Result<Config> {
             );
         }
     }
+    // Reported when nothing else is wrong: a mistyped key or mode says more.
+    if errors.is_empty() && !from_env && !seen.iter().any(|s| s == keys::BASE_URL.name) {
+        let mode = settings.iter().find(|s| s.key == keys::MODE.name).map(|s| s.arg.to_string());
+        // The default mode, or one written as `broker`/`enrol` (a run-time mode is checked at startup).
+        let authorization_server = mode.is_none_or(|m| m.ends_with("Broker") || m.ends_with("Enrol"));
+        if authorization_server {
+            errors.at_span(
+                Span::call_site(),
+                "missing `base_url`: the broker and enrol modes take their issuer and the callback they put on \
+                 the app registration from the public base URL, never from a request's `Host` header; give \
+                 `base_url: env!(\"PUBLIC_BASE_URL\")` (or a value read at run time), read it with `env`, or choose \
+                 `mode: direct`",
+            );
+        }
+    }
     errors.finish()?;
     Ok(Config { env, settings })
 }

@@ -418,6 +418,7 @@ fn a_client_secret_with_surrounding_white_space_panics_without_showing_it() {
             app_id: "a1000000-0000-4000-8000-00000000000c",
             tenant_id: HOME,
             client_secret: secret,
+            base_url: "https://mcp.example.com",
         };
     }))
     .expect_err("the secret is refused");

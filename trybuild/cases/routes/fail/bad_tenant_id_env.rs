@@ -6,5 +6,6 @@ fn main() {
     let _: Router = azure_oauth_routes! {
         app_id: "11111111-2222-3333-4444-555555555555",
         tenant_id: env!("CARGO_PKG_NAME"),
+        mode: direct,
     };
 }
