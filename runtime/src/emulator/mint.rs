@@ -469,6 +469,5 @@ impl TokenBuilder {
 
 /// `sub` is pairwise: the same user has a different `sub` in every app.
 fn pairwise_sub(oid: &str, app_id: &str) -> String {
-    let d = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, format!("{oid}|{app_id}").as_bytes());
-    URL_SAFE_NO_PAD.encode(d.as_ref())
+    crate::primitives::digest::sha256_base64url(&format!("{oid}|{app_id}"))
 }

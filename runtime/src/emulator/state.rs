@@ -3,7 +3,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use tokio::sync::Notify;
@@ -151,7 +151,7 @@ pub(crate) struct State {
 
 impl State {
     pub(crate) fn lock(&self) -> MutexGuard<'_, Mutable> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+        crate::primitives::lock::lock(&self.inner)
     }
 
     /// `https://sts.windows.net/{tid}/` (or the configured host).

@@ -2,8 +2,6 @@
 
 use std::sync::Arc;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 use super::{issue, required};
@@ -68,7 +66,7 @@ pub(super) fn grant(
             ));
         };
         let computed = if method == "S256" {
-            URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, verifier.as_bytes()))
+            crate::primitives::digest::sha256_base64url(verifier)
         } else {
             verifier.to_owned()
         };
