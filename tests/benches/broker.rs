@@ -2,7 +2,7 @@
 //! - a whole sign-in: `/authorize` → consent page → Allow → Entra → callback → `/token`;
 //! - 100 concurrent authorizations of one new Client ID Metadata Document client (one fetch).
 //!
-//! `cargo bench -p integration-tests --bench broker`; figures in BENCHMARKS.md.
+//! `cargo bench -p tests --bench broker`; figures in BENCHMARKS.md.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -1,7 +1,7 @@
 //! The on-behalf-of client's cached path: what a tool pays to get a downstream token it already
 //! has (issue target: at most 1 µs), next to a cold exchange against the emulator over loopback.
 //!
-//! `cargo bench -p integration-tests --bench obo`; figures in BENCHMARKS.md.
+//! `cargo bench -p tests --bench obo`; figures in BENCHMARKS.md.
 
 use std::future::Future;
 use std::hint::black_box;

@@ -2,7 +2,7 @@
 //! `chromium-driver`, which `.ci/run` installs) renders it, keeps its cookies, submits its form and
 //! follows the redirects to Entra (the emulator) and back; a page that frames it gets nothing.
 //!
-//! `UPDATE_SCREENSHOTS=1 cargo test -p integration-tests --test integration broker_browser` also
+//! `UPDATE_SCREENSHOTS=1 cargo test -p tests --test integration broker_browser` also
 //! writes the consent page's screenshot to `docs/consent.png` (shown in the README).
 
 use axum::Router;
