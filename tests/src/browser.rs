@@ -238,6 +238,17 @@ impl Page {
         Some(self.body[start..end].replace("&quot;", "\"").replace("&amp;", "&"))
     }
 
+    /// Checks that this is an error page (400, never a redirect: a refused client is not sent
+    /// anywhere) that says `says`.
+    ///
+    /// # Panics
+    /// When it is not.
+    pub fn assert_refused(&self, says: &str) {
+        assert_eq!(self.status, 400, "{}", self.body);
+        assert!(self.headers.get("location").is_none(), "a refused client is never redirected to");
+        assert!(self.body.contains(says), "the page does not say {says:?}: {}", self.body);
+    }
+
     /// The `Location` of a redirect, resolved against the page's URL.
     pub fn location(&self) -> Option<url::Url> {
         let location = self.headers.get(reqwest::header::LOCATION)?.to_str().ok()?;

@@ -19,7 +19,7 @@ use axum_mcp_azure_oauth::config::{HostResolver, Resolving};
 use axum_mcp_azure_oauth::emulator::{Emulator, Endpoint};
 use serde_json::json;
 use support::broker::{self, Broker};
-use support::browser::{HttpBrowser, Page};
+use support::browser::HttpBrowser;
 use support::pkce::Pkce;
 use support::serve::{Port, Served};
 
@@ -107,12 +107,6 @@ async fn broker_for_tests() -> Broker {
     .await
 }
 
-fn assert_refused(page: &Page, says: &str) {
-    assert_eq!(page.status, 400, "{}", page.body);
-    assert!(page.headers.get("location").is_none(), "a refused client is never redirected to");
-    assert!(page.body.contains(says), "the page does not say {says:?}: {}", page.body);
-}
-
 #[tokio::test]
 async fn a_client_described_by_its_document_signs_in_and_the_page_shows_its_host() {
     let b = broker_for_tests().await;
@@ -136,7 +130,7 @@ async fn a_client_described_by_its_document_signs_in_and_the_page_shows_its_host
 
     // A redirect URI the document does not list: an error page.
     let other = b.authorize_url(&client_id, "http://127.0.0.1:9/elsewhere", &pkce);
-    assert_refused(&browser.get(&other).await, "not one of this client&#39;s redirect URIs");
+    browser.get(&other).await.assert_refused("not one of this client&#39;s redirect URIs");
 }
 
 #[tokio::test]
@@ -177,8 +171,8 @@ async fn bad_documents_are_refused_and_their_failure_remembered() {
         ("slow.json", "took too long"),
     ] {
         let url = b.authorize_url(&docs.url(name), "http://127.0.0.1:9/callback", &pkce);
-        assert_refused(&browser.get(&url).await, says);
-        assert_refused(&browser.get(&url).await, says);
+        browser.get(&url).await.assert_refused(says);
+        browser.get(&url).await.assert_refused(says);
         assert_eq!(docs.hits(name), 1, "{name}: a failure is remembered, not fetched again within a minute");
     }
     assert_eq!(docs.hits("good.json"), 0, "the redirect was not followed");
@@ -224,7 +218,7 @@ async fn without_the_test_switch_http_loopback_and_ip_documents_are_refused_with
     ] {
         let url = b.authorize_url(&client_id, "http://127.0.0.1:9/callback", &pkce);
         let page = browser.get(&url).await;
-        assert_refused(&page, &says.replace('\'', "&#39;"));
+        page.assert_refused(&says.replace('\'', "&#39;"));
     }
     assert_eq!(accepted.load(Ordering::SeqCst), 0, "no connection was made");
 }
@@ -276,7 +270,7 @@ async fn names_resolving_to_private_link_local_or_special_addresses_are_never_co
     for name in names {
         let url =
             b.authorize_url(&format!("https://{name}/client.json"), "http://127.0.0.1:9/callback", &pkce);
-        assert_refused(&browser.get(&url).await, "resolves to no public address");
+        browser.get(&url).await.assert_refused("resolves to no public address");
     }
     assert_eq!(table.lookups.load(Ordering::SeqCst), names.len(), "each name was resolved, and refused");
 }

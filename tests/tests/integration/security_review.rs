@@ -65,12 +65,6 @@ fn everything_entra_and_graph_received(emu: &Emulator) -> String {
         .join("\n")
 }
 
-fn assert_refused(page: &Page, says: &str) {
-    assert_eq!(page.status, 400, "{}", page.body);
-    assert!(page.headers.get("location").is_none(), "a refused client is never redirected to");
-    assert!(page.body.contains(says), "the page does not say {says:?}: {}", page.body);
-}
-
 /// Finding 1 (high): with the headers forged on every request, the callback Entra is given and
 /// Graph enrols, the `iss` clients get and the issuer of the documents are the configured ones.
 #[tokio::test]
@@ -218,7 +212,7 @@ async fn finding_2_uris_a_browser_reads_otherwise_are_refused() {
         ["http://127.0.0.1:5/x/../callback", "http://127.0.0.1:5/callback\t", "HTTP://127.0.0.1:5/callback"]
     {
         let page = browser.get(&b.authorize_url(&loopback, variant, &Pkce::generate())).await;
-        assert_refused(&page, "canonical");
+        page.assert_refused("canonical");
     }
     assert_eq!(b.emu.request_count(Endpoint::Authorize), 0);
 }
@@ -250,7 +244,7 @@ async fn finding_2_a_metadata_document_with_a_rewritten_uri_is_refused() {
     let page = HttpBrowser::new()
         .get(&b.authorize_url(&client_id, "https://claude.ai.evil.example/cb", &Pkce::generate()))
         .await;
-    assert_refused(&page, "canonical");
+    page.assert_refused("canonical");
 }
 
 /// Finding 3 (medium): the operator's allow-list applies at `/authorize` to metadata documents
@@ -271,7 +265,7 @@ async fn finding_3_allow_lists_apply_at_authorize_to_every_client_kind() {
     .await;
     let mut browser = HttpBrowser::new();
     let page = browser.get(&tightened.authorize_url(&before, claude, &Pkce::generate())).await;
-    assert_refused(&page, "does not allow it");
+    page.assert_refused("does not allow it");
     // The client id itself still opens there: only the allow-list refused it.
     let page = open_browser_page(&open, &before, claude).await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -280,7 +274,7 @@ async fn finding_3_allow_lists_apply_at_authorize_to_every_client_kind() {
     let page = browser
         .get(&tightened.authorize_url(&document, "http://127.0.0.1:7/callback", &Pkce::generate()))
         .await;
-    assert_refused(&page, "does not allow it");
+    page.assert_refused("does not allow it");
     assert_eq!(tightened.emu.request_count(Endpoint::Authorize), 0);
 }
 
@@ -459,26 +453,26 @@ async fn finding_8_failing_metadata_documents_are_capped_and_remembered() {
             .expect("an answer while the fetches are held")
             .expect("a task")
             .expect("an authorization");
-        assert_refused(&page, "try again");
+        page.assert_refused("try again");
         busy += 1;
     }
     assert_eq!(*seen_rx.borrow(), CAP, "no fetch beyond the cap");
     release.send_replace(true);
     while let Some(page) = tasks.join_next().await {
-        assert_refused(&page.expect("an authorization"), "answered HTTP 500");
+        page.expect("an authorization").assert_refused("answered HTTP 500");
     }
     assert_eq!(flood.most.load(Ordering::SeqCst), CAP);
 
     // Failures are remembered: the same URLs again, no new fetch.
     let failed: Vec<String> = flood.paths.lock().expect("lock").clone();
     for name in &failed {
-        assert_refused(&HttpBrowser::new().get(&url_of(name)).await, "answered HTTP 500");
+        HttpBrowser::new().get(&url_of(name)).await.assert_refused("answered HTTP 500");
     }
     assert_eq!(*seen_rx.borrow(), CAP, "a failed document is not fetched again within a minute");
     // "Busy" is not remembered: a URL that was turned away is fetched now.
     let turned_away =
         (0..200).map(|i| format!("client-{i}.json")).find(|n| !failed.contains(n)).expect("one");
-    assert_refused(&HttpBrowser::new().get(&url_of(&turned_away)).await, "answered HTTP 500");
+    HttpBrowser::new().get(&url_of(&turned_away)).await.assert_refused("answered HTTP 500");
     assert_eq!(*seen_rx.borrow(), CAP + 1);
 }
 
@@ -510,7 +504,7 @@ async fn finding_8_azures_platform_address_and_other_ports_are_refused() {
             &Pkce::generate(),
         ))
         .await;
-    assert_refused(&page, "resolves to no public address");
+    page.assert_refused("resolves to no public address");
     assert_eq!(lookups.load(Ordering::SeqCst), 1);
     let page = browser
         .get(&b.authorize_url(
@@ -519,7 +513,7 @@ async fn finding_8_azures_platform_address_and_other_ports_are_refused() {
             &Pkce::generate(),
         ))
         .await;
-    assert_refused(&page, "443");
+    page.assert_refused("443");
     assert_eq!(lookups.load(Ordering::SeqCst), 1, "refused before any lookup");
 }
 
@@ -600,7 +594,7 @@ async fn finding_9_seals_name_their_app() {
     let theirs = broker::serve(emulator().await, |c| c.state_keys(StateKeys::new(STATE_KEY))).await;
     assert_ne!(ours.emu.app_id(), theirs.emu.app_id());
     let page = HttpBrowser::new().get(&theirs.authorize_url(&client_id, &redirect, &Pkce::generate())).await;
-    assert_refused(&page, "not one this server issued");
+    page.assert_refused("not one this server issued");
     let page = open_browser_page(&ours, &client_id, &redirect).await;
     assert_eq!(page.status, 200, "at its own app's server it opens: {}", page.body);
 }
