@@ -26,7 +26,7 @@ fn on_behalf_of(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("a runtime");
     let (emu, auth, caller) = rt.block_on(async {
         let emu = Emulator::start().await.expect("the emulator starts");
-        let auth = AzureOAuth::new(emu.config().build().expect("valid"));
+        let auth = AzureOAuth::new(emu.config().base_url(support::UNSERVED_BASE).build().expect("valid"));
         let caller = auth.validator().validate(&emu.token().sign()).await.expect("valid");
         // Other callers in the cache, so that the hit is not the only entry.
         for _ in 0..1000 {
