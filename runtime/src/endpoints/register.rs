@@ -209,7 +209,7 @@ pub(crate) async fn register_post(
     let mut answer = registration(&state.config);
     answer.extend(metadata.echoed);
     let budget_spent = |e: &EnrolError| matches!(e, EnrolError::BudgetSpent { .. });
-    if redirect_uris.is_empty() && failed.iter().all(|(_, e)| budget_spent(e)) {
+    if redirect_uris.is_empty() && !failed.is_empty() && failed.iter().all(|(_, e)| budget_spent(e)) {
         let description = failed.first().map(|(uri, e)| format!("redirect URI {uri:?} is not enrolled: {e}"));
         tracing::warn!(
             reason = description.as_deref().unwrap_or(""),

@@ -17,7 +17,7 @@
 //!   not use a shared-secret client authentication;
 //! - valid documents are cached as their `Cache-Control` says (at most a day; `no-store`,
 //!   `no-cache` and `max-age=0` are not cached); a failed fetch or an invalid document is
-//!   remembered for a minute, so that the same URL is not fetched again meanwhile; both caches are
+//!   remembered for a minute, so that the same URL is not fetched again meanwhile; what is remembered is
 //!   bounded, and one fetch per URL is in flight however many authorizations wait for it;
 //! - at most [`MAX_CONCURRENT_FETCHES`] fetches run at once in the process: a flood of distinct
 //!   client id URLs gets "busy, try again" answers instead of opening a connection each.
