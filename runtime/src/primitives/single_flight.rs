@@ -31,18 +31,36 @@ impl<K: Hash + Eq + Clone, V: Clone> SingleFlight<K, V> {
         Fut: Future<Output = V>,
     {
         let flight = Arc::clone(lock(&self.flights).entry(key.clone()).or_default());
-        let value = flight.get_or_init(compute).await.clone();
-        let mut flights = lock(&self.flights);
-        if flights.get(key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
-            flights.remove(key);
-        }
-        value
+        // Dropped when the run ends — or when this caller goes away mid-run (a client that
+        // disconnected), so that an abandoned key does not stay in the map.
+        let leave = Leave { flights: &self.flights, key, flight };
+        leave.flight.get_or_init(compute).await.clone()
     }
 
     /// How many keys have a computation in flight.
     #[cfg(test)]
     pub(crate) fn in_flight(&self) -> usize {
         lock(&self.flights).len()
+    }
+}
+
+/// Forgets a caller's flight when the caller is done with it: when the flight has a result (later
+/// callers run anew, the caller keeps what it needs), or when nobody else is waiting on it.
+struct Leave<'a, K: Hash + Eq, V> {
+    flights: &'a Mutex<HashMap<K, Arc<OnceCell<V>>>>,
+    key: &'a K,
+    flight: Arc<OnceCell<V>>,
+}
+
+impl<K: Hash + Eq, V> Drop for Leave<'_, K, V> {
+    fn drop(&mut self) {
+        let mut flights = lock(self.flights);
+        let ours = flights.get(self.key).is_some_and(|f| Arc::ptr_eq(f, &self.flight));
+        // Clones are only taken under this lock: the map's and this one are all when none waits.
+        let alone = Arc::strong_count(&self.flight) == 2;
+        if ours && (self.flight.initialized() || alone) {
+            flights.remove(self.key);
+        }
     }
 }
 
@@ -86,5 +104,28 @@ mod tests {
         assert_eq!(runs.load(Ordering::SeqCst), 1, "one run for six callers");
         assert_eq!(flights.in_flight(), 0, "a finished flight is forgotten");
         assert_eq!(flights.run(&"k", || async { Ok(7) }).await, Ok(7), "the next call runs again");
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_goes_away_mid_run_leaves_nothing_behind() {
+        let flights = Arc::new(SingleFlight::<u32, u32>::default());
+        let started = Arc::new(tokio::sync::Notify::new());
+        let caller = {
+            let (flights, started) = (Arc::clone(&flights), Arc::clone(&started));
+            tokio::spawn(async move {
+                flights
+                    .run(&1, || async move {
+                        started.notify_one();
+                        std::future::pending::<u32>().await
+                    })
+                    .await
+            })
+        };
+        started.notified().await;
+        assert_eq!(flights.in_flight(), 1);
+        caller.abort();
+        assert!(caller.await.is_err_and(|e| e.is_cancelled()));
+        assert_eq!(flights.in_flight(), 0, "the abandoned key is forgotten");
+        assert_eq!(flights.run(&1, || async { 5 }).await, 5, "and runs anew");
     }
 }
