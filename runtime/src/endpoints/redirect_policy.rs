@@ -33,10 +33,11 @@ pub(crate) fn operator_list(config: &AzureOAuthConfig) -> bool {
     !config.allowed_redirect_uris().is_empty() || !config.allowed_redirect_uri_prefixes().is_empty()
 }
 
-/// Whether `uri` may be a redirect URI of a client under the operator's allow-list: allowed by it,
-/// or anything (in canonical form) when there is none.
+/// Whether the operator's allow-list, when there is one, allows `uri` as a client's redirect URI.
+/// The callers have checked the URI's form already ([`client_redirect_uri`] at registration, the
+/// canonical form at `/authorize`).
 pub(crate) fn operator_allows(config: &AzureOAuthConfig, uri: &str) -> bool {
-    if operator_list(config) { allowed_by_config(config, uri) } else { canonical_uri(uri).is_ok() }
+    !operator_list(config) || allowed_by_config(config, uri)
 }
 
 /// The part after a prefix is made only of RFC 3986 path and query characters (no `\`, white space

@@ -54,7 +54,12 @@ impl OboCache {
 
     /// The token cached for `key`, while it may still be handed out at `now`.
     pub(crate) fn get(&self, key: &str, now: u64) -> Option<DownstreamToken> {
-        lock(self.shard(key)).get(key).filter(|r| now < r.until).map(|r| r.token.clone())
+        self.ready(key, now).map(|r| r.token)
+    }
+
+    /// The entry for `key`, while its token may still be handed out at `now`.
+    fn ready(&self, key: &str, now: u64) -> Option<Ready> {
+        lock(self.shard(key)).get(key).filter(|r| now < r.until).cloned()
     }
 
     /// The token for `key`: cached at `now()`, or the result of the one `exchange` in flight for
@@ -69,8 +74,8 @@ impl OboCache {
             .flights
             .run(&key.to_owned(), || async {
                 // An exchange that finished between the caller's look-up and this flight's start.
-                if let Some(ready) = lock(self.shard(key)).get(key).filter(|r| now() < r.until) {
-                    return Ok((ready.token.clone(), ready.until));
+                if let Some(ready) = self.ready(key, now()) {
+                    return Ok((ready.token, ready.until));
                 }
                 let exchanged = exchange.await;
                 if let Ok((token, until)) = &exchanged {
