@@ -24,6 +24,7 @@
 
 mod azure_oauth;
 pub mod config;
+mod credential;
 #[cfg(feature = "emulator")]
 pub mod emulator;
 pub mod endpoints;

@@ -60,8 +60,8 @@ pub async fn token(base: &str, form: &[(&str, &str)], secret: &str) -> Answer {
     Answer::read(response, secret).await
 }
 
-/// The registration metadata of a public client with one redirect URI.
-fn metadata(redirect_uri: &str) -> Value {
+/// The registration metadata of a public client with `redirect_uri`.
+pub fn metadata(redirect_uri: &str) -> Value {
     json!({
         "redirect_uris": [redirect_uri],
         "client_name": "test",
@@ -194,7 +194,7 @@ pub async fn authorize_and_redeem(
 /// own), authorizes through the consent page, signs in at Entra, which redirects to this server's
 /// callback, which sends the client this server's code with [`STATE`] and `iss`; then redeems it.
 /// Each step is checked: Entra gets the broker's callback, state and PKCE, never the client's, nor
-/// `resource`; the redemption at Entra carries the secret and the callback.
+/// `resource`; the redemption at Entra carries the app's credential and the callback.
 pub async fn run_broker_flow(emu: &Emulator, base: &str, redirect_uri: &str) -> Flow {
     let secret = emu.client_secret().expose().to_owned();
     let writes = emu.request_count(Endpoint::GraphPatchApplication);
@@ -235,7 +235,10 @@ pub async fn run_broker_flow(emu: &Emulator, base: &str, redirect_uri: &str) -> 
     assert_ne!(code, entra_code, "the client never sees Entra's code");
 
     let (tokens, redemption) = redeem(emu, base, &client_id, redirect_uri, &code, &pkce.verifier, None).await;
-    assert!(redemption.client_secret_sent, "the broker redeems with the secret");
+    assert!(
+        redemption.client_secret_sent || redemption.form_param("client_assertion").is_some(),
+        "the broker redeems with the app's credential"
+    );
     assert_eq!(redemption.form_param("redirect_uri"), Some(callback_uri.as_str()));
     assert_eq!(redemption.form_param("code"), Some(entra_code.as_str()));
     assert_eq!(redemption.origin, None);

@@ -22,6 +22,7 @@ use std::time::Duration;
 pub mod app;
 pub mod broker;
 pub mod browser;
+pub mod credentials;
 pub mod endpoints;
 pub mod example;
 pub mod flow;

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use super::credential::CredentialSettings;
 use super::keys::{self, Key, Kind};
 use super::resolver::{HostResolver, SharedResolver};
 use super::rules::RuleError;
@@ -14,6 +15,7 @@ use super::{
     DEFAULT_OBO_CACHE_CAPACITY, DEFAULT_REFRESH_LIFETIME, DEFAULT_RESOURCE_PATH,
     DEFAULT_TOKEN_CACHE_CAPACITY, HttpsPlatform, Mode, StateKeys, TenantPolicy, canonical_uri,
 };
+use crate::credential::{AppCredential, ClientCertificate};
 
 /// Builds an [`AzureOAuthConfig`]; [`build`](Self::build) checks every value by its rule.
 ///
@@ -32,7 +34,7 @@ use super::{
 pub struct AzureOAuthConfigBuilder {
     pub(super) app_id: Option<String>,
     pub(super) tenant_id: Option<String>,
-    pub(super) client_secret: Option<ClientSecret>,
+    pub(super) credential: CredentialSettings,
     pub(super) authority_host: Option<String>,
     pub(super) graph_endpoint: Option<String>,
     pub(super) base_url: Option<String>,
@@ -77,10 +79,85 @@ impl AzureOAuthConfigBuilder {
         self.tenant_id = Some(tenant_id.into());
         self
     }
-    /// The client secret (`AZURE_CLIENT_SECRET`): needed to enrol redirect URIs through Graph and
-    /// to redeem codes for `web` redirect URIs. Never returned by any endpoint or logged.
+    /// The client secret (`AZURE_CLIENT_SECRET`), one kind of app credential (see
+    /// [`AppCredential`](crate::config::AppCredential)): the broker redeems codes with it, Graph
+    /// enrolment and on-behalf-of need it or another kind. Never returned by any endpoint or logged.
     pub fn client_secret(mut self, secret: impl Into<ClientSecret>) -> Self {
-        self.client_secret = Some(secret.into());
+        self.credential.client_secret = Some(secret.into());
+        self
+    }
+    /// The app's certificate as the credential: a client assertion signed with its key is sent
+    /// instead of a secret (`AZURE_CLIENT_CERTIFICATE_PATH` names a file instead).
+    ///
+    /// ```no_run
+    /// use axum_mcp_azure_oauth::AzureOAuthConfig;
+    /// use axum_mcp_azure_oauth::config::ClientCertificate;
+    ///
+    /// let certificate = ClientCertificate::from_file("/etc/mcp/app.pem", None)?;
+    /// let config = AzureOAuthConfig::builder()
+    ///     .app_id("11111111-2222-3333-4444-555555555555")
+    ///     .tenant_id("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
+    ///     .client_certificate(certificate) // no secret anywhere
+    ///     .base_url("https://mcp.example.com")
+    ///     .build()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn client_certificate(mut self, certificate: ClientCertificate) -> Self {
+        self.credential.certificate = Some(certificate);
+        self
+    }
+    /// A PEM (certificate and unencrypted key) or PKCS#12 file as the credential
+    /// (`AZURE_CLIENT_CERTIFICATE_PATH`), read when the configuration is built.
+    pub fn client_certificate_path(mut self, path: impl Into<String>) -> Self {
+        self.credential.certificate_path = Some(path.into());
+        self
+    }
+    /// The PKCS#12 file's password (`AZURE_CLIENT_CERTIFICATE_PASSWORD`).
+    pub fn client_certificate_password(mut self, password: impl Into<ClientSecret>) -> Self {
+        self.credential.certificate_password = Some(password.into());
+        self
+    }
+    /// Whether assertions carry the certificate chain in `x5c`
+    /// (`AZURE_CLIENT_SEND_CERTIFICATE_CHAIN`), for apps that trust certificates by subject name
+    /// and issuer; default `false`.
+    pub fn send_certificate_chain(mut self, on: bool) -> Self {
+        self.credential.send_certificate_chain = on;
+        self
+    }
+    /// A federated token file as the credential (`AZURE_FEDERATED_TOKEN_FILE`, set by AKS workload
+    /// identity): read at every use, since it is rotated.
+    pub fn federated_token_file(mut self, path: impl Into<String>) -> Self {
+        self.credential.federated_token_file = Some(path.into());
+        self
+    }
+    /// A user-assigned managed identity, trusted by a federated identity credential on the app
+    /// registration, as the credential (`AZURE_OAUTH_MANAGED_IDENTITY_CLIENT_ID`: the identity's
+    /// client id, not the app's).
+    pub fn managed_identity_client_id(mut self, client_id: impl Into<String>) -> Self {
+        self.credential.managed_identity_client_id = Some(client_id.into());
+        self
+    }
+    /// The managed identity endpoint of App Service, Functions and Container Apps
+    /// (`IDENTITY_ENDPOINT`, set by the platform); used with [`identity_header`](Self::identity_header).
+    pub fn identity_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.credential.identity_endpoint = Some(url.into());
+        self
+    }
+    /// The header value that endpoint requires (`IDENTITY_HEADER`, set by the platform).
+    pub fn identity_header(mut self, header: impl Into<ClientSecret>) -> Self {
+        self.credential.identity_header = Some(header.into());
+        self
+    }
+    /// The instance metadata service's token endpoint (`AZURE_OAUTH_IMDS_ENDPOINT`), default
+    /// `http://169.254.169.254/metadata/identity/oauth2/token`.
+    pub fn imds_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.credential.imds_endpoint = Some(url.into());
+        self
+    }
+    /// The audience of the managed identity's token (`AZURE_OAUTH_TOKEN_EXCHANGE_AUDIENCE`),
+    /// default by cloud: `api://AzureADTokenExchange` (public), `…USGov`, `…China`.
+    pub fn token_exchange_audience(mut self, audience: impl Into<String>) -> Self {
+        self.credential.token_exchange_audience = Some(audience.into());
         self
     }
     /// The Entra authority host (`AZURE_AUTHORITY_HOST`), default
@@ -281,9 +358,6 @@ impl AzureOAuthConfigBuilder {
         check(&keys::APP_ID, &app_id)?;
         let tenant_id = self.tenant_id.ok_or_else(|| ConfigError::missing(&keys::TENANT_ID))?;
         check(&keys::TENANT_ID, &tenant_id)?;
-        if self.client_secret.as_ref().is_some_and(|s| !s.is_well_formed()) {
-            return Err(ConfigError::Secret);
-        }
         let state_keys = match &self.state_keys {
             Some(keys) => Some(keys.decode().ok_or(ConfigError::StateKeys)?),
             None => None,
@@ -309,13 +383,15 @@ impl AzureOAuthConfigBuilder {
             if self.required_scopes.is_empty() { vec![api_scope.clone()] } else { self.required_scopes };
         check_all(&keys::REQUIRED_ROLES, &self.required_roles)?;
         check_all(&keys::APP_ID_URIS, &self.app_id_uris)?;
+        check_credential_settings(&self.credential)?;
+        let credential = self.credential.build(&authority_host)?;
         // What the mode needs, once every value is known to be valid.
         let mode = self.mode.unwrap_or_default();
-        check_mode(mode, self.client_secret.is_some(), state_keys.is_some(), base_url.is_some())?;
+        check_mode(mode, credential.as_ref(), state_keys.is_some(), base_url.is_some())?;
         Ok(AzureOAuthConfig {
             app_id: app_id.to_ascii_lowercase(),
             tenant_id: tenant_id.to_ascii_lowercase(),
-            client_secret: self.client_secret,
+            credential,
             authority_host,
             graph_endpoint,
             base_url,
@@ -406,18 +482,47 @@ fn tenant_policy(given: Option<TenantPolicy>, raw: Option<String>) -> Result<Ten
     }
 }
 
-/// What `mode` needs besides valid values: the broker redeems with the client secret; both
-/// authorization-server modes need a sealing key and a configured public base URL.
-fn check_mode(mode: Mode, secret: bool, state_keys: bool, base_url: bool) -> Result<(), ConfigError> {
-    let needs = match mode {
-        Mode::Broker if !secret => {
-            "client_secret (AZURE_CLIENT_SECRET): the broker redeems Entra's codes at its own `web` redirect \
-             URI, which needs the secret (it also derives its sealing key from it unless AZURE_OAUTH_STATE_KEY is \
-             set); set it, or choose AZURE_OAUTH_MODE=direct for a server that only validates tokens"
+/// The credential settings' strings, each by its key's rule.
+fn check_credential_settings(c: &CredentialSettings) -> Result<(), ConfigError> {
+    for (key, value) in [
+        (&keys::CLIENT_CERTIFICATE_PATH, &c.certificate_path),
+        (&keys::FEDERATED_TOKEN_FILE, &c.federated_token_file),
+        (&keys::MANAGED_IDENTITY_CLIENT_ID, &c.managed_identity_client_id),
+        (&keys::IDENTITY_ENDPOINT, &c.identity_endpoint),
+        (&keys::IMDS_ENDPOINT, &c.imds_endpoint),
+        (&keys::TOKEN_EXCHANGE_AUDIENCE, &c.token_exchange_audience),
+    ] {
+        if let Some(value) = value {
+            check(key, value)?;
         }
-        Mode::Enrol if !secret && !state_keys => {
-            "a sealing key for its consent page: set AZURE_OAUTH_STATE_KEY (base64 of 32 random bytes) or \
-             AZURE_CLIENT_SECRET (the key is then derived from it)"
+    }
+    Ok(())
+}
+
+/// What `mode` needs besides valid values: the broker redeems with the app's credential; both
+/// authorization-server modes need a sealing key and a configured public base URL.
+fn check_mode(
+    mode: Mode,
+    credential: Option<&AppCredential>,
+    state_keys: bool,
+    base_url: bool,
+) -> Result<(), ConfigError> {
+    let derivable = credential.is_some_and(|c| c.sealing_material().is_some());
+    let needs = match mode {
+        Mode::Broker if credential.is_none() => {
+            "an app credential: the broker redeems Entra's codes at its own `web` redirect URI as the app; set one \
+             of AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH, AZURE_FEDERATED_TOKEN_FILE or \
+             AZURE_OAUTH_MANAGED_IDENTITY_CLIENT_ID, or choose AZURE_OAUTH_MODE=direct for a server that only \
+             validates tokens"
+        }
+        Mode::Broker | Mode::Enrol if !state_keys && credential.is_some() && !derivable => {
+            "AZURE_OAUTH_STATE_KEY (base64 of 32 random bytes, the same on every replica): with a federated token \
+             file or a managed identity as the credential there is nothing replicas share to derive the sealing key \
+             of its codes, client ids and consent page from"
+        }
+        Mode::Enrol if !derivable && !state_keys => {
+            "a sealing key for its consent page: set AZURE_OAUTH_STATE_KEY (base64 of 32 random bytes), or a client \
+             secret or certificate (the key is then derived from it)"
         }
         // An authorization server's issuer, its callback (enrolled on the app registration) and
         // what it sends to Entra must never come from a request's `Host` or `X-Forwarded-*` headers.

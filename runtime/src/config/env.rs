@@ -43,7 +43,18 @@ impl AzureOAuthConfigBuilder {
         match key.name {
             "app_id" => self.app_id = Some(text()),
             "tenant_id" => self.tenant_id = Some(text()),
-            "client_secret" => self.client_secret = Some(ClientSecret::new(value)),
+            "client_secret" => self.credential.client_secret = Some(ClientSecret::new(value)),
+            "client_certificate_path" => self.credential.certificate_path = Some(text()),
+            "client_certificate_password" => {
+                self.credential.certificate_password = Some(ClientSecret::new(value))
+            }
+            "send_certificate_chain" => self.credential.send_certificate_chain = boolean(key, value)?,
+            "federated_token_file" => self.credential.federated_token_file = Some(text()),
+            "managed_identity_client_id" => self.credential.managed_identity_client_id = Some(text()),
+            "identity_endpoint" => self.credential.identity_endpoint = Some(text()),
+            "identity_header" => self.credential.identity_header = Some(ClientSecret::new(value)),
+            "imds_endpoint" => self.credential.imds_endpoint = Some(text()),
+            "token_exchange_audience" => self.credential.token_exchange_audience = Some(text()),
             "authority_host" => self.authority_host = Some(text()),
             "graph_endpoint" => self.graph_endpoint = Some(text()),
             "base_url" => self.base_url = Some(text()),

@@ -2,6 +2,7 @@
 
 use super::keys::Key;
 use super::rules::RuleError;
+use crate::credential::CredentialError;
 
 /// A configuration value that broke a rule, or one that is missing.
 ///
@@ -64,6 +65,21 @@ pub enum ConfigError {
         "client_secret (AZURE_CLIENT_SECRET) is not valid: it is empty or has leading or trailing white space; copy the secret's Value (not its ID) from the app registration's Certificates & secrets page"
     )]
     Secret,
+    /// Two kinds of app credential are set; the app has one.
+    #[error(
+        "{first} and {second} are both set, but the app proves itself to Entra ID with one credential: keep the one \
+         its app registration trusts and unset the other"
+    )]
+    TwoCredentials {
+        /// The first, as `field (ENV_VAR)`.
+        first: String,
+        /// The second, as `field (ENV_VAR)`.
+        second: String,
+    },
+    /// The credential could not be loaded (an unreadable or expired certificate, a wrong
+    /// password, a missing token file).
+    #[error("the app's credential: {0}")]
+    Credential(#[from] CredentialError),
 }
 
 impl ConfigError {
@@ -73,6 +89,11 @@ impl ConfigError {
 
     pub(crate) fn invalid(key: &Key, value: &str, rule: RuleError) -> Self {
         Self::Invalid { field: key.name, env: key.env, value: value.to_owned(), rule }
+    }
+
+    /// `field (ENV_VAR)` of `key`, as errors name it.
+    pub(crate) fn named(key: &Key) -> String {
+        format!("{} ({})", key.name, key.env)
     }
 
     pub(crate) fn choice(key: &Key, value: impl Into<String>, expected: &'static str) -> Self {

@@ -26,6 +26,8 @@ pub(crate) const REDIRECT_URI_RULE: Rule = Rule { name: "redirect_uri", check: r
 pub(crate) const REDIRECT_PREFIX_RULE: Rule = Rule { name: "redirect_prefix", check: rules::redirect_prefix };
 pub(crate) const TENANT_LIST_RULE: Rule = Rule { name: "tenant_list", check: rules::tenant_list };
 pub(crate) const APP_ID_URI_RULE: Rule = Rule { name: "app_id_uri", check: rules::app_id_uri };
+pub(crate) const FILE_PATH_RULE: Rule = Rule { name: "file_path", check: rules::file_path };
+pub(crate) const ENDPOINT_URL_RULE: Rule = Rule { name: "endpoint_url", check: rules::endpoint_url };
 
 /// A value that is one of a few words: the runtime type (re-exported by `__private`), each word
 /// with the variant it names, and the words as an error message shows them.
@@ -106,6 +108,28 @@ pub(crate) const TENANT_ID: Key = Key {
     required: Some("the Directory (tenant) ID GUID of the app registration"),
 };
 pub(crate) const CLIENT_SECRET: Key = key("client_secret", "AZURE_CLIENT_SECRET", Kind::Secret);
+pub(crate) const CLIENT_CERTIFICATE_PATH: Key =
+    key("client_certificate_path", "AZURE_CLIENT_CERTIFICATE_PATH", Kind::Str(FILE_PATH_RULE));
+pub(crate) const CLIENT_CERTIFICATE_PASSWORD: Key =
+    key("client_certificate_password", "AZURE_CLIENT_CERTIFICATE_PASSWORD", Kind::Secret);
+pub(crate) const SEND_CERTIFICATE_CHAIN: Key =
+    key("send_certificate_chain", "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN", Kind::Bool);
+pub(crate) const FEDERATED_TOKEN_FILE: Key =
+    key("federated_token_file", "AZURE_FEDERATED_TOKEN_FILE", Kind::Str(FILE_PATH_RULE));
+pub(crate) const MANAGED_IDENTITY_CLIENT_ID: Key =
+    key("managed_identity_client_id", "AZURE_OAUTH_MANAGED_IDENTITY_CLIENT_ID", Kind::Str(GUID_RULE));
+pub(crate) const IDENTITY_ENDPOINT: Key =
+    key("identity_endpoint", "IDENTITY_ENDPOINT", Kind::Str(ENDPOINT_URL_RULE));
+pub(crate) const IDENTITY_HEADER: Key = key("identity_header", "IDENTITY_HEADER", Kind::Secret);
+pub(crate) const IMDS_ENDPOINT: Key =
+    key("imds_endpoint", "AZURE_OAUTH_IMDS_ENDPOINT", Kind::Str(ENDPOINT_URL_RULE));
+pub(crate) const TOKEN_EXCHANGE_AUDIENCE: Key =
+    key("token_exchange_audience", "AZURE_OAUTH_TOKEN_EXCHANGE_AUDIENCE", Kind::Str(APP_ID_URI_RULE));
+
+/// The keys that each choose a kind of app credential: at most one may be set.
+pub(crate) const CREDENTIAL_KEYS: &[&Key] =
+    &[&CLIENT_SECRET, &CLIENT_CERTIFICATE_PATH, &FEDERATED_TOKEN_FILE, &MANAGED_IDENTITY_CLIENT_ID];
+
 pub(crate) const AUTHORITY_HOST: Key =
     key("authority_host", "AZURE_AUTHORITY_HOST", Kind::Str(BASE_URL_RULE));
 pub(crate) const GRAPH_ENDPOINT: Key =
@@ -204,6 +228,15 @@ pub(crate) const KEYS: &[Key] = &[
     APP_ID,
     TENANT_ID,
     CLIENT_SECRET,
+    CLIENT_CERTIFICATE_PATH,
+    CLIENT_CERTIFICATE_PASSWORD,
+    SEND_CERTIFICATE_CHAIN,
+    FEDERATED_TOKEN_FILE,
+    MANAGED_IDENTITY_CLIENT_ID,
+    IDENTITY_ENDPOINT,
+    IDENTITY_HEADER,
+    IMDS_ENDPOINT,
+    TOKEN_EXCHANGE_AUDIENCE,
     AUTHORITY_HOST,
     GRAPH_ENDPOINT,
     BASE_URL,

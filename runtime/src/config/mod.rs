@@ -5,7 +5,16 @@
 //! | --- | --- | --- |
 //! | `app_id` | `AZURE_CLIENT_ID` | required (GUID) |
 //! | `tenant_id` | `AZURE_TENANT_ID` | required (GUID of the home tenant) |
-//! | `client_secret` | `AZURE_CLIENT_SECRET` | none |
+//! | `client_secret` | `AZURE_CLIENT_SECRET` | none (one credential kind; see [`AppCredential`]) |
+//! | `client_certificate_path` | `AZURE_CLIENT_CERTIFICATE_PATH` (PEM with key, or PKCS#12) | none |
+//! | `client_certificate_password` | `AZURE_CLIENT_CERTIFICATE_PASSWORD` | none |
+//! | `send_certificate_chain` | `AZURE_CLIENT_SEND_CERTIFICATE_CHAIN` | `false` |
+//! | `federated_token_file` | `AZURE_FEDERATED_TOKEN_FILE` | none |
+//! | `managed_identity_client_id` | `AZURE_OAUTH_MANAGED_IDENTITY_CLIENT_ID` | none |
+//! | `identity_endpoint` | `IDENTITY_ENDPOINT` (set by App Service, Functions, Container Apps) | none |
+//! | `identity_header` | `IDENTITY_HEADER` (set with it) | none |
+//! | `imds_endpoint` | `AZURE_OAUTH_IMDS_ENDPOINT` | `http://169.254.169.254/metadata/identity/oauth2/token` |
+//! | `token_exchange_audience` | `AZURE_OAUTH_TOKEN_EXCHANGE_AUDIENCE` | `api://AzureADTokenExchange` (by cloud) |
 //! | `authority_host` | `AZURE_AUTHORITY_HOST` | [`DEFAULT_AUTHORITY_HOST`] |
 //! | `graph_endpoint` | `MICROSOFT_GRAPH_ENDPOINT` | [`DEFAULT_GRAPH_ENDPOINT`] |
 //! | `base_url` | `PUBLIC_BASE_URL` | required in broker and enrol modes; in direct mode derived from the request (documents only) |
@@ -15,7 +24,7 @@
 //! | `api_scope` | `AZURE_API_SCOPE` | [`DEFAULT_API_SCOPE`] |
 //! | `resource_path` | `MCP_RESOURCE_PATH` | [`DEFAULT_RESOURCE_PATH`] |
 //! | `mode` | `AZURE_OAUTH_MODE` | [`Mode::Broker`] |
-//! | `state_keys` | `AZURE_OAUTH_STATE_KEY` (comma-separated) | derived from the client secret |
+//! | `state_keys` | `AZURE_OAUTH_STATE_KEY` (comma-separated) | derived from the client secret or certificate key; required with a federated or managed-identity credential |
 //! | `consent_remember` | `AZURE_OAUTH_CONSENT_REMEMBER_SECS` | [`DEFAULT_CONSENT_REMEMBER`] |
 //! | `refresh_lifetime` | `AZURE_OAUTH_REFRESH_LIFETIME_SECS` | [`DEFAULT_REFRESH_LIFETIME`] |
 //! | `enrol_max_per_prefix` | `AZURE_OAUTH_ENROL_MAX_PER_PREFIX` | [`DEFAULT_ENROL_MAX_PER_PREFIX`] |
@@ -51,6 +60,7 @@
 mod builder;
 mod canonical;
 mod choices;
+mod credential;
 mod defaults;
 mod env;
 mod error;
@@ -64,6 +74,9 @@ mod resolver;
 pub mod rules;
 mod secret;
 
+pub use crate::credential::{
+    AppCredential, AssertionAlgorithm, ClientCertificate, ClientSecret, CredentialError, CredentialKind,
+};
 pub use builder::AzureOAuthConfigBuilder;
 pub(crate) use canonical::canonical_uri;
 pub use choices::{HttpsPlatform, Mode, TenantPolicy};
@@ -72,4 +85,4 @@ pub use error::ConfigError;
 pub use model::AzureOAuthConfig;
 pub(crate) use model::SealingSource;
 pub use resolver::{HostResolver, Resolving};
-pub use secret::{ClientSecret, StateKeys};
+pub use secret::StateKeys;

@@ -8,14 +8,16 @@ use http::HeaderMap;
 use super::resolver::SharedResolver;
 use super::secret::SealingSecrets;
 use super::{AzureOAuthConfigBuilder, ClientSecret, ConfigError, HttpsPlatform, Mode, TenantPolicy};
+use crate::credential::AppCredential;
 
 /// What the sealing keys are derived from.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum SealingSource<'a> {
     /// `AZURE_OAUTH_STATE_KEY`, newest first.
     StateKeys(&'a [Vec<u8>]),
-    /// The client secret's bytes.
-    ClientSecret(&'a [u8]),
+    /// What the app's credential offers (the client secret, the certificate's private key), with
+    /// the HKDF label of its kind.
+    Credential(&'a [u8], &'static [u8]),
 }
 
 /// The whole configuration of the protected resource, the authorization-server bridge, the
@@ -44,7 +46,7 @@ pub(crate) enum SealingSource<'a> {
 pub struct AzureOAuthConfig {
     pub(super) app_id: String,
     pub(super) tenant_id: String,
-    pub(super) client_secret: Option<ClientSecret>,
+    pub(super) credential: Option<AppCredential>,
     pub(super) authority_host: String,
     pub(super) graph_endpoint: String,
     pub(super) base_url: Option<String>,
@@ -100,9 +102,14 @@ impl AzureOAuthConfig {
     pub fn tenant_id(&self) -> &str {
         &self.tenant_id
     }
-    /// The client secret, if configured (needed for Graph enrolment and `web` redirect URIs).
+    /// The client secret, when it is the app's credential.
     pub fn client_secret(&self) -> Option<&ClientSecret> {
-        self.client_secret.as_ref()
+        self.credential.as_ref().and_then(AppCredential::client_secret)
+    }
+    /// The app's credential (a secret, a certificate, a federated token file or a managed
+    /// identity), if one is configured: the broker, enrol mode, Graph and on-behalf-of need one.
+    pub fn credential(&self) -> Option<&AppCredential> {
+        self.credential.as_ref()
     }
     /// The Entra authority host without a trailing `/`, e.g. `https://login.microsoftonline.com`.
     pub fn authority_host(&self) -> &str {
@@ -317,9 +324,9 @@ impl AzureOAuthConfig {
     /// What the sealing keys are derived from: the configured state keys (newest first), else the
     /// client secret; `None` without either.
     pub(crate) fn sealing_source(&self) -> Option<SealingSource<'_>> {
-        match (&self.state_keys, &self.client_secret) {
+        match (&self.state_keys, self.credential.as_ref().and_then(AppCredential::sealing_material)) {
             (Some(keys), _) => Some(SealingSource::StateKeys(keys.keys())),
-            (None, Some(secret)) => Some(SealingSource::ClientSecret(secret.expose().as_bytes())),
+            (None, Some((material, label))) => Some(SealingSource::Credential(material, label)),
             (None, None) => None,
         }
     }

@@ -50,6 +50,10 @@ pub enum RuleError {
     AppIdUri,
     /// A URI that a browser would read as another string (see the run-time check of the builder).
     NotCanonical,
+    /// A file path with a control character, or surrounding white space.
+    FilePath,
+    /// Not an absolute `http://` or `https://` URL without user info or fragment.
+    EndpointUrl,
     /// An empty value.
     Empty,
 }
@@ -100,6 +104,12 @@ impl RuleError {
             }
             Self::NotCanonical => {
                 "expected the URI exactly as a browser reads it: lower-case scheme and host, no default port, no `.` or `..` segments, no percent-encoded host characters, an internationalised host in its xn-- form"
+            }
+            Self::FilePath => {
+                "expected a file path such as /var/run/secrets/app.pem: no control characters, no surrounding white space"
+            }
+            Self::EndpointUrl => {
+                "expected an http:// or https:// URL such as http://169.254.169.254/metadata/identity/oauth2/token, with no user info or fragment"
             }
             Self::Empty => "the value is empty",
         }
@@ -650,6 +660,54 @@ pub const fn app_id_uri(s: &str) -> Result<(), RuleError> {
     while i < b.len() {
         if b[i] <= b' ' || b[i] > 0x7E || b[i] == b'#' {
             return Err(RuleError::AppIdUri);
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// A file path: not empty, no control characters, no surrounding white space (a copy-paste
+/// mistake that would name another file).
+pub const fn file_path(s: &str) -> Result<(), RuleError> {
+    let b = s.as_bytes();
+    if b.is_empty() {
+        return Err(RuleError::Empty);
+    }
+    if b[0] == b' ' || b[b.len() - 1] == b' ' {
+        return Err(RuleError::FilePath);
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] < 0x20 || b[i] == 0x7f {
+            return Err(RuleError::FilePath);
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// An endpoint this server calls on its own host or network (a managed identity endpoint):
+/// `http://` or `https://`, a host, no user info, no fragment, no white space.
+pub const fn endpoint_url(s: &str) -> Result<(), RuleError> {
+    let b = s.as_bytes();
+    if b.is_empty() {
+        return Err(RuleError::Empty);
+    }
+    let start = if starts_with(b, b"https://") {
+        8
+    } else if starts_with(b, b"http://") {
+        7
+    } else {
+        return Err(RuleError::EndpointUrl);
+    };
+    let end = authority_end(b, start);
+    if end == start || find(b, start, end, b'@') != end {
+        return Err(RuleError::EndpointUrl);
+    }
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] <= b' ' || b[i] == 0x7f || b[i] == b'#' {
+            return Err(RuleError::EndpointUrl);
         }
         i += 1;
     }

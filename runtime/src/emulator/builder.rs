@@ -189,6 +189,9 @@ impl EmulatorBuilder {
             // https://learn.microsoft.com/en-us/entra/identity-platform/quickstart-register-app
             consent: HashMap::from([(GRAPH_RESOURCE.to_owned(), vec!["User.Read".to_owned()])]),
             step_up: HashMap::new(),
+            certificates: Vec::new(),
+            federated: Vec::new(),
+            identities: HashMap::new(),
         };
         let profile = UserProfile::derived_from(&user);
         mutable.add_user(&home, user, profile);
@@ -209,6 +212,7 @@ impl EmulatorBuilder {
                 exposed_scopes: self.exposed_scopes,
                 app_roles: self.app_roles,
             },
+            identity_header: random_token(24),
             inner: Mutex::new(mutable),
             notify: Notify::new(),
             connections: Default::default(),

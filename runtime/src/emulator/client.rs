@@ -6,6 +6,7 @@ use base64::engine::general_purpose::STANDARD;
 use http::StatusCode;
 
 use super::Platform;
+use super::assertion;
 use super::errors::{EntraError, bad, missing, unauthorized};
 use super::request::Req;
 use super::state::State;
@@ -56,7 +57,18 @@ pub(crate) fn check_client(
 pub(crate) struct Client {
     pub(crate) id: String,
     pub(crate) secret: Option<String>,
+    /// `client_assertion` and its `client_assertion_type`.
+    pub(crate) assertion: Option<(Option<String>, String)>,
+    /// The token endpoint the request was sent to (a certificate assertion's audience).
+    pub(crate) token_path: String,
     pub(crate) origin: Option<String>,
+}
+
+impl Client {
+    /// Whether it sent a credential of any kind.
+    fn authenticated(&self) -> bool {
+        self.secret.is_some() || self.assertion.is_some()
+    }
 }
 
 /// The client id and secret of a token request, from the form or HTTP Basic authentication
@@ -86,7 +98,16 @@ pub(crate) fn client_of(req: &Req) -> Result<Client, EntraError> {
     }
     let id =
         id.filter(|i| !i.is_empty()).ok_or_else(|| bad("invalid_request", 900_144, missing("client_id")))?;
-    Ok(Client { id, secret, origin: req.header("origin").map(str::to_owned) })
+    let assertion = req
+        .form("client_assertion")
+        .map(|a| (req.form("client_assertion_type").map(str::to_owned), a.to_owned()));
+    Ok(Client {
+        id,
+        secret,
+        assertion,
+        token_path: req.path.clone(),
+        origin: req.header("origin").map(str::to_owned),
+    })
 }
 
 /// Compares the secret with the app's in constant time (else `AADSTS7000215`).
@@ -108,15 +129,25 @@ fn check_secret(state: &State, secret: &str) -> Result<(), EntraError> {
     Ok(())
 }
 
-/// A confidential client's credentials: a secret must be sent (`AADSTS7000218`), and be the app's.
+/// A confidential client's credentials: a secret or a client assertion must be sent
+/// (`AADSTS7000218`), and be the app's.
 pub(crate) fn check_confidential(state: &State, client: &Client) -> Result<(), EntraError> {
-    let Some(secret) = &client.secret else {
-        return Err(unauthorized(
+    match (&client.secret, &client.assertion) {
+        (Some(secret), None) => check_secret(state, secret),
+        (None, Some((kind, assertion))) => {
+            let token_url = format!("{}{}", state.authority, client.token_path);
+            assertion::check(state, kind.as_deref(), assertion, &token_url)
+        }
+        (Some(_), Some(_)) => Err(bad(
+            "invalid_request",
+            90_014,
+            "A client secret and a client assertion were both presented; send one.",
+        )),
+        (None, None) => Err(unauthorized(
             7_000_218,
             "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-        ));
-    };
-    check_secret(state, secret)
+        )),
+    }
 }
 
 /// The redirect URI's platform decides how a code or refresh token may be redeemed.
@@ -136,13 +167,13 @@ pub(crate) fn check_platform(state: &State, platform: Platform, client: &Client)
                     "Tokens issued for the 'Single-Page Application' client-type may only be redeemed via cross-origin requests.",
                 ));
             }
-            if client.secret.is_some() {
+            if client.authenticated() {
                 return Err(public_with_secret());
             }
             Ok(())
         }
         Platform::PublicClient => {
-            if client.secret.is_some() {
+            if client.authenticated() {
                 return Err(public_with_secret());
             }
             if let Some(origin) = &client.origin {

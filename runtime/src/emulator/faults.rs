@@ -30,6 +30,10 @@ pub enum Endpoint {
     GraphPatchApplication,
     /// `GET /v1.0/me` of Graph: the signed-in user's profile.
     GraphMe,
+    /// `GET /msi/token` (App Service's `IDENTITY_ENDPOINT`) or
+    /// `GET /metadata/identity/oauth2/token` (a VM's instance metadata service): a managed
+    /// identity's token.
+    ManagedIdentity,
     /// Anything else either server received (answered with an error).
     Other,
 }

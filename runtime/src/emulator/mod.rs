@@ -71,7 +71,8 @@
 mod faults;
 mod time;
 
-// Signing keys:
+// Signing keys, test certificates:
+mod certificate;
 mod keys;
 
 // What the servers share, and a request as read:
@@ -84,7 +85,8 @@ mod jws;
 mod mint;
 mod tenant;
 
-// Scopes, clients, discovery:
+// Scopes, client assertions, clients, discovery:
+mod assertion;
 mod client;
 mod discovery;
 mod scopes;
@@ -92,6 +94,7 @@ mod scopes;
 // The endpoints:
 mod authorize;
 mod graph;
+mod identity;
 mod token;
 
 // The accept loop and dispatch:
@@ -107,6 +110,7 @@ use std::sync::atomic::Ordering;
 use tokio::sync::watch;
 
 pub use builder::EmulatorBuilder;
+pub use certificate::TestCertificate;
 pub use faults::{Endpoint, Fault, RecordedRequest};
 pub use mint::TokenBuilder;
 
@@ -405,6 +409,98 @@ impl Emulator {
             ("AZURE_AUTHORITY_HOST", s.authority.clone()),
             ("MICROSOFT_GRAPH_ENDPOINT", s.graph.clone()),
         ]
+    }
+
+    /// A configuration builder preset like [`config`](Self::config) but without the client
+    /// secret: for a server that proves itself with a certificate, a federated token file or a
+    /// managed identity.
+    pub fn config_without_secret(&self) -> AzureOAuthConfigBuilder {
+        let s = self.state();
+        AzureOAuthConfig::builder()
+            .app_id(&s.app.app_id)
+            .tenant_id(&s.home)
+            .authority_host(&s.authority)
+            .graph_endpoint(&s.graph)
+    }
+
+    /// Uploads a certificate's public part (DER) to the app registration: client assertions
+    /// signed with its key are accepted from then on.
+    ///
+    /// # Panics
+    /// When `der` is not an RSA certificate.
+    pub fn add_certificate(&self, der: &[u8]) {
+        #[allow(clippy::expect_used)]
+        let cert = assertion::RegisteredCertificate::new(der).expect("an RSA certificate (DER)");
+        self.state().lock().certificates.push(cert);
+    }
+
+    /// A new certificate, valid for a year, already uploaded to the app registration.
+    pub fn issue_certificate(&self) -> TestCertificate {
+        let cert = TestCertificate::generate("CN=emulated-mcp-server");
+        self.add_certificate(cert.certificate_der());
+        cert
+    }
+
+    /// Adds a federated identity credential to the app: tokens of `issuer` about `subject` for
+    /// `audience` (usually `api://AzureADTokenExchange`) are accepted as its client assertion.
+    pub fn add_federated_credential(&self, issuer: &str, subject: &str, audience: &str) {
+        self.state().lock().federated.push(assertion::FederatedCredential {
+            issuer: issuer.to_owned(),
+            subject: subject.to_owned(),
+            audience: audience.to_owned(),
+        });
+    }
+
+    /// Creates a user-assigned managed identity and returns its client id and principal (object)
+    /// id; its tokens come from [`identity_endpoint`](Self::identity_endpoint) and
+    /// [`imds_endpoint`](Self::imds_endpoint), issued by [`issuer_v2`](Self::issuer_v2) with `sub`
+    /// = the principal id. Trust it with
+    /// `add_federated_credential(&emu.issuer_v2(), &principal_id, "api://AzureADTokenExchange")`.
+    pub fn add_managed_identity(&self) -> (String, String) {
+        let (client_id, principal_id) = (new_guid(), new_guid());
+        self.state().lock().identities.insert(client_id.clone(), principal_id.clone());
+        (client_id, principal_id)
+    }
+
+    /// App Service's managed identity endpoint as this emulator serves it (`IDENTITY_ENDPOINT`).
+    pub fn identity_endpoint(&self) -> String {
+        format!("{}{}", self.state().authority, identity::APP_SERVICE_PATH)
+    }
+
+    /// The `X-IDENTITY-HEADER` value [`identity_endpoint`](Self::identity_endpoint) requires
+    /// (`IDENTITY_HEADER`).
+    pub fn identity_header(&self) -> String {
+        self.state().identity_header.clone()
+    }
+
+    /// The instance metadata service's token endpoint as this emulator serves it.
+    pub fn imds_endpoint(&self) -> String {
+        format!("{}{}", self.state().authority, identity::IMDS_PATH)
+    }
+
+    /// The issuer of workload identity tokens this emulator signs (an AKS cluster's OIDC issuer).
+    pub fn workload_identity_issuer(&self) -> String {
+        format!("{}/workload-identity/{}", self.state().authority, self.state().home)
+    }
+
+    /// A workload identity token for `subject` (such as
+    /// `system:serviceaccount:default:mcp-server`) with audience `api://AzureADTokenExchange`, as
+    /// AKS projects into `AZURE_FEDERATED_TOKEN_FILE`; valid for an hour.
+    pub fn workload_identity_token(&self, subject: &str) -> String {
+        self.workload_identity_token_expiring(subject, std::time::Duration::from_secs(3600))
+    }
+
+    /// [`workload_identity_token`](Self::workload_identity_token) valid for `lifetime`, or
+    /// already expired when `lifetime` is zero.
+    pub fn workload_identity_token_expiring(&self, subject: &str, lifetime: std::time::Duration) -> String {
+        let token = self
+            .token()
+            .v2()
+            .app_only()
+            .issuer(&self.workload_identity_issuer())
+            .audience("api://AzureADTokenExchange");
+        let token = if lifetime.is_zero() { token.expired() } else { token.expires_in(lifetime) };
+        token.claim("sub", serde_json::json!(subject)).without_claim("roles").sign()
     }
 
     /// Adds a tenant that uses the shared keys (as real tenants do) and returns its GUID.

@@ -15,7 +15,7 @@ use super::faults::{Endpoint, Fault, FaultKind, RecordedRequest};
 use super::request::{Req, percent_decode};
 use super::state::State;
 use super::tenant::resolve_tenant;
-use super::{authorize, discovery, graph, token};
+use super::{authorize, discovery, graph, identity, token};
 
 /// Which of the two servers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -211,6 +211,7 @@ fn login(state: &Arc<State>, req: &Req) -> Response {
             Ok(tenant) => authorize::authorize(state, req, &tenant),
             Err((_, code, message)) => authorize::error_page(state, code, &message),
         },
+        Endpoint::ManagedIdentity => identity::serve(state, req),
         Endpoint::Token | Endpoint::OnBehalfOf => match resolve_tenant(state, &tenant_segment) {
             Ok(tenant) => token::token(state, req, &tenant),
             Err((e, code, message)) => error(state, StatusCode::BAD_REQUEST, e, code, &message),
@@ -282,6 +283,9 @@ pub(crate) fn classify(side: Side, method: &Method, path: &str) -> (Endpoint, Op
                 _ => Endpoint::Other,
             };
             (endpoint, None)
+        }
+        Side::Login if path == identity::APP_SERVICE_PATH || path == identity::IMDS_PATH => {
+            (Endpoint::ManagedIdentity, None)
         }
         Side::Login => {
             let trimmed = path.strip_prefix('/').unwrap_or(path);

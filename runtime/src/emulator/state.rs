@@ -84,6 +84,12 @@ pub(crate) struct Mutable {
     pub(crate) consent: HashMap<String, Vec<String>>,
     /// Conditional-Access-style step-up per resource key: the claims challenge to answer with.
     pub(crate) step_up: HashMap<String, String>,
+    /// Certificates uploaded to the app registration.
+    pub(crate) certificates: Vec<super::assertion::RegisteredCertificate>,
+    /// Federated identity credentials on the app registration.
+    pub(crate) federated: Vec<super::assertion::FederatedCredential>,
+    /// User-assigned managed identities: client id → principal (object) id.
+    pub(crate) identities: HashMap<String, String>,
 }
 
 /// Another web API (an app registration exposing delegated scopes) the app may call on behalf
@@ -142,6 +148,8 @@ pub(crate) struct State {
     pub(crate) code_lifetime: Duration,
     pub(crate) token_lifetime: Duration,
     pub(crate) app: App,
+    /// What the managed identity endpoint requires in `X-IDENTITY-HEADER`.
+    pub(crate) identity_header: String,
     /// Everything mutable; use [`lock`](Self::lock).
     pub(super) inner: Mutex<Mutable>,
     pub(crate) notify: Notify,

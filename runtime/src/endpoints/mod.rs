@@ -250,8 +250,11 @@ pub(crate) mod fuzzing {
     use crate::config::SealingSource;
 
     pub(crate) fn sealer(secret: &str) -> Sealer {
-        Sealer::new(SealingSource::ClientSecret(secret.as_bytes()), "11111111-2222-3333-4444-555555555555")
-            .unwrap_or_else(|| panic!("a key"))
+        Sealer::new(
+            SealingSource::Credential(secret.as_bytes(), b"client secret"),
+            "11111111-2222-3333-4444-555555555555",
+        )
+        .unwrap_or_else(|| panic!("a key"))
     }
 
     pub(crate) fn seal<T: serde::Serialize>(sealer: &Sealer, payload: &T, now: u64) -> String {

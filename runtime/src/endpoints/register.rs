@@ -190,7 +190,7 @@ pub(crate) async fn register_post(
     let report = state.graph.enrol_within(to_enrol, |uri| enrol_budget(&state.config, uri)).await;
     let failed: Vec<&(String, EnrolError)> =
         report.failed.iter().filter(|(uri, _)| metadata.redirect_uris.contains(uri)).collect();
-    let no_secret = failed.iter().all(|(_, e)| *e == EnrolError::NoClientSecret);
+    let no_secret = failed.iter().all(|(_, e)| *e == EnrolError::NoCredential);
     let redirect_uris: Vec<&String> = if no_secret {
         if !failed.is_empty() {
             tracing::warn!(

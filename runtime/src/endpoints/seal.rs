@@ -115,7 +115,7 @@ impl Sealer {
     pub(crate) fn new(source: SealingSource<'_>, app_id: &str) -> Option<Self> {
         let keys: Vec<SealKey> = match source {
             SealingSource::StateKeys(keys) => keys.iter().filter_map(|k| derive(k, b"state key")).collect(),
-            SealingSource::ClientSecret(secret) => derive(secret, b"client secret").into_iter().collect(),
+            SealingSource::Credential(material, label) => derive(material, label).into_iter().collect(),
         };
         (!keys.is_empty()).then(|| Self { keys, app: app_id.as_bytes().into() })
     }
@@ -269,8 +269,8 @@ mod tests {
 
     #[test]
     fn replicas_sharing_the_secret_agree_and_two_seals_differ() {
-        let a = Sealer::new(SealingSource::ClientSecret(b"shared~secret"), APP).expect("key");
-        let b = Sealer::new(SealingSource::ClientSecret(b"shared~secret"), APP).expect("key");
+        let a = Sealer::new(SealingSource::Credential(b"shared~secret", b"client secret"), APP).expect("key");
+        let b = Sealer::new(SealingSource::Credential(b"shared~secret", b"client secret"), APP).expect("key");
         let one = a.seal(Purpose::State, &"x", NOW, None);
         let two = a.seal(Purpose::State, &"x", NOW, None);
         assert_ne!(one, two, "a fresh nonce each time");

@@ -8,17 +8,21 @@ use crate::config::rules;
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum EnrolError {
-    /// No client secret is configured, so Graph cannot be called.
+    /// No app credential is configured, so Graph cannot be called.
     #[error(
-        "no client secret is configured (AZURE_CLIENT_SECRET), so redirect URIs cannot be enrolled through Microsoft Graph: set it, or add the URI to the app registration's Authentication page by hand"
+        "no app credential is configured (AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH, AZURE_FEDERATED_TOKEN_FILE or AZURE_OAUTH_MANAGED_IDENTITY_CLIENT_ID), so redirect URIs cannot be enrolled through Microsoft Graph: set one, or add the URI to the app registration's Authentication page by hand"
     )]
-    NoClientSecret,
+    NoCredential,
+    /// The app's credential could not be used, or Entra ID refused it (the variant says which
+    /// and what to do).
+    #[error("the client-credentials token for Microsoft Graph: {0}")]
+    Credential(crate::credential::CredentialError),
     /// The URI breaks one of Entra's redirect URI rules.
     #[error("Entra would refuse this redirect URI: {0}")]
     InvalidUri(rules::RuleError),
     /// The client-credentials token for Graph was refused.
     #[error(
-        "Entra refused the client-credentials token for Microsoft Graph (HTTP {status}): {detail}; check AZURE_CLIENT_ID, AZURE_TENANT_ID and AZURE_CLIENT_SECRET (the secret's value, not expired)"
+        "Entra refused the client-credentials token for Microsoft Graph (HTTP {status}): {detail}; check AZURE_CLIENT_ID, AZURE_TENANT_ID and the app's credential"
     )]
     Token {
         /// The HTTP status of Entra's answer.
@@ -99,6 +103,6 @@ mod tests {
     fn enrol_errors_never_show_the_secret_and_say_what_to_do() {
         let e = EnrolError::Token { status: 401, detail: "invalid_client: AADSTS7000215".into() };
         assert!(e.to_string().contains("AZURE_CLIENT_SECRET"));
-        assert!(EnrolError::NoClientSecret.to_string().contains("Authentication page"));
+        assert!(EnrolError::NoCredential.to_string().contains("Authentication page"));
     }
 }

@@ -166,7 +166,7 @@ impl GraphClient {
     /// read is remembered for 10 seconds; a read in flight is shared). One attempt of at most
     /// 3 seconds, no retries: this serves requests in flight.
     pub async fn redirect_uris(&self) -> Result<AppRedirectUris, EnrolError> {
-        self.inner.config.client_secret().ok_or(EnrolError::NoClientSecret)?;
+        self.inner.config.credential().ok_or(EnrolError::NoCredential)?;
         if let Some(read) = self.inner.fresh_snapshot() {
             return read;
         }
@@ -269,8 +269,8 @@ impl GraphClient {
                     outcomes.push(Some(Err(EnrolError::InvalidUri(rule))));
                 } else if enrolled.contains(&enrolled_key(uri)) {
                     outcomes.push(Some(Ok(())));
-                } else if self.inner.config.client_secret().is_none() {
-                    outcomes.push(Some(Err(EnrolError::NoClientSecret)));
+                } else if self.inner.config.credential().is_none() {
+                    outcomes.push(Some(Err(EnrolError::NoCredential)));
                 } else if let Some(full) = &full {
                     outcomes.push(Some(if full.platform_of(uri).is_some() {
                         Ok(())

@@ -9,6 +9,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{AppRedirectUris, EnrolError, Inner};
+use crate::credential::CredentialError;
 use crate::primitives::lock::lock;
 use crate::upstream::retry::{Attempt, Backoff};
 use crate::upstream::{Answer, excerpt, send};
@@ -134,7 +135,10 @@ impl Inner {
             }
             StatusCode::NOT_FOUND if target == Target::Graph => Attempt::Fail(EnrolError::AppNotFound),
             s if target == Target::Graph => Attempt::Fail(EnrolError::Graph { status: s.as_u16(), detail }),
-            s => Attempt::Fail(EnrolError::Token { status: s.as_u16(), detail }),
+            s => Attempt::Fail(match CredentialError::refused_in(&body) {
+                Some(refused) => EnrolError::Credential(refused),
+                None => EnrolError::Token { status: s.as_u16(), detail },
+            }),
         }
     }
 
@@ -150,16 +154,20 @@ impl Inner {
                 if let Some(token) = self.cached_token() {
                     return Ok(token);
                 }
-                let secret = self.config.client_secret().ok_or(EnrolError::NoClientSecret)?;
+                let credential = self.config.credential().ok_or(EnrolError::NoCredential)?;
                 let url =
                     format!("{}/{}/oauth2/v2.0/token", self.config.authority_host(), self.config.tenant_id());
                 let scope = format!("{}/.default", self.config.graph_endpoint());
-                let form = [
-                    ("client_id", self.config.app_id()),
-                    ("client_secret", secret.expose()),
-                    ("grant_type", "client_credentials"),
-                    ("scope", scope.as_str()),
+                let proof = credential
+                    .form(&self.http, self.config.app_id(), &url)
+                    .await
+                    .map_err(EnrolError::Credential)?;
+                let mut form: Vec<(&str, String)> = vec![
+                    ("client_id", self.config.app_id().to_owned()),
+                    ("grant_type", "client_credentials".to_owned()),
+                    ("scope", scope),
                 ];
+                form.extend(proof);
                 let parse = |body: &[u8]| {
                     parse_token(body).ok_or_else(|| {
                         EnrolError::InvalidResponse("the token endpoint's answer has no access_token".into())

@@ -37,11 +37,15 @@ pub enum OboError {
         "the caller's token is app-only (client credentials); on-behalf-of needs a user's delegated token: call the downstream API with the app's own credentials instead"
     )]
     NotDelegated,
-    /// No client secret is configured: the exchange needs one.
+    /// No app credential is configured: the exchange needs one.
     #[error(
-        "no client secret is configured (AZURE_CLIENT_SECRET): the on-behalf-of exchange authenticates this app with it"
+        "no app credential is configured: the on-behalf-of exchange authenticates this app with one; set AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH, AZURE_FEDERATED_TOKEN_FILE or AZURE_OAUTH_MANAGED_IDENTITY_CLIENT_ID"
     )]
-    NoClientSecret,
+    NoCredential,
+    /// The app's credential could not be used, or Entra ID refused it (the variant says which
+    /// and what to do).
+    #[error("the on-behalf-of exchange: {0}")]
+    Credential(crate::credential::CredentialError),
     /// The scopes asked for cannot be one request: none, several resources (Entra answers one
     /// resource per token, AADSTS28000), or `.default` mixed with named scopes of its resource.
     #[error("the scopes {scopes:?} cannot be exchanged: {reason}")]

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use super::error::OboError;
 use super::scopes::ScopeSet;
 use crate::config::AzureOAuthConfig;
+use crate::credential::CredentialError;
 use crate::upstream::retry::{Attempt, Backoff};
 use crate::upstream::{Answer, excerpt, send};
 
@@ -63,18 +64,20 @@ pub(crate) async fn exchange(
     scopes: &ScopeSet,
     budget: Duration,
 ) -> Result<Exchanged, OboError> {
-    let secret = config.client_secret().ok_or(OboError::NoClientSecret)?;
+    let credential = config.credential().ok_or(OboError::NoCredential)?;
     let url = format!("{}/{tid}/oauth2/v2.0/token", config.authority_host());
-    let form = [
-        ("grant_type", JWT_BEARER),
-        ("client_id", config.app_id()),
-        ("client_secret", secret.expose()),
-        ("assertion", assertion),
-        ("scope", scopes.sent.as_str()),
-        ("requested_token_use", "on_behalf_of"),
-    ];
     let mut backoff = Backoff::new(budget);
     loop {
+        // Each try proves the app anew: an assertion is for one request.
+        let proof = credential.form(http, config.app_id(), &url).await.map_err(OboError::Credential)?;
+        let mut form: Vec<(&str, &str)> = vec![
+            ("grant_type", JWT_BEARER),
+            ("client_id", config.app_id()),
+            ("assertion", assertion),
+            ("scope", scopes.sent.as_str()),
+            ("requested_token_use", "on_behalf_of"),
+        ];
+        form.extend(proof.iter().map(|(k, v)| (*k, v.as_str())));
         let attempt = once(http.post(&url).form(&form), scopes).await;
         if let Some(result) = attempt.settle(&mut backoff).await {
             return result;
@@ -128,6 +131,9 @@ fn classify(status: StatusCode, body: &[u8], scopes: &ScopeSet) -> OboError {
         };
     };
     let detail = e.error_description.lines().next().unwrap_or_default().to_owned();
+    if let Some(refused) = CredentialError::refused(&e.error_codes, &detail) {
+        return OboError::Credential(refused);
+    }
     if e.error == "interaction_required" || e.claims.is_some() {
         // Conditional Access: AADSTS50076, 50079, 53003, … with a claims challenge.
         return OboError::InteractionRequired { claims: e.claims.unwrap_or_default(), detail };

@@ -256,7 +256,7 @@ async fn enrolment_without_a_secret_reports_it_per_uri() {
             .expect("valid configuration"),
     );
     let report = GraphClient::new(config).enrol(["https://a.example/cb", "bad uri"]).await;
-    assert_eq!(report.failed[0], ("https://a.example/cb".to_owned(), EnrolError::NoClientSecret));
+    assert_eq!(report.failed[0], ("https://a.example/cb".to_owned(), EnrolError::NoCredential));
     assert!(matches!(report.failed[1].1, EnrolError::InvalidUri(_)));
     assert!(emu.requests().is_empty(), "nothing was sent");
 }

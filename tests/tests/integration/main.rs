@@ -17,6 +17,7 @@ mod broker;
 mod broker_browser;
 mod broker_cimd;
 mod config;
+mod credentials;
 mod e2e;
 mod e2e_direct;
 mod emulator;

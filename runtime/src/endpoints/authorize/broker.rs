@@ -31,6 +31,7 @@ use serde_json::{Map, Value};
 use super::consent::Pending;
 use super::{Reply, ResolvedClient, check_code_verifier, found, issuer};
 use crate::config::canonical_uri;
+use crate::credential::CredentialError;
 use crate::endpoints::clients::{self, Origin};
 use crate::endpoints::cookies::CookieJar;
 use crate::endpoints::html;
@@ -371,14 +372,9 @@ async fn redeem(
         Some("authorization_code") => authorization_code(state, sealer, pairs, &client, now)?,
         _ => refresh_token(sealer, pairs, &client, now)?,
     };
-    let secret = state
-        .config
-        .client_secret()
-        .ok_or_else(|| OAuthError::server_error("the broker has no client secret (AZURE_CLIENT_SECRET)"))?;
     let mut form: Vec<(&str, String)> = vec![("client_id", state.config.app_id().to_owned())];
     form.extend(grant);
-    form.push(("client_secret", secret.expose().to_owned()));
-    let answer = entra_token(state, &form).await?;
+    let answer = entra_token(state, form).await?;
     let mut body = Map::new();
     for field in ["access_token", "token_type", "expires_in", "scope", "id_token"] {
         if let Some(v) = answer.get(field) {
@@ -482,14 +478,25 @@ fn refresh_token(
 /// the client can act on.
 async fn entra_token(
     state: &EndpointState,
-    form: &[(&str, String)],
+    mut form: Vec<(&str, String)>,
 ) -> Result<Map<String, Value>, OAuthError> {
     let url = format!("{}/oauth2/v2.0/token", state.config.authority_url());
     let unavailable = |why: String| OAuthError::new(StatusCode::BAD_GATEWAY, ErrorCode::ServerError, why);
+    let operator = |error: CredentialError| {
+        // The operator's problem, not the client's: said in full in the log, briefly to the client.
+        tracing::error!(%error, "the broker could not prove this app to Entra ID");
+        OAuthError::server_error(
+            "this server could not authenticate to Entra ID: its operator must check its credential",
+        )
+    };
+    let credential = state.config.credential().ok_or_else(|| {
+        OAuthError::server_error("the broker has no app credential (AZURE_CLIENT_SECRET or another kind)")
+    })?;
+    form.extend(credential.form(&state.http, state.config.app_id(), &url).await.map_err(operator)?);
     let response = state
         .http
         .post(&url)
-        .form(form)
+        .form(&form)
         .send()
         .await
         .map_err(|e| unavailable(format!("Entra ID's token endpoint could not be reached: {e}")))?;
@@ -511,10 +518,13 @@ async fn entra_token(
     let description =
         answer.get("error_description").and_then(Value::as_str).unwrap_or("").lines().next().unwrap_or("");
     tracing::info!(status = status.as_u16(), error, "Entra ID refused a brokered token request");
+    if let Some(refused) = CredentialError::refused_in(&body) {
+        return Err(operator(refused));
+    }
     Err(match error {
         // This server's own credentials: the operator's problem, not the client's.
         "invalid_client" | "unauthorized_client" => unavailable(format!(
-            "Entra ID refused this server's credentials ({description}): the operator must check AZURE_CLIENT_SECRET"
+            "Entra ID refused this server's credentials ({description}): the operator must check the app's credential"
         )),
         "invalid_scope" => {
             OAuthError::bad_request(ErrorCode::InvalidScope, format!("Entra ID: {description}"))

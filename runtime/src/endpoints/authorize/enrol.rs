@@ -128,13 +128,19 @@ async fn send_as(
     origin: Option<&HeaderValue>,
 ) -> Result<EntraAnswer, OAuthError> {
     let mut form = pairs.to_vec();
+    let url = format!("{}/oauth2/v2.0/token", state.config.authority_url());
     if platform == Some(RedirectPlatform::Web)
-        && let Some(secret) = state.config.client_secret()
+        && let Some(credential) = state.config.credential()
     {
-        form.push(("client_secret".into(), secret.expose().to_owned()));
+        let proof = credential.form(&state.http, state.config.app_id(), &url).await.map_err(|error| {
+            tracing::error!(%error, "the enrol mode could not prove this app to Entra ID");
+            OAuthError::server_error(
+                "this server could not authenticate to Entra ID: its operator must check its credential",
+            )
+        })?;
+        form.extend(proof.into_iter().map(|(k, v)| (k.to_owned(), v)));
     }
     let origin = origin.filter(|_| platform == Some(RedirectPlatform::Spa));
-    let url = format!("{}/oauth2/v2.0/token", state.config.authority_url());
     let mut request = state.http.post(&url).form(&form);
     if let Some(origin) = origin {
         request = request.header(header::ORIGIN, origin.clone());
@@ -222,7 +228,7 @@ async fn bridge_token(
     // A refresh token this process does not know (issued before a restart): Entra says which
     // platform it belongs to, and the request is sent once more as that platform needs.
     if grant.as_deref() == Some("refresh_token") && platform.is_none() {
-        let retry_as = if answer.has_error_code(SECRET_REQUIRED) && state.config.client_secret().is_some() {
+        let retry_as = if answer.has_error_code(SECRET_REQUIRED) && state.config.credential().is_some() {
             Some(RedirectPlatform::Web)
         } else if answer.has_error_code(SPA_NEEDS_ORIGIN) && origin.is_some() {
             Some(RedirectPlatform::Spa)

@@ -1,0 +1,212 @@
+//! Client assertions, checked as Entra ID checks them: a JWT the app signed with a certificate
+//! registered on it (<https://learn.microsoft.com/entra/identity-platform/certificate-credentials>),
+//! or a token of an issuer the app trusts through a federated identity credential
+//! (<https://learn.microsoft.com/entra/workload-id/workload-identity-federation>).
+
+use aws_lc_rs::digest;
+use aws_lc_rs::signature::{self, UnparsedPublicKey};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Map, Value};
+
+use super::errors::{EntraError, unauthorized};
+use super::jws::{self, CLOCK_SKEW_SECS, str_claim};
+use super::state::State;
+use super::time::unix_now;
+use crate::credential::{JWT_BEARER_ASSERTION, public_key_of};
+
+/// A certificate uploaded to the app registration (its public part).
+#[derive(Clone, Debug)]
+pub(crate) struct RegisteredCertificate {
+    pub(crate) x5t_s256: String,
+    pub(crate) x5t: String,
+    /// PKCS#1 `RSAPublicKey`.
+    pub(crate) public_key: Vec<u8>,
+    /// Unix seconds.
+    pub(crate) not_after: u64,
+}
+
+impl RegisteredCertificate {
+    /// The registration of a DER certificate; `None` when it is not an RSA certificate.
+    pub(crate) fn new(der: &[u8]) -> Option<Self> {
+        let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+        Some(Self {
+            x5t_s256: URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, der)),
+            x5t: URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, der)),
+            public_key: public_key_of(der)?,
+            not_after: u64::try_from(cert.validity().not_after.timestamp()).unwrap_or(0),
+        })
+    }
+}
+
+/// A federated identity credential on the app: tokens of `issuer` about `subject` for `audience`
+/// are accepted as its assertion.
+#[derive(Clone, Debug)]
+pub(crate) struct FederatedCredential {
+    pub(crate) issuer: String,
+    pub(crate) subject: String,
+    pub(crate) audience: String,
+}
+
+/// Checks `client_assertion` (of type `assertion_type`) sent to the token endpoint at
+/// `token_url` for the app.
+pub(crate) fn check(
+    state: &State,
+    assertion_type: Option<&str>,
+    assertion: &str,
+    token_url: &str,
+) -> Result<(), EntraError> {
+    if assertion_type != Some(JWT_BEARER_ASSERTION) {
+        return Err(invalid(
+            700_026,
+            format!("Client assertion type is not '{JWT_BEARER_ASSERTION}' or the assertion is missing."),
+        ));
+    }
+    let (header, claims, signing_input, sig) =
+        parts(assertion).ok_or_else(|| invalid(50_027, "JWT token is invalid or malformed.".into()))?;
+    let app_id = &state.app.app_id;
+    if str_claim(&claims, "iss").eq_ignore_ascii_case(app_id) {
+        check_certificate(state, &header, &claims, signing_input.as_bytes(), &sig, token_url)
+    } else {
+        check_federated(state, assertion, &claims)
+    }
+}
+
+type Parts = (Map<String, Value>, Map<String, Value>, String, Vec<u8>);
+
+fn parts(jwt: &str) -> Option<Parts> {
+    let mut it = jwt.split('.');
+    let (h, p, s) = (it.next()?, it.next()?, it.next()?);
+    if it.next().is_some() {
+        return None;
+    }
+    let object = |part: &str| -> Option<Map<String, Value>> {
+        serde_json::from_slice::<Value>(&URL_SAFE_NO_PAD.decode(part).ok()?).ok()?.as_object().cloned()
+    };
+    Some((object(h)?, object(p)?, format!("{h}.{p}"), URL_SAFE_NO_PAD.decode(s).ok()?))
+}
+
+/// A self-signed assertion: a registered certificate's signature, `iss` = `sub` = the app,
+/// `aud` = this token endpoint, within its time.
+fn check_certificate(
+    state: &State,
+    header: &Map<String, Value>,
+    claims: &Map<String, Value>,
+    message: &[u8],
+    sig: &[u8],
+    token_url: &str,
+) -> Result<(), EntraError> {
+    let app_id = &state.app.app_id;
+    let s256 = header.get("x5t#S256").and_then(Value::as_str);
+    let sha1 = header.get("x5t").and_then(Value::as_str);
+    let found = {
+        let m = state.lock();
+        m.certificates
+            .iter()
+            .find(|c| Some(c.x5t_s256.as_str()) == s256 || Some(c.x5t.as_str()) == sha1)
+            .cloned()
+    };
+    let thumbprint = s256.or(sha1).unwrap_or_default();
+    let Some(cert) = found else {
+        return Err(invalid(
+            700_027,
+            format!(
+                "Client assertion failed signature validation. [Reason - The key was not found., Thumbprint of key used by client: '{thumbprint}', Please visit the Microsoft Entra admin center to upload the certificate for app '{app_id}']"
+            ),
+        ));
+    };
+    let algorithm: &'static dyn signature::VerificationAlgorithm = match header
+        .get("alg")
+        .and_then(Value::as_str)
+    {
+        Some("RS256") => &signature::RSA_PKCS1_2048_8192_SHA256,
+        Some("PS256") => &signature::RSA_PSS_2048_8192_SHA256,
+        other => {
+            return Err(invalid(
+                700_027,
+                format!(
+                    "Client assertion failed signature validation. [Reason - The algorithm {other:?} is not supported.]"
+                ),
+            ));
+        }
+    };
+    if UnparsedPublicKey::new(algorithm, &cert.public_key).verify(message, sig).is_err() {
+        return Err(invalid(
+            700_027,
+            "Client assertion failed signature validation. [Reason - The provided signature value did not match the expected signature value.]".into(),
+        ));
+    }
+    if cert.not_after < unix_now() {
+        return Err(invalid(
+            700_027,
+            format!(
+                "Client assertion failed signature validation. [Reason - The key used is expired., Thumbprint of key used by client: '{thumbprint}']"
+            ),
+        ));
+    }
+    if !str_claim(claims, "sub").eq_ignore_ascii_case(app_id) {
+        return Err(invalid(
+            700_021,
+            "Client assertion application identifier doesn't match 'client_id' parameter.".into(),
+        ));
+    }
+    if str_claim(claims, "aud") != token_url {
+        return Err(invalid(
+            700_027,
+            format!("Client assertion audience claim does not match Realm issuer. Expected '{token_url}'."),
+        ));
+    }
+    check_time(claims)
+}
+
+/// A federated assertion: a token the emulator issued (a managed identity's, a workload
+/// identity's), within its time, whose issuer, subject and audience a federated credential names.
+fn check_federated(state: &State, assertion: &str, claims: &Map<String, Value>) -> Result<(), EntraError> {
+    if jws::verify(state, assertion).is_err() {
+        return Err(invalid(
+            700_027,
+            "Client assertion failed signature validation: the issuer's keys do not verify it.".into(),
+        ));
+    }
+    check_time(claims)?;
+    let (iss, sub) = (str_claim(claims, "iss"), str_claim(claims, "sub"));
+    let audiences: Vec<&str> = match claims.get("aud") {
+        Some(Value::String(a)) => vec![a.as_str()],
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    let matched = state
+        .lock()
+        .federated
+        .iter()
+        .any(|f| f.issuer == iss && f.subject == sub && audiences.contains(&f.audience.as_str()));
+    if !matched {
+        return Err(invalid(
+            70_021,
+            format!(
+                "No matching federated identity record found for presented assertion. Assertion Issuer: '{iss}'. Assertion Subject: '{sub}'. Assertion Audience: '{}'.",
+                audiences.join(",")
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn check_time(claims: &Map<String, Value>) -> Result<(), EntraError> {
+    let now = unix_now();
+    let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
+    let nbf = claims.get("nbf").and_then(Value::as_u64).unwrap_or(0);
+    if exp + CLOCK_SKEW_SECS < now || nbf > now + CLOCK_SKEW_SECS {
+        return Err(invalid(
+            700_024,
+            format!(
+                "Client assertion is not within its valid time range. Current time: {now}, assertion valid from {nbf}, expiry time of assertion {exp}."
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn invalid(code: u32, message: String) -> EntraError {
+    unauthorized(code, message)
+}
