@@ -38,3 +38,22 @@ pub(crate) fn with_allow_lists() -> AzureOAuthConfig {
             .allowed_redirect_uri_prefixes(["https://global.consent.azure-apim.net/redirect/"]),
     )
 }
+
+/// A self-signed RSA certificate with its key: PEM (certificate and key) and PKCS#12 encrypted
+/// with `password`.
+pub(crate) fn certificate(password: &str) -> (String, Vec<u8>) {
+    use p12_keystore::{Certificate, KeyStore, KeyStoreEntry, PrivateKey, PrivateKeyChain};
+    let key = rcgen::KeyPair::generate_for(&rcgen::PKCS_RSA_SHA256).expect("an RSA key");
+    let cert = rcgen::CertificateParams::new(vec!["app.example".to_owned()])
+        .expect("params")
+        .self_signed(&key)
+        .expect("a certificate");
+    let chain = PrivateKeyChain::new(
+        b"1".as_slice(),
+        PrivateKey::from_der(&key.serialize_der()).expect("PKCS#8"),
+        [Certificate::from_der(cert.der()).expect("DER")],
+    );
+    let mut store = KeyStore::new();
+    store.add_entry("app", KeyStoreEntry::PrivateKeyChain(chain));
+    (format!("{}{}", cert.pem(), key.serialize_pem()), store.writer(password).write().expect("PKCS#12"))
+}

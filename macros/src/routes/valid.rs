@@ -126,6 +126,21 @@ pub(crate) fn validate(input: Input) -> syn::Result<Config> {
             );
         }
     }
+    // The app proves itself with one credential: two kinds written is a mistake the builder would
+    // report at startup.
+    let kinds: Vec<&str> =
+        keys::CREDENTIAL_KEYS.iter().map(|k| k.name).filter(|name| seen.iter().any(|s| s == name)).collect();
+    if let [first, second, ..] = kinds[..] {
+        let span = seen.iter().find(|s| *s == second).map_or_else(Span::call_site, Ident::span);
+        errors.at_span(
+            span,
+            format_args!(
+                "`{first}` and `{second}` each choose how the app proves itself to Entra ID, and it has one \
+                 credential: keep the one its app registration trusts (`client_secret`, `client_certificate_path`, \
+                 `federated_token_file` or `managed_identity_client_id`)"
+            ),
+        );
+    }
     errors.finish()?;
     Ok(Config { env, settings })
 }

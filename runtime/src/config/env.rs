@@ -139,6 +139,73 @@ mod tests {
 
     use crate::fixtures::{APP, SECRET};
 
+    const PFX_PASSWORD: &str = "pfx-password";
+    const MI: &str = "99999999-8888-7777-6666-555555555555";
+    const APP_SERVICE: &str = "http://127.0.0.1:41741/MSI/token/";
+    const STATE_KEY: &str = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=";
+
+    /// Files the credential variables name: a PEM certificate with its key, the same as PKCS#12,
+    /// a federated token.
+    struct Files {
+        pem: String,
+        pfx: String,
+        token: String,
+    }
+
+    fn files() -> &'static Files {
+        static FILES: std::sync::LazyLock<Files> = std::sync::LazyLock::new(|| {
+            let dir = std::env::temp_dir().join(format!("azure-oauth-env-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("a temporary folder");
+            let (pem, pfx) = crate::fixtures::certificate(PFX_PASSWORD);
+            let write = |name: &str, bytes: &[u8]| {
+                let path = dir.join(name);
+                std::fs::write(&path, bytes).expect("write");
+                path.display().to_string()
+            };
+            Files {
+                pem: write("app.pem", pem.as_bytes()),
+                pfx: write("app.pfx", &pfx),
+                token: write("token", b"eyJ.x.y"),
+            }
+        });
+        &FILES
+    }
+
+    fn kind(c: &AzureOAuthConfig) -> String {
+        format!("{:?}", c.credential().map(crate::credential::AppCredential::kind))
+    }
+
+    fn shows(c: &AzureOAuthConfig, what: &str) -> String {
+        format!("{:?}", c.credential()).contains(what).to_string()
+    }
+
+    /// What a credential variable needs beside it: no secret (one kind at a time), and what its
+    /// kind needs.
+    fn beside(var: &str) -> Vec<(&'static str, &'static str)> {
+        let mut vars = vec![("AZURE_CLIENT_SECRET", ""), ("AZURE_OAUTH_STATE_KEY", STATE_KEY)];
+        match var {
+            "AZURE_CLIENT_CERTIFICATE_PASSWORD" => {
+                vars.push(("AZURE_CLIENT_CERTIFICATE_PATH", files().pfx.as_str()))
+            }
+            "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN" => {
+                vars.push(("AZURE_CLIENT_CERTIFICATE_PATH", files().pem.as_str()))
+            }
+            "IDENTITY_ENDPOINT" => {
+                vars.extend([("AZURE_OAUTH_MANAGED_IDENTITY_CLIENT_ID", MI), ("IDENTITY_HEADER", "h")])
+            }
+            "IDENTITY_HEADER" => vars
+                .extend([("AZURE_OAUTH_MANAGED_IDENTITY_CLIENT_ID", MI), ("IDENTITY_ENDPOINT", APP_SERVICE)]),
+            "AZURE_OAUTH_IMDS_ENDPOINT" | "AZURE_OAUTH_TOKEN_EXCHANGE_AUDIENCE" => {
+                vars.push(("AZURE_OAUTH_MANAGED_IDENTITY_CLIENT_ID", MI));
+            }
+            "AZURE_CLIENT_CERTIFICATE_PATH"
+            | "AZURE_FEDERATED_TOKEN_FILE"
+            | "AZURE_OAUTH_MANAGED_IDENTITY_CLIENT_ID" => {}
+            _ => vars.clear(),
+        }
+        vars
+    }
+
     fn with(vars: &[(&str, &str)]) -> Result<AzureOAuthConfig, ConfigError> {
         let mut all = vec![
             ("AZURE_CLIENT_ID", APP),
@@ -146,6 +213,9 @@ mod tests {
             ("AZURE_CLIENT_SECRET", SECRET),
             ("PUBLIC_BASE_URL", "https://mcp.example.com"),
         ];
+        for (var, _) in vars {
+            all.extend(beside(var));
+        }
         all.extend_from_slice(vars);
         let lookup = |name: &str| all.iter().rev().find(|(k, _)| *k == name).map(|(_, v)| v.to_string());
         AzureOAuthConfig::builder().env(lookup)?.build()
@@ -224,6 +294,15 @@ mod tests {
             "obo_cache_capacity" => ("5", |c| c.obo_cache_capacity().to_string(), "5"),
             "key_refresh_interval" => ("3600", |c| c.key_refresh_interval().as_secs().to_string(), "3600"),
             "http_timeout" => ("3", |c| c.http_timeout().as_secs().to_string(), "3"),
+            "client_certificate_path" => (&files().pem, |c| kind(c), "Some(Certificate)"),
+            "client_certificate_password" => (PFX_PASSWORD, |c| kind(c), "Some(Certificate)"),
+            "send_certificate_chain" => ("true", |c| shows(c, "send_chain: true"), "true"),
+            "federated_token_file" => (&files().token, |c| kind(c), "Some(FederatedTokenFile)"),
+            "managed_identity_client_id" => (MI, |c| shows(c, MI), "true"),
+            "identity_endpoint" => (APP_SERVICE, |c| shows(c, APP_SERVICE), "true"),
+            "identity_header" => ("header-value", |c| shows(c, APP_SERVICE), "true"),
+            "imds_endpoint" => ("http://169.254.169.254/custom", |c| shows(c, "/custom"), "true"),
+            "token_exchange_audience" => ("api://Exchange", |c| shows(c, "api://Exchange"), "true"),
             other => panic!("no sample for {other}: add one"),
         }
     }

@@ -101,8 +101,12 @@ mod tests {
 
     #[test]
     fn enrol_errors_never_show_the_secret_and_say_what_to_do() {
-        let e = EnrolError::Token { status: 401, detail: "invalid_client: AADSTS7000215".into() };
-        assert!(e.to_string().contains("AZURE_CLIENT_SECRET"));
+        let e = EnrolError::Token { status: 400, detail: "invalid_request: AADSTS90002".into() };
+        assert!(e.to_string().contains("AZURE_TENANT_ID"));
+        let refused =
+            crate::credential::CredentialError::refused(&[7_000_215], "AADSTS7000215: Invalid client secret");
+        let e = EnrolError::Credential(refused.expect("a refusal"));
+        assert!(e.to_string().contains("copy the secret's Value"), "{e}");
         assert!(EnrolError::NoCredential.to_string().contains("Authentication page"));
     }
 }

@@ -187,9 +187,10 @@ mod tests {
             OboError::CallerTokenRejected { .. }
         ));
         let secret = br#"{"error":"invalid_client","error_description":"AADSTS7000215: Invalid client secret provided.","error_codes":[7000215]}"#;
+        // The app's own credential refused: typed, with what the operator does about it.
         assert!(matches!(
             classify(StatusCode::UNAUTHORIZED, secret, &scopes()),
-            OboError::Refused { status: 401, ref error, .. } if error == "invalid_client"
+            OboError::Credential(CredentialError::Refused { code: 7_000_215, .. })
         ));
         assert!(matches!(
             classify(StatusCode::BAD_REQUEST, b"<html>", &scopes()),

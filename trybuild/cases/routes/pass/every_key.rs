@@ -1,4 +1,5 @@
-//! Every key of the configuration's key table, literals where the key allows them.
+//! Every key of the configuration's key table, literals where the key allows them; the keys that
+//! choose the app's credential one per invocation (it has one).
 #![deny(unused, nonstandard_style, warnings)]
 use axum::Router;
 use axum_mcp_azure_oauth::azure_oauth_routes;
@@ -16,6 +17,12 @@ fn main() {
         app_id: "11111111-2222-3333-4444-555555555555",
         tenant_id: "AAAAAAAA-bbbb-cccc-dddd-eeeeeeeeeeee",
         client_secret: secret_from_vault(),
+        client_certificate_password: secret_from_vault(),
+        send_certificate_chain: true,
+        identity_endpoint: "http://127.0.0.1:41741/MSI/token/",
+        identity_header: secret_from_vault(),
+        imds_endpoint: "http://169.254.169.254/metadata/identity/oauth2/token",
+        token_exchange_audience: "api://AzureADTokenExchangeUSGov",
         authority_host: "https://login.microsoftonline.us",
         graph_endpoint: "https://graph.microsoft.us/",
         base_url: "https://mcp.example.com/prefix",
@@ -50,4 +57,31 @@ fn main() {
         key_refresh_interval: std::time::Duration::from_secs(3600),
         http_timeout: 5,
     };
+    // Type-checked, not run: the files they name are not on this machine.
+    let _ = other_credential_kinds as fn() -> [Router; 3];
+}
+
+fn other_credential_kinds() -> [Router; 3] {
+    [
+        azure_oauth_routes! {
+            app_id: "11111111-2222-3333-4444-555555555555",
+            tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+            base_url: "https://mcp.example.com",
+            client_certificate_path: "/etc/mcp/app.pem",
+        },
+        azure_oauth_routes! {
+            app_id: "11111111-2222-3333-4444-555555555555",
+            tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+            base_url: "https://mcp.example.com",
+            federated_token_file: "/var/run/secrets/azure/tokens/azure-identity-token",
+            state_keys: sealing_keys_from_vault(),
+        },
+        azure_oauth_routes! {
+            app_id: "11111111-2222-3333-4444-555555555555",
+            tenant_id: "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee",
+            base_url: "https://mcp.example.com",
+            managed_identity_client_id: "99999999-8888-7777-6666-555555555555",
+            state_keys: sealing_keys_from_vault(),
+        },
+    ]
 }
