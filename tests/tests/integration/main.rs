@@ -19,6 +19,7 @@ mod broker_cimd;
 mod config;
 mod e2e;
 mod e2e_direct;
+mod e2e_typescript;
 mod emulator;
 mod emulator_obo;
 mod endpoints;
