@@ -14,6 +14,7 @@
 //! | [`browser`] | a headless Chromium (WebDriver), and an HTTP browser that keeps cookies and answers consent pages |
 //! | [`flow`] | registration, the consent page, authorization and redemption, step by step, in enrol and broker modes |
 //! | [`example`] | the weather example served against the emulator, and what rmcp's client does with it |
+//! | [`node`] | the official MCP TypeScript SDK's client, run by Node.js, signing in through a Rust browser |
 //! | [`logs`] | a `tracing` subscriber writing to memory, to search for what must never be logged |
 
 use std::future::Future;
@@ -28,6 +29,7 @@ pub mod example;
 pub mod flow;
 pub mod http;
 pub mod logs;
+pub mod node;
 pub mod offline;
 pub mod pkce;
 pub mod serve;

@@ -20,6 +20,7 @@ mod config;
 mod credentials;
 mod e2e;
 mod e2e_direct;
+mod e2e_typescript;
 mod emulator;
 mod emulator_obo;
 mod endpoints;

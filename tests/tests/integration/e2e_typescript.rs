@@ -1,0 +1,201 @@
+//! End to end with the official MCP TypeScript SDK's client (`@modelcontextprotocol/sdk`, run by
+//! Node.js from `tests/e2e-ts/client.mjs`, see [`support::node`]) against the weather example's
+//! router served on 127.0.0.1 and the Entra ID emulator: a second, independent client
+//! implementation beside rmcp's (`e2e.rs`).
+//!
+//! The OAuth steps are all the SDK's (its `auth()`: protected resource metadata, authorization
+//! server metadata, dynamic registration, PKCE, the code exchange; its transport's 401 and 403
+//! handling); only the browser is ours: [`HttpBrowser`] walks each authorization URL the SDK
+//! hands out, answering the consent page Allow, up to the client's loopback redirect URI.
+//!
+//! Skipped, with one line saying how to run them, without Node.js or `npm ci --prefix tests/e2e-ts`
+//! (`.ci/run` does both and sets `REQUIRE_NODE_TESTS`, so there they fail instead).
+
+use axum_mcp_azure_oauth::config::Mode;
+use axum_mcp_azure_oauth::emulator::Endpoint;
+use examples::demo::MCP_ACCEPT;
+use serde_json::{Value, json};
+use support::browser::HttpBrowser;
+use support::example::{Server, serve};
+use support::flow::emulator;
+use support::http::{client, param};
+use support::node::{TsClient, TsRun};
+
+/// Runs `plan` with the TypeScript client against `server`, each sign-in walked by a fresh
+/// [`HttpBrowser`].
+async fn run(node: &TsClient, server: &Server, plan: Value) -> TsRun {
+    node.run(&server.mcp_url, &plan, |authorize, redirect_uri| async move {
+        HttpBrowser::new().sign_in(authorize.as_str(), &redirect_uri).await
+    })
+    .await
+}
+
+/// Entra's `/token` requests of `grant_type`.
+fn token_requests(server: &Server, grant_type: &str) -> usize {
+    let requests = server.emu.requests();
+    requests
+        .iter()
+        .filter(|r| r.endpoint == Endpoint::Token && r.form_param("grant_type") == Some(grant_type))
+        .count()
+}
+
+/// The TypeScript SDK's client, with nothing but the MCP URL, signs in through the broker (the
+/// default mode) on a loopback redirect URI: one authorization, whose URL the SDK built from the
+/// server's metadata (its `/authorize`, S256, `resource` = the MCP URL, a client id the broker
+/// registered), answered at the loopback URI with RFC 9207 `iss`; Entra sees only the broker's
+/// callback and the broker redeems there with the secret. Then `tools/list`, `whoami` (the
+/// emulator's signed-in user, from the validated token) and `graph_me` (that user's Graph profile,
+/// fetched on behalf of the caller).
+#[tokio::test]
+async fn typescript_sdk_client_signs_in_through_the_broker_and_calls_tools() {
+    let Some(node) = TsClient::if_installed("typescript_sdk_client_signs_in_through_the_broker") else {
+        return;
+    };
+    let server = serve(emulator().await, |c| c).await;
+    assert_eq!(server.mode, Mode::Broker, "the default");
+
+    let plan = json!({"steps": [
+        {"list": true},
+        {"call": "whoami", "args": {}},
+        {"call": "graph_me", "args": {}},
+        {"call": "heat_index", "args": {"temperature_f": 90, "relative_humidity": 60}},
+    ]});
+    let run = run(&node, &server, plan).await;
+
+    assert_eq!(run.authorizations, 1, "one sign-in: {:?}", run.sign_ins);
+    assert_eq!(run.sign_ins.len(), 1);
+    let sign_in = &run.sign_ins[0];
+    let authorize = &sign_in.authorize;
+    assert!(
+        authorize.as_str().starts_with(&format!("{}/authorize?", server.base)),
+        "the server's /authorize: {authorize}"
+    );
+    let client_id = param(authorize, "client_id").expect("a client_id");
+    assert!(client_id.starts_with("mcp-client."), "an id the broker registered: {client_id}");
+    assert_eq!(param(authorize, "redirect_uri").as_deref(), Some(sign_in.redirect_uri.as_str()));
+    assert!(sign_in.redirect_uri.starts_with("http://127.0.0.1:"), "{}", sign_in.redirect_uri);
+    assert_eq!(param(authorize, "code_challenge_method").as_deref(), Some("S256"));
+    assert_eq!(param(authorize, "resource").as_deref(), Some(server.mcp_url.as_str()), "RFC 8707");
+    assert_eq!(param(&sign_in.landing, "iss").as_deref(), Some(server.base.as_str()), "RFC 9207 iss");
+
+    let callback = format!("{}/oauth/callback", server.base);
+    let at_entra = server.emu.requests();
+    let at_entra = at_entra.iter().filter(|r| r.endpoint == Endpoint::Authorize).collect::<Vec<_>>();
+    assert_eq!(at_entra.len(), 1, "the browser went to Entra once");
+    assert_eq!(
+        at_entra[0].query_param("redirect_uri"),
+        Some(callback.as_str()),
+        "Entra sees the broker's callback"
+    );
+    assert_eq!(token_requests(&server, "authorization_code"), 1, "one code redeemed at Entra");
+
+    let tools = run.result(0)["tools"].as_array().expect("tools/list's tools");
+    let mut names: Vec<_> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["get_alerts", "get_forecast", "graph_me", "heat_index", "whoami"]);
+
+    let user = server.emu.user();
+    let whoami = run.result(1);
+    assert_eq!(whoami["isError"], false, "{whoami}");
+    let me = &whoami["structuredContent"];
+    assert_eq!(me["oid"], user.oid.as_str(), "{me}");
+    assert_eq!(me["tid"], server.emu.home_tenant().as_str(), "{me}");
+    assert_eq!(me["upn"], user.preferred_username.as_str(), "{me}");
+    assert_eq!(me["app_id"], server.emu.app_id().as_str(), "{me}");
+    assert!(me["scopes"].as_array().expect("scopes").iter().any(|s| s == "access_as_user"), "{me}");
+
+    let graph_me = run.result(2);
+    assert_eq!(graph_me["isError"], false, "{graph_me}");
+    assert_eq!(
+        graph_me["structuredContent"],
+        json!({"displayName": user.name, "userPrincipalName": user.preferred_username, "id": user.oid})
+    );
+    assert_eq!(server.emu.request_count(Endpoint::OnBehalfOf), 1, "graph_me exchanged the caller's token");
+    assert_eq!(server.emu.request_count(Endpoint::GraphMe), 1);
+
+    assert_eq!(run.result(3)["structuredContent"]["heat_index_f"], 99.7);
+}
+
+/// The TypeScript SDK's client starts with a valid token without the API's scope: the server
+/// answers 403 with an RFC 6750 `insufficient_scope` challenge naming the scope, and the SDK's
+/// transport steps up from it (SEP-835): one authorization asking for exactly that scope, then the
+/// call succeeds with a token that carries it.
+#[tokio::test]
+async fn typescript_sdk_client_steps_up_from_an_insufficient_scope_challenge() {
+    let Some(node) = TsClient::if_installed("typescript_sdk_client_steps_up") else {
+        return;
+    };
+    let server = serve(emulator().await, |c| c).await;
+    let narrow = server.emu.token().scopes("User.Read").sign();
+
+    // What the SDK meets first: 403, not 401, so the step-up branch of its transport runs.
+    let refused = client()
+        .post(&server.mcp_url)
+        .bearer_auth(&narrow)
+        .header("content-type", "application/json")
+        .header("accept", MCP_ACCEPT)
+        .body(r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"0"}}}"#)
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(refused.status(), 403);
+    let challenge = refused.headers()["www-authenticate"].to_str().expect("ASCII").to_owned();
+    assert!(challenge.contains("error=\"insufficient_scope\""), "{challenge}");
+    let scope = format!("api://{}/access_as_user", server.emu.app_id());
+    assert!(challenge.contains(&format!("scope=\"{scope}")), "the challenge names the scope: {challenge}");
+
+    let plan = json!({
+        "tokens": {"access_token": narrow, "token_type": "Bearer"},
+        "steps": [{"call": "whoami", "args": {}}],
+    });
+    let run = run(&node, &server, plan).await;
+
+    assert_eq!(run.authorizations, 1, "one step-up: {:?}", run.sign_ins);
+    let asked = param(&run.sign_ins[0].authorize, "scope").expect("the step-up names a scope");
+    assert_eq!(asked, challenge_scope(&challenge), "the SDK asks for the challenge's scope");
+    let me = &run.result(0)["structuredContent"];
+    assert_eq!(me["oid"], server.emu.user().oid.as_str(), "{me}");
+    assert!(me["scopes"].as_array().expect("scopes").iter().any(|s| s == "access_as_user"), "{me}");
+}
+
+/// The `scope` parameter of a `WWW-Authenticate` challenge.
+fn challenge_scope(challenge: &str) -> String {
+    let start = challenge.find("scope=\"").expect("a scope parameter") + "scope=\"".len();
+    let end = challenge[start..].find('"').expect("a closing quote") + start;
+    challenge[start..end].to_owned()
+}
+
+/// In the middle of a session, the token the TypeScript SDK's client holds is replaced by one
+/// without the API's scope (and no refresh token): the next call gets the 403 step-up challenge,
+/// the SDK asks for a second authorization with the challenge's scope, for the same registered
+/// client, and the call, sent again after `finishAuth`, succeeds. The SDK's user agent answers
+/// every authorization the same way, however many there are.
+#[tokio::test]
+async fn typescript_sdk_client_steps_up_in_the_middle_of_a_session() {
+    let Some(node) = TsClient::if_installed("typescript_sdk_client_steps_up_in_the_middle_of_a_session")
+    else {
+        return;
+    };
+    let server = serve(emulator().await, |c| c).await;
+    let narrow = server.emu.token().scopes("User.Read").sign();
+    let plan = json!({"steps": [
+        {"call": "whoami", "args": {}},
+        {"tokens": {"access_token": narrow, "token_type": "Bearer"}},
+        {"call": "whoami", "args": {}},
+    ]});
+    let run = run(&node, &server, plan).await;
+
+    assert_eq!(run.authorizations, 2, "the sign-in, then the step-up: {:?}", run.sign_ins);
+    assert_eq!(run.sign_ins.len(), 2);
+    let [first, second] = [&run.sign_ins[0].authorize, &run.sign_ins[1].authorize];
+    assert_eq!(param(first, "client_id"), param(second, "client_id"), "the registered client is kept");
+    let scope = format!("api://{}/access_as_user", server.emu.app_id());
+    assert_eq!(param(second, "scope").as_deref(), Some(scope.as_str()), "the challenge's scope");
+    assert_eq!(server.emu.request_count(Endpoint::Authorize), 2, "two sign-ins at Entra");
+    assert_eq!(token_requests(&server, "authorization_code"), 2, "two codes redeemed at Entra");
+    for step in [0, 2] {
+        let me = &run.result(step)["structuredContent"];
+        assert_eq!(me["oid"], server.emu.user().oid.as_str(), "step {step}: {me}");
+        assert!(me["scopes"].as_array().expect("scopes").iter().any(|s| s == "access_as_user"), "{me}");
+    }
+}
