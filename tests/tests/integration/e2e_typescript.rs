@@ -16,7 +16,8 @@ use axum_mcp_azure_oauth::emulator::Endpoint;
 use examples::demo::MCP_ACCEPT;
 use serde_json::{Value, json};
 use support::browser::HttpBrowser;
-use support::example::{Server, serve};
+use support::credentials::{Kind, with_credential};
+use support::example::{Server, serve, serve_config};
 use support::flow::emulator;
 use support::http::{client, param};
 use support::node::{TsClient, TsRun};
@@ -114,6 +115,47 @@ async fn typescript_sdk_client_signs_in_through_the_broker_and_calls_tools() {
     assert_eq!(server.emu.request_count(Endpoint::GraphMe), 1);
 
     assert_eq!(run.result(3)["structuredContent"]["heat_index_f"], 99.7);
+}
+
+/// No secret anywhere: the example server proves itself to Entra with a certificate (a PEM file,
+/// `AZURE_CLIENT_CERTIFICATE_PATH`), and the TypeScript SDK's client signs in through the broker and
+/// calls `whoami` and `graph_me` (an on-behalf-of exchange). Every request that authenticates the
+/// app (Graph's token for enrolling the broker's callback, the code redemption, the exchange)
+/// carries a client assertion and never a secret.
+#[tokio::test]
+async fn typescript_sdk_client_signs_in_against_a_server_with_a_certificate_and_no_secret() {
+    let Some(node) = TsClient::if_installed("typescript_sdk_client_with_a_certificate") else {
+        return;
+    };
+    let emu = emulator().await;
+    let setup = with_credential(&emu, Kind::Pem);
+    let builder = setup.builder.clone();
+    let server = serve_config(emu, move |base| builder.base_url(base).build().expect("valid")).await;
+    let plan = json!({"steps": [{"call": "whoami", "args": {}}, {"call": "graph_me", "args": {}}]});
+    let run = run(&node, &server, plan).await;
+    assert_eq!(run.authorizations, 1, "one sign-in: {:?}", run.sign_ins);
+    let user = server.emu.user();
+    assert_eq!(run.result(0)["structuredContent"]["oid"], user.oid.as_str(), "{}", run.result(0));
+    assert_eq!(run.result(1)["isError"], false, "{}", run.result(1));
+    assert_eq!(run.result(1)["structuredContent"]["id"], user.oid.as_str());
+    let app_proofs: Vec<_> = server
+        .emu
+        .requests()
+        .into_iter()
+        .filter(|r| matches!(r.endpoint, Endpoint::Token | Endpoint::OnBehalfOf))
+        .collect();
+    let mut grants: Vec<_> = app_proofs.iter().filter_map(|r| r.form_param("grant_type")).collect();
+    grants.sort_unstable();
+    // The broker's callback put on the app registration through Graph (client credentials), the
+    // code redemption, the exchange.
+    assert_eq!(
+        grants,
+        ["authorization_code", "client_credentials", "urn:ietf:params:oauth:grant-type:jwt-bearer"]
+    );
+    for sent in app_proofs {
+        assert!(!sent.client_secret_sent, "{:?}", sent.form_param("grant_type"));
+        assert!(sent.form_param("client_assertion").is_some(), "{:?}", sent.form_param("grant_type"));
+    }
 }
 
 /// The TypeScript SDK's client starts with a valid token without the API's scope: the server
