@@ -1,6 +1,7 @@
 //! The broker over real HTTP on loopback against the emulator:
 //! - a whole sign-in: `/authorize` → consent page → Allow → Entra → callback → `/token`;
-//! - 100 concurrent authorizations of one new Client ID Metadata Document client (one fetch).
+//! - 100 concurrent authorizations of one new Client ID Metadata Document client (one fetch);
+//! - the same sign-in by a broker that proves itself with a certificate instead of the secret.
 //!
 //! `cargo bench -p tests --bench broker`; figures in BENCHMARKS.md.
 
@@ -14,6 +15,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
 use support::broker;
 use support::browser::HttpBrowser;
+use support::credentials::{Kind, with_credential};
 use support::pkce::Pkce;
 use support::serve::Port;
 
@@ -36,6 +38,32 @@ fn broker_sign_in(c: &mut Criterion) {
             });
         });
     });
+
+    // The same sign-in, the broker redeeming with a client assertion signed by its certificate
+    // (RSA 2048, RS256) instead of the secret; the emulator checks the signature as Entra does.
+    let (cert_broker, cert_client, _files) = rt.block_on(async {
+        let emu = Emulator::start().await.expect("the emulator starts");
+        let setup = with_credential(&emu, Kind::Pem);
+        let port = Port::bind().await;
+        let config = setup.builder.clone().base_url(port.base()).build().expect("valid");
+        let b = broker::serve_on(port, emu, config);
+        let client_id = b.register(&[&redirect]).await;
+        (b, client_id, setup.dir)
+    });
+    let mut group = c.benchmark_group("app credential");
+    for (name, b, client_id) in [("secret", &b, &client_id), ("certificate", &cert_broker, &cert_client)] {
+        group.bench_function(format!("broker sign-in redeemed with a {name}"), |bench| {
+            bench.iter(|| {
+                rt.block_on(async {
+                    let pkce = Pkce::generate();
+                    let code = b.sign_in(&mut HttpBrowser::new(), client_id, &redirect, &pkce).await;
+                    let tokens = b.redeem(client_id, &redirect, &code, &pkce.verifier).await;
+                    assert_eq!(tokens.status, 200);
+                });
+            });
+        });
+    }
+    group.finish();
 
     // 100 concurrent authorizations of a client whose metadata document nobody fetched yet.
     let mut group = c.benchmark_group("metadata documents");

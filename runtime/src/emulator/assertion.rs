@@ -3,7 +3,6 @@
 //! or a token of an issuer the app trusts through a federated identity credential
 //! (<https://learn.microsoft.com/entra/workload-id/workload-identity-federation>).
 
-use aws_lc_rs::digest;
 use aws_lc_rs::signature::{self, UnparsedPublicKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,40 +12,7 @@ use super::errors::{EntraError, unauthorized};
 use super::jws::{self, CLOCK_SKEW_SECS, str_claim};
 use super::state::State;
 use super::time::unix_now;
-use crate::credential::{JWT_BEARER_ASSERTION, public_key_of};
-
-/// A certificate uploaded to the app registration (its public part).
-#[derive(Clone, Debug)]
-pub(crate) struct RegisteredCertificate {
-    pub(crate) x5t_s256: String,
-    pub(crate) x5t: String,
-    /// PKCS#1 `RSAPublicKey`.
-    pub(crate) public_key: Vec<u8>,
-    /// Unix seconds.
-    pub(crate) not_after: u64,
-}
-
-impl RegisteredCertificate {
-    /// The registration of a DER certificate; `None` when it is not an RSA certificate.
-    pub(crate) fn new(der: &[u8]) -> Option<Self> {
-        let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
-        Some(Self {
-            x5t_s256: URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, der)),
-            x5t: URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, der)),
-            public_key: public_key_of(der)?,
-            not_after: u64::try_from(cert.validity().not_after.timestamp()).unwrap_or(0),
-        })
-    }
-}
-
-/// A federated identity credential on the app: tokens of `issuer` about `subject` for `audience`
-/// are accepted as its assertion.
-#[derive(Clone, Debug)]
-pub(crate) struct FederatedCredential {
-    pub(crate) issuer: String,
-    pub(crate) subject: String,
-    pub(crate) audience: String,
-}
+use crate::credential::JWT_BEARER_ASSERTION;
 
 /// Checks `client_assertion` (of type `assertion_type`) sent to the token endpoint at
 /// `token_url` for the app.

@@ -430,7 +430,7 @@ impl Emulator {
     /// When `der` is not an RSA certificate.
     pub fn add_certificate(&self, der: &[u8]) {
         #[allow(clippy::expect_used)]
-        let cert = assertion::RegisteredCertificate::new(der).expect("an RSA certificate (DER)");
+        let cert = state::RegisteredCertificate::new(der).expect("an RSA certificate (DER)");
         self.state().lock().certificates.push(cert);
     }
 
@@ -444,7 +444,7 @@ impl Emulator {
     /// Adds a federated identity credential to the app: tokens of `issuer` about `subject` for
     /// `audience` (usually `api://AzureADTokenExchange`) are accepted as its client assertion.
     pub fn add_federated_credential(&self, issuer: &str, subject: &str, audience: &str) {
-        self.state().lock().federated.push(assertion::FederatedCredential {
+        self.state().lock().federated.push(state::FederatedCredential {
             issuer: issuer.to_owned(),
             subject: subject.to_owned(),
             audience: audience.to_owned(),

@@ -6,6 +6,9 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use aws_lc_rs::digest;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tokio::sync::Notify;
 
 use super::faults::{Endpoint, Fault, RecordedRequest};
@@ -85,9 +88,9 @@ pub(crate) struct Mutable {
     /// Conditional-Access-style step-up per resource key: the claims challenge to answer with.
     pub(crate) step_up: HashMap<String, String>,
     /// Certificates uploaded to the app registration.
-    pub(crate) certificates: Vec<super::assertion::RegisteredCertificate>,
+    pub(crate) certificates: Vec<RegisteredCertificate>,
     /// Federated identity credentials on the app registration.
-    pub(crate) federated: Vec<super::assertion::FederatedCredential>,
+    pub(crate) federated: Vec<FederatedCredential>,
     /// User-assigned managed identities: client id → principal (object) id.
     pub(crate) identities: HashMap<String, String>,
 }
@@ -171,4 +174,37 @@ impl State {
     pub(crate) fn v2_issuer(&self, tid: &str) -> String {
         format!("{}/{tid}/v2.0", self.authority)
     }
+}
+
+/// A certificate uploaded to the app registration (its public part).
+#[derive(Clone, Debug)]
+pub(crate) struct RegisteredCertificate {
+    pub(crate) x5t_s256: String,
+    pub(crate) x5t: String,
+    /// PKCS#1 `RSAPublicKey`.
+    pub(crate) public_key: Vec<u8>,
+    /// Unix seconds.
+    pub(crate) not_after: u64,
+}
+
+impl RegisteredCertificate {
+    /// The registration of a DER certificate; `None` when it is not an RSA certificate.
+    pub(crate) fn new(der: &[u8]) -> Option<Self> {
+        let (_, cert) = x509_parser::parse_x509_certificate(der).ok()?;
+        Some(Self {
+            x5t_s256: URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, der)),
+            x5t: URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA1_FOR_LEGACY_USE_ONLY, der)),
+            public_key: crate::credential::public_key_of(der)?,
+            not_after: u64::try_from(cert.validity().not_after.timestamp()).unwrap_or(0),
+        })
+    }
+}
+
+/// A federated identity credential on the app: tokens of `issuer` about `subject` for `audience`
+/// are accepted as its assertion.
+#[derive(Clone, Debug)]
+pub(crate) struct FederatedCredential {
+    pub(crate) issuer: String,
+    pub(crate) subject: String,
+    pub(crate) audience: String,
 }
