@@ -159,14 +159,18 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 /// One per `AzureOAuthConfigBuilder` method, by the same name, each also read from its environment
 /// variable by `AzureOAuthConfig::from_env` (the runtime crate's one table of keys, which this crate
 /// compiles too): `app_id` and `tenant_id` (required unless `env` is given), `client_secret`,
-/// `authority_host`, `graph_endpoint`, `base_url`, `allowed_redirect_uris`,
+/// `client_certificate_path`, `client_certificate_password`, `send_certificate_chain`,
+/// `federated_token_file`, `managed_identity_client_id`, `identity_endpoint`, `identity_header`,
+/// `imds_endpoint`, `token_exchange_audience`, `authority_host`, `graph_endpoint`, `base_url`, `allowed_redirect_uris`,
 /// `allowed_redirect_uri_prefixes`, `allowed_tenant_ids`, `api_scope`, `resource_path`, `mode`,
 /// `state_keys`, `consent_remember`, `refresh_lifetime`, `enrol_max_per_prefix`, `enrol_max_total`,
 /// `https_redirect_platform`, `required_scopes`, `required_roles`,
 /// `app_id_uris`, `clock_skew`, `custom_signing_keys`, `require_pkce`, `key_cache_tenants`,
 /// `new_tenant_burst`, `new_tenant_refill_per_sec`, `token_cache_capacity`, `obo_cache_capacity`,
 /// `key_refresh_interval`, `http_timeout`. Unknown keys (with a "did you mean" hint) and duplicates
-/// are refused, and every independent mistake is reported in one build. The base URL is required in
+/// are refused, and every independent mistake is reported in one build; so are two keys that each
+/// choose the app's credential (a secret, a certificate, a token file, a managed identity): it has
+/// one. The base URL is required in
 /// the broker (default) and enrol modes unless `env` reads it: their issuer and callback never
 /// come from a request's `Host` header.
 ///
@@ -225,15 +229,16 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 ///   evaluation (the error names the field: "evaluation of `…::base_url` failed"); or any other
 ///   expression, computed at run time and checked when the router is built. A list may also be any
 ///   run-time iterable of strings.
-/// - `client_secret` and `state_keys` (the sealing keys) must be computed at run time
-///   (`std::env::var("AZURE_CLIENT_SECRET")?`, a vault): a literal, a constant or `env!(…)` would
-///   bake the secret into the binary, so all three are refused.
+/// - `client_secret`, `client_certificate_password`, `identity_header` and `state_keys` (the
+///   sealing keys) must be computed at run time (`std::env::var("AZURE_CLIENT_SECRET")?`, a
+///   vault): a literal, a constant or `env!(…)` would bake the secret into the binary, so all three
+///   are refused. A certificate's or token file's path may be written.
 /// - `mode: broker | enrol | direct` and `https_redirect_platform: web | spa`, or a path to the
 ///   variant (`Mode::Direct`); a run-time value goes in braces (`mode: { mode }`).
 /// - `clock_skew` (0 to 3600), `consent_remember` (0 to 34560000, 400 days), `refresh_lifetime`
 ///   (3600 to 34560000), `key_refresh_interval` (60 to 604800) and `http_timeout` (1 to 300): whole
 ///   seconds, checked against these bounds, or a `Duration`.
-/// - `custom_signing_keys`, `require_pkce`: a `bool`; `key_cache_tenants`, `enrol_max_per_prefix`,
+/// - `send_certificate_chain`, `custom_signing_keys`, `require_pkce`: a `bool`; `key_cache_tenants`, `enrol_max_per_prefix`,
 ///   `enrol_max_total` (at least 1), `token_cache_capacity`, `obo_cache_capacity` (0 turns the
 ///   cache off): a `usize`;
 ///   `new_tenant_burst`, `new_tenant_refill_per_sec` (at least 1): a `u32`.
@@ -443,19 +448,36 @@ mod tests {
 
     #[test]
     fn routes_accept_every_key_of_the_table_as_the_builder_method_of_its_name() {
-        let fields = KEYS.iter().map(|k| field(k, accepted(&k.kind)));
-        let out = routes(quote!(#(#fields)*)).to_string();
+        // The keys that choose the credential one per invocation (two is refused: below).
+        let chooses = |k: &Key| keys::CREDENTIAL_KEYS.iter().skip(1).any(|c| c.name == k.name);
+        let fields = KEYS.iter().filter(|k| !chooses(k)).map(|k| field(k, accepted(&k.kind)));
+        let mut out = routes(quote!(#(#fields)*)).to_string();
+        for kind in keys::CREDENTIAL_KEYS.iter().skip(1) {
+            let (ids, field) = (ids(), field(kind, accepted(&kind.kind)));
+            out.push_str(&routes(quote!(#ids #field)).to_string());
+        }
         assert!(errors(out.parse().expect("tokens")).is_empty(), "{out}");
         for key in KEYS {
             assert!(out.contains(&format!(". {} (", key.name)), "no builder call for {}: {out}", key.name);
         }
+        let (ids, secret, file) = (
+            ids(),
+            field(&keys::CLIENT_SECRET, accepted(&Kind::Secret)),
+            field(&keys::FEDERATED_TOKEN_FILE, quote!("/var/run/token")),
+        );
+        let two = errors(routes(quote!(#ids #secret #file)));
+        assert_eq!(two.len(), 1, "{two:#?}");
+        assert!(two[0].starts_with("`client_secret` and `federated_token_file` each choose"), "{two:#?}");
         assert!(out.contains(". consent_remember (:: core :: time :: Duration :: from_secs (0))"), "{out}");
     }
 
     #[test]
     fn secrets_of_the_table_are_refused_written_in_the_source_or_read_at_build_time() {
         let secrets: Vec<&Key> = KEYS.iter().filter(|k| matches!(k.kind, Kind::Secret)).collect();
-        assert_eq!(secrets.iter().map(|k| k.name).collect::<Vec<_>>(), ["client_secret", "state_keys"]);
+        assert_eq!(
+            secrets.iter().map(|k| k.name).collect::<Vec<_>>(),
+            ["client_secret", "client_certificate_password", "identity_header", "state_keys"]
+        );
         for key in secrets {
             for (value, refusal) in [
                 (quote!("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="), "must not be written in the source"),
