@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum_mcp_azure_oauth::AzureOAuthConfig;
+use axum_mcp_azure_oauth::config::CredentialError;
 use axum_mcp_azure_oauth::config::{HttpsPlatform, Mode, StateKeys};
 use axum_mcp_azure_oauth::emulator::{Emulator, Endpoint, Fault, Platform};
 use axum_mcp_azure_oauth::graph::{EnrolError, GraphClient, REDIRECT_URI_LIMIT};
@@ -208,9 +209,10 @@ async fn a_refused_secret_is_reported_with_what_to_check() {
     let (_, g) = graph(&emu, Duration::from_secs(5));
     let report = g.enrol(["https://a.example/cb"]).await;
     let (_, e) = &report.failed[0];
-    assert!(matches!(e, EnrolError::Token { status: 401, .. }), "{e:?}");
+    // AADSTS7000215: the app's own credential, typed with what to fix.
+    assert!(matches!(e, EnrolError::Credential(CredentialError::Refused { code: 7_000_215, .. })), "{e:?}");
     let text = e.to_string();
-    assert!(text.contains("AZURE_CLIENT_SECRET"), "{text}");
+    assert!(text.contains("the client secret is wrong"), "{text}");
     assert!(!text.contains(emu.client_secret().expose()), "{text}");
 }
 
