@@ -116,17 +116,20 @@ async fn every_kind_exchanges_on_behalf_of_and_gets_a_graph_token() {
 }
 
 #[tokio::test]
-async fn enrol_mode_redeems_a_web_redirect_with_a_certificate() {
+async fn enrol_mode_redeems_a_web_redirect_with_every_kind() {
     let redirect = "https://client.example.com/oauth/callback";
-    let emu = Emulator::start().await.expect("emulator");
-    let setup = with_credential(&emu, Kind::Pem);
-    let served =
-        support::endpoints::serve(setup.builder.mode(Mode::Enrol).allowed_redirect_uris([redirect])).await;
-    let flow = run_flow(&emu, &served.base, redirect, None).await;
-    assert!(flow.tokens["access_token"].is_string());
-    assert_assertion(&flow.redemption, Kind::Pem, &emu);
-    // The redirect URI went on the app registration through Graph, with the certificate's token.
-    assert_assertion(&last(&emu, Endpoint::Token, "client_credentials"), Kind::Pem, &emu);
+    for kind in Kind::ALL {
+        let emu = Emulator::start().await.expect("emulator");
+        let setup = with_credential(&emu, kind);
+        let served =
+            support::endpoints::serve(setup.builder.mode(Mode::Enrol).allowed_redirect_uris([redirect]))
+                .await;
+        let flow = run_flow(&emu, &served.base, redirect, None).await;
+        assert!(flow.tokens["access_token"].is_string(), "{kind:?}");
+        assert_assertion(&flow.redemption, kind, &emu);
+        // The redirect URI went on the app registration through Graph, with the app's own token.
+        assert_assertion(&last(&emu, Endpoint::Token, "client_credentials"), kind, &emu);
+    }
 }
 
 #[tokio::test]
