@@ -32,10 +32,17 @@ const VARS: &[&str] = &[
     "AZURE_OAUTH_REFRESH_LIFETIME_SECS",
     "AZURE_OAUTH_ENROL_MAX_PER_PREFIX",
     "AZURE_OAUTH_ENROL_MAX_TOTAL",
+    // The credential settings that read no file at build (a path could name /dev/zero).
+    "AZURE_CLIENT_SEND_CERTIFICATE_CHAIN",
+    "AZURE_OAUTH_MANAGED_IDENTITY_CLIENT_ID",
+    "IDENTITY_ENDPOINT",
+    "IDENTITY_HEADER",
+    "AZURE_OAUTH_IMDS_ENDPOINT",
+    "AZURE_OAUTH_TOKEN_EXCHANGE_AUDIENCE",
 ];
 
 fn rules_on(s: &str) {
-    let checks: [fn(&str) -> Result<(), rules::RuleError>; 10] = [
+    let checks: [fn(&str) -> Result<(), rules::RuleError>; 12] = [
         rules::guid,
         rules::scope_token,
         rules::scope_name,
@@ -46,6 +53,8 @@ fn rules_on(s: &str) {
         rules::tenant_list,
         rules::app_id_uri,
         rules::guid,
+        rules::file_path,
+        rules::endpoint_url,
     ];
     for check in checks {
         if let Err(e) = check(s) {
