@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::consent::Pending;
-use super::{Reply, ResolvedClient, check_code_verifier, found, issuer};
+use super::{Reply, ResolvedClient, check_code_verifier, credential_failed, found, issuer};
 use crate::config::canonical_uri;
 use crate::credential::CredentialError;
 use crate::endpoints::clients::{self, Origin};
@@ -482,17 +482,12 @@ async fn entra_token(
 ) -> Result<Map<String, Value>, OAuthError> {
     let url = format!("{}/oauth2/v2.0/token", state.config.authority_url());
     let unavailable = |why: String| OAuthError::new(StatusCode::BAD_GATEWAY, ErrorCode::ServerError, why);
-    let operator = |error: CredentialError| {
-        // The operator's problem, not the client's: said in full in the log, briefly to the client.
-        tracing::error!(%error, "the broker could not prove this app to Entra ID");
-        OAuthError::server_error(
-            "this server could not authenticate to Entra ID: its operator must check its credential",
-        )
-    };
     let credential = state.config.credential().ok_or_else(|| {
         OAuthError::server_error("the broker has no app credential (AZURE_CLIENT_SECRET or another kind)")
     })?;
-    form.extend(credential.form(&state.http, state.config.app_id(), &url).await.map_err(operator)?);
+    form.extend(
+        credential.form(&state.http, state.config.app_id(), &url).await.map_err(|e| credential_failed(&e))?,
+    );
     let response = state
         .http
         .post(&url)
@@ -519,7 +514,7 @@ async fn entra_token(
         answer.get("error_description").and_then(Value::as_str).unwrap_or("").lines().next().unwrap_or("");
     tracing::info!(status = status.as_u16(), error, "Entra ID refused a brokered token request");
     if let Some(refused) = CredentialError::refused_in(&body) {
-        return Err(operator(refused));
+        return Err(credential_failed(&refused));
     }
     Err(match error {
         // This server's own credentials: the operator's problem, not the client's.

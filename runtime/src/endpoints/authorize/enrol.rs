@@ -7,19 +7,21 @@
 //! removes `resource`, qualifies scopes, and otherwise passes requests through: tokens are Entra's
 //! own, never minted or altered here.
 //!
-//! **How a token request is sent**, by the platform of its redirect URI (`web` needs the secret and
-//! refuses `Origin`, `spa` needs `Origin` and refuses a secret, `publicClient` refuses both:
-//! <https://learn.microsoft.com/entra/identity-platform/reply-url>). The client secret is only ever sent to Entra, never in a response.
+//! **How a token request is sent**, by the platform of its redirect URI (`web` needs the app's
+//! credential — its secret or a client assertion — and refuses `Origin`, `spa` needs `Origin` and
+//! refuses a credential, `publicClient` refuses both:
+//! <https://learn.microsoft.com/entra/identity-platform/reply-url>). The credential is only ever
+//! sent to Entra, never in a response.
 //! - `authorization_code`: the platform of the request's `redirect_uri` as Graph reports it (read
 //!   at most once a minute), or, when Graph does not list it, the platform this server enrols an
-//!   allowed URI on. `web` → with the secret, without `Origin`; `spa` → with the browser's
+//!   allowed URI on. `web` → with the app's credential, without `Origin`; `spa` → with the browser's
 //!   `Origin`; `publicClient` or unknown → neither.
 //! - `refresh_token`: the platform of the redemption the refresh token came from (this process
 //!   remembers the SHA-256 digests of the last 10,000 `web`/`spa` refresh tokens, never the
 //!   tokens). An unknown refresh token (e.g. issued before a restart) is sent with neither; if
 //!   Entra answers AADSTS7000218 ("client_secret required": it is a `web` token) or AADSTS9002327
 //!   (`spa` needs `Origin`, and the client sent one), it is sent once more as that platform needs.
-//! - Any other grant type is refused (`unsupported_grant_type`): the secret can never be used
+//! - Any other grant type is refused (`unsupported_grant_type`): the credential can never be used
 //!   through the bridge to obtain app-only tokens.
 
 use axum::body::Bytes;
@@ -28,7 +30,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use serde_json::Value;
 
 use super::consent::Pending;
-use super::{ResolvedClient, check_code_verifier, found};
+use super::{ResolvedClient, check_code_verifier, credential_failed, found};
 use crate::config::{AzureOAuthConfig, rules};
 use crate::endpoints::html;
 use crate::endpoints::params::{get, set};
@@ -118,9 +120,9 @@ impl EntraAnswer {
     }
 }
 
-/// How a token request is sent to Entra for a redirect platform: `web` with the secret and
-/// without `Origin` (this server redeems, server to server); `spa` with the browser's `Origin`
-/// and no secret; `publicClient` (and unknown) with neither.
+/// How a token request is sent to Entra for a redirect platform: `web` with the app's credential
+/// and without `Origin` (this server redeems, server to server); `spa` with the browser's `Origin`
+/// and no credential; `publicClient` (and unknown) with neither.
 async fn send_as(
     state: &EndpointState,
     pairs: &[(String, String)],
@@ -132,12 +134,10 @@ async fn send_as(
     if platform == Some(RedirectPlatform::Web)
         && let Some(credential) = state.config.credential()
     {
-        let proof = credential.form(&state.http, state.config.app_id(), &url).await.map_err(|error| {
-            tracing::error!(%error, "the enrol mode could not prove this app to Entra ID");
-            OAuthError::server_error(
-                "this server could not authenticate to Entra ID: its operator must check its credential",
-            )
-        })?;
+        let proof = credential
+            .form(&state.http, state.config.app_id(), &url)
+            .await
+            .map_err(|e| credential_failed(&e))?;
         form.extend(proof.into_iter().map(|(k, v)| (k.to_owned(), v)));
     }
     let origin = origin.filter(|_| platform == Some(RedirectPlatform::Spa));
@@ -161,6 +161,11 @@ async fn send_as(
             status.as_u16()
         ))
     })?;
+    // Entra's answer goes to the client unchanged; a refusal of the app's own credential is also
+    // the operator's to fix, so it is logged with what to do.
+    if let Some(refused) = crate::credential::CredentialError::refused_in(&body) {
+        tracing::error!(error = %refused, "Entra ID refused the app's credential");
+    }
     Ok(EntraAnswer { status, body, json })
 }
 

@@ -143,6 +143,16 @@ async fn proceed(state: &EndpointState, base: &str, pending: Pending) -> Respons
     }
 }
 
+/// The app's credential could not be made, or Entra ID refused it: the operator's problem, not the
+/// client's, so it is logged in full (what to fix) and answered briefly, naming nothing of the
+/// credential.
+pub(crate) fn credential_failed(error: &crate::credential::CredentialError) -> OAuthError {
+    tracing::error!(%error, "this server could not prove the app to Entra ID");
+    OAuthError::server_error(
+        "this server could not authenticate to Entra ID: its operator must check its credential",
+    )
+}
+
 /// The issuer this server sends as `iss` in its authorization responses: in broker mode only, where
 /// this server itself sends every redirect to the client (Entra adds none to the redirects it sends
 /// straight to clients in enrol mode, so this server does not advertise it there).
