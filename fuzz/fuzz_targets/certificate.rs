@@ -3,7 +3,7 @@
 //!
 //! Input: the first byte picks the reader (even: PEM; odd: PKCS#12, password `""` or `fuzz` by
 //! its second bit), the rest is the file. Checks: no panic; what loads has a 43-character
-//! base64url SHA-256 thumbprint, and its `Debug` shows no private key.
+//! base64url SHA-256 thumbprint, and its `Debug` shows no private key (nothing as long as one).
 #![no_main]
 
 use axum_mcp_azure_oauth::config::ClientCertificate;
@@ -21,8 +21,11 @@ fuzz_target!(|data: &[u8]| {
             let thumbprint = cert.thumbprint_sha256();
             assert_eq!(thumbprint.len(), 43, "{thumbprint}");
             assert!(thumbprint.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+            // `Debug` names the subject, thumbprint, validity and chain length: the key's encoding
+            // (a few hundred bytes of DER) never fits in what is left.
             let shown = format!("{cert:?}");
-            assert!(!shown.contains("PRIVATE KEY") && !shown.contains("MII"), "{shown}");
+            let fields = cert.subject().len() + thumbprint.len() + 200;
+            assert!(!shown.contains("PRIVATE KEY") && shown.len() <= fields, "{shown}");
         }
         Err(e) => {
             let _ = e.to_string();
