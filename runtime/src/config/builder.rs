@@ -7,6 +7,7 @@ use super::credential::CredentialSettings;
 use super::keys::{self, Key, Kind};
 use super::resolver::{HostResolver, SharedResolver};
 use super::rules::RuleError;
+use super::tools::ToolPolicy;
 use super::{
     AzureOAuthConfig, ClientSecret, ConfigError, DEFAULT_API_SCOPE, DEFAULT_AUTHORITY_HOST,
     DEFAULT_CALLBACK_PATH, DEFAULT_CLOCK_SKEW, DEFAULT_CONSENT_REMEMBER, DEFAULT_ENROL_MAX_PER_PREFIX,
@@ -66,6 +67,7 @@ pub struct AzureOAuthConfigBuilder {
     pub(super) enrol_max_total: Option<usize>,
     pub(super) loopback_client_metadata_for_tests: bool,
     pub(super) client_metadata_resolver: Option<SharedResolver>,
+    pub(super) tool_policy: ToolPolicy,
 }
 
 impl AzureOAuthConfigBuilder {
@@ -352,6 +354,13 @@ impl AzureOAuthConfigBuilder {
         self
     }
 
+    /// What each MCP tool requires beyond the route (see [`ToolPolicy`]); its scopes join
+    /// `scopes_supported` in the protected resource metadata.
+    pub fn tool_policy(mut self, policy: ToolPolicy) -> Self {
+        self.tool_policy = policy;
+        self
+    }
+
     /// Checks every value by its rule and normalises (GUIDs lower case, no trailing `/` on URLs).
     pub fn build(self) -> Result<AzureOAuthConfig, ConfigError> {
         let app_id = self.app_id.ok_or_else(|| ConfigError::missing(&keys::APP_ID))?;
@@ -383,6 +392,7 @@ impl AzureOAuthConfigBuilder {
             if self.required_scopes.is_empty() { vec![api_scope.clone()] } else { self.required_scopes };
         check_all(&keys::REQUIRED_ROLES, &self.required_roles)?;
         check_all(&keys::APP_ID_URIS, &self.app_id_uris)?;
+        self.tool_policy.check()?;
         check_credential_settings(&self.credential)?;
         let credential = self.credential.build(&authority_host)?;
         // What the mode needs, once every value is known to be valid.
@@ -439,6 +449,7 @@ impl AzureOAuthConfigBuilder {
             enrol_max_total: at_least(&keys::ENROL_MAX_TOTAL, self.enrol_max_total, DEFAULT_ENROL_MAX_TOTAL),
             loopback_client_metadata_for_tests: self.loopback_client_metadata_for_tests,
             client_metadata_resolver: self.client_metadata_resolver.unwrap_or_default(),
+            tool_policy: self.tool_policy,
         })
     }
 }

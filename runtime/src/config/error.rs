@@ -76,6 +76,16 @@ pub enum ConfigError {
         /// The second, as `field (ENV_VAR)`.
         second: String,
     },
+    /// A [`ToolPolicy`](super::ToolPolicy) entry that is not valid.
+    #[error("tool_policy: tool {tool:?}: {value:?} is not valid: {problem}")]
+    ToolPolicy {
+        /// The tool's name.
+        tool: String,
+        /// The scope, role or setting as given.
+        value: String,
+        /// What is wrong, and what a valid value looks like.
+        problem: &'static str,
+    },
     /// The credential could not be loaded (an unreadable or expired certificate, a wrong
     /// password, a missing token file).
     #[error("the app's credential: {0}")]

@@ -32,6 +32,7 @@
 //! | `https_redirect_platform` | `AZURE_HTTPS_REDIRECT_PLATFORM` | [`HttpsPlatform::Web`] |
 //! | `required_scopes` | `AZURE_REQUIRED_SCOPES` | the API scope |
 //! | `required_roles` | `AZURE_REQUIRED_ROLES` | none |
+//! | `tool_policy` | none (builder only; see [`ToolPolicy`]) | no tool needs more than the route |
 //! | `app_id_uris` | `AZURE_APP_ID_URIS` | none |
 //! | `clock_skew` | `AZURE_CLOCK_SKEW_SECS` | [`DEFAULT_CLOCK_SKEW`] |
 //! | `custom_signing_keys` | `AZURE_CUSTOM_SIGNING_KEYS` | `false` |
@@ -73,6 +74,7 @@ mod model;
 mod resolver;
 pub mod rules;
 mod secret;
+mod tools;
 
 pub use crate::credential::{
     AppCredential, AssertionAlgorithm, ClientCertificate, ClientSecret, CredentialError, CredentialKind,
@@ -86,3 +88,4 @@ pub use model::AzureOAuthConfig;
 pub(crate) use model::SealingSource;
 pub use resolver::{HostResolver, Resolving};
 pub use secret::StateKeys;
+pub use tools::{DEFAULT_TOOL_CALL_MAX_BODY, ToolPolicy, ToolRequirement};

@@ -7,7 +7,9 @@ use http::HeaderMap;
 
 use super::resolver::SharedResolver;
 use super::secret::SealingSecrets;
-use super::{AzureOAuthConfigBuilder, ClientSecret, ConfigError, HttpsPlatform, Mode, TenantPolicy};
+use super::{
+    AzureOAuthConfigBuilder, ClientSecret, ConfigError, HttpsPlatform, Mode, TenantPolicy, ToolPolicy,
+};
 use crate::credential::AppCredential;
 
 /// What the sealing keys are derived from.
@@ -78,6 +80,7 @@ pub struct AzureOAuthConfig {
     pub(super) enrol_max_total: usize,
     pub(super) loopback_client_metadata_for_tests: bool,
     pub(super) client_metadata_resolver: SharedResolver,
+    pub(super) tool_policy: ToolPolicy,
 }
 
 impl AzureOAuthConfig {
@@ -192,6 +195,26 @@ impl AzureOAuthConfig {
             }
         }
         scopes
+    }
+    /// What protected resource metadata lists in `scopes_supported` (RFC 9728 §2): the
+    /// [`app_scopes`](Self::app_scopes), then every scope the [`ToolPolicy`] names, fully
+    /// qualified and without duplicates (never `offline_access`).
+    pub fn scopes_supported(&self) -> Vec<String> {
+        let mut scopes = self.app_scopes();
+        for (_, requirement) in self.tool_policy.tools() {
+            for s in requirement.required_scopes() {
+                let q = self.qualify_scope(s);
+                if !scopes.contains(&q) {
+                    scopes.push(q);
+                }
+            }
+        }
+        scopes
+    }
+    /// What each MCP tool requires beyond the route (empty unless
+    /// [`tool_policy`](super::AzureOAuthConfigBuilder::tool_policy) set it).
+    pub fn tool_policy(&self) -> &ToolPolicy {
+        &self.tool_policy
     }
     /// The path of the protected MCP endpoint, e.g. `/mcp`.
     pub fn resource_path(&self) -> &str {

@@ -26,7 +26,7 @@ fn protected_resource_document(config: &AzureOAuthConfig, base: &str) -> Value {
     json!({
         "resource": format!("{base}{}", config.resource_path()),
         "authorization_servers": [config.issuer(base)],
-        "scopes_supported": config.app_scopes(),
+        "scopes_supported": config.scopes_supported(),
         "bearer_methods_supported": ["header"],
     })
 }
@@ -41,7 +41,7 @@ fn authorization_server_document(config: &AzureOAuthConfig, base: &str, openid: 
             (format!("{entra}/oauth2/v2.0/authorize"), format!("{entra}/oauth2/v2.0/token"))
         }
     };
-    let mut scopes = config.app_scopes();
+    let mut scopes = config.scopes_supported();
     scopes.extend(OPENID_SCOPES.iter().map(|s| (*s).to_owned()));
     let mut doc = json!({
         "issuer": config.issuer(base),
@@ -127,6 +127,32 @@ mod tests {
         assert!(
             asm.get("authorization_response_iss_parameter_supported").is_none(),
             "Entra adds no iss in enrol mode"
+        );
+    }
+
+    #[test]
+    fn metadata_lists_the_tool_policys_scopes_once_and_challenges_keep_the_route_scope() {
+        use crate::config::{ToolPolicy, ToolRequirement};
+        let policy = ToolPolicy::new()
+            .tool("delete", ToolRequirement::new().all_scopes(["Files.ReadWrite", "read"]))
+            .tool("search", ToolRequirement::new().any_scope(["Files.Read"]).any_role(["Files.Admin"]));
+        let c = crate::fixtures::build(
+            crate::fixtures::builder()
+                .base_url("https://mcp.example.com")
+                .required_scopes(["access_as_user", "read"])
+                .mode(Mode::Direct)
+                .tool_policy(policy),
+        );
+        let prm = protected_resource_document(&c, "https://mcp.example.com");
+        let q = |s: &str| format!("api://{APP}/{s}");
+        let expected = json!([q("access_as_user"), q("read"), q("Files.ReadWrite"), q("Files.Read")]);
+        assert_eq!(prm["scopes_supported"], expected);
+        let asm = authorization_server_document(&c, "https://mcp.example.com", false);
+        assert_eq!(asm["scopes_supported"][3], q("Files.Read"));
+        assert_eq!(
+            c.app_scopes(),
+            [q("access_as_user"), q("read")],
+            "registration and /oauth/config stay as they were"
         );
     }
 

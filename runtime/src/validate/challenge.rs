@@ -4,9 +4,9 @@
 //! `temporarily_unavailable`; each with the crate's one OAuth JSON error body.
 
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, HeaderValue, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 
-use super::error::AuthError;
+use super::error::{AuthError, InsufficientScope};
 use super::requirements::Requirements;
 use crate::config::AzureOAuthConfig;
 use crate::oauth_error::{ErrorCode, OAuthError};
@@ -23,38 +23,57 @@ pub(crate) fn response(
 ) -> Response {
     let description = error.to_string();
     let code = error.error_code();
-    let mut response =
-        OAuthError::new(error.status(), code.unwrap_or(ErrorCode::InvalidToken), description.clone())
-            .into_response();
-    let h = response.headers_mut();
     if matches!(error, AuthError::KeysUnavailable) {
-        h.insert(header::RETRY_AFTER, KEYS_RETRY_AFTER);
+        let mut response =
+            OAuthError::new(error.status(), code.unwrap_or(ErrorCode::TemporarilyUnavailable), description)
+                .into_response();
+        response.headers_mut().insert(header::RETRY_AFTER, KEYS_RETRY_AFTER);
         return response;
     }
+    // RFC 6750 §3: the scope needed, for a request without a usable token or without permission
+    // (an app-only token where a user's is needed included); a malformed request (400) is told
+    // what is wrong with it, and a missing app role is not something a new sign-in with more
+    // scopes can fix (naming a scope would loop a client that steps up).
+    let names_scope = !matches!(
+        error,
+        AuthError::InvalidRequest(_)
+            | AuthError::InsufficientScope(InsufficientScope::Role | InsufficientScope::NoAppRole)
+    );
+    let scope = names_scope.then(|| {
+        requirements.scopes_in(config).iter().map(|s| config.qualify_scope(s)).collect::<Vec<_>>().join(" ")
+    });
+    challenge(config, headers, error.status(), code, &description, scope.as_deref())
+}
+
+/// A `WWW-Authenticate: Bearer` answer with `status`, naming the protected resource metadata, the
+/// error `code` (none: a request without credentials, RFC 6750 §3.1), `scope` when given and not
+/// empty, and `description`; the body is the OAuth JSON error. The one place the challenge's
+/// format is written: [`response`] and the per-tool refusals
+/// ([`ToolPolicyLayer`](super::ToolPolicyLayer)) both build theirs here.
+pub(crate) fn challenge(
+    config: &AzureOAuthConfig,
+    headers: &HeaderMap,
+    status: StatusCode,
+    code: Option<ErrorCode>,
+    description: &str,
+    scope: Option<&str>,
+) -> Response {
+    let mut response =
+        OAuthError::new(status, code.unwrap_or(ErrorCode::InvalidToken), description).into_response();
     let base = config.public_base_url(headers);
     let metadata = format!("{base}/.well-known/oauth-protected-resource{}", config.resource_path());
     let mut challenge = format!("Bearer resource_metadata=\"{}\"", quote(&metadata));
     if let Some(code) = code {
         challenge.push_str(&format!(", error=\"{code}\""));
     }
-    // RFC 6750 §3: the scope needed, for a request without a usable token or without permission;
-    // a malformed request (400) is told what is wrong with it.
-    if !matches!(error, AuthError::InvalidRequest(_)) {
-        let scope = requirements
-            .scopes_in(config)
-            .iter()
-            .map(|s| config.qualify_scope(s))
-            .collect::<Vec<_>>()
-            .join(" ");
-        if !scope.is_empty() {
-            challenge.push_str(&format!(", scope=\"{}\"", quote(&scope)));
-        }
+    if let Some(scope) = scope.filter(|s| !s.is_empty()) {
+        challenge.push_str(&format!(", scope=\"{}\"", quote(scope)));
     }
     if code.is_some() {
-        challenge.push_str(&format!(", error_description=\"{}\"", quote(&description)));
+        challenge.push_str(&format!(", error_description=\"{}\"", quote(description)));
     }
     if let Ok(v) = HeaderValue::from_str(&challenge) {
-        h.insert(header::WWW_AUTHENTICATE, v);
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, v);
     }
     response
 }
@@ -78,7 +97,7 @@ fn quote(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validate::{InsufficientScope, InvalidRequest, InvalidToken};
+    use crate::validate::{InvalidRequest, InvalidToken};
 
     fn config() -> AzureOAuthConfig {
         crate::fixtures::build(crate::fixtures::builder().base_url("https://mcp.example.com"))
@@ -123,6 +142,10 @@ mod tests {
             "a 400 still names the metadata: {www}"
         );
         assert!(!www.contains("scope="), "{www}");
+        let (s, www, _) = challenge(AuthError::InsufficientScope(InsufficientScope::Role), &R);
+        assert_eq!(s, 403);
+        assert!(www.contains("error=\"insufficient_scope\""), "{www}");
+        assert!(!www.contains("scope=\"api:"), "a missing role names no scope to step up to: {www}");
         let (s, www, _) = challenge(AuthError::KeysUnavailable, &R);
         assert_eq!((s, www.as_str()), (503, ""));
     }

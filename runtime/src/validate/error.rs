@@ -137,6 +137,9 @@ reasons! {
         Scope => ("scope", "the access token lacks the required scope; sign in again asking for it"),
         /// An app-only token, which this resource does not accept.
         AppOnly => ("app only", "app-only tokens are not accepted here; call with a signed-in user's token"),
+        /// An app-only token that carries no app role at all: no application permission of this
+        /// API was granted to the calling app.
+        NoAppRole => ("no app role", "the calling app has no application permission (app role) assigned for this API; ask an administrator to assign it one of the API's app roles and grant admin consent, then request a new token"),
         /// An app-only token without any of the required roles.
         Role => ("role", "the app has not been granted the required app role; ask an administrator to assign it"),
     }

@@ -1,7 +1,7 @@
 //! Everything a protected route needs, and nothing that calls back up: the [`TokenValidator`]
 //! (Entra ID access token validation, its key and token caches), [`Requirements`], the bearer
 //! header reading and the RFC 6750 challenges, [`AuthError`], [`AzureClaims`] (also an axum
-//! extractor) and the tower [`AuthLayer`].
+//! extractor), the tower [`AuthLayer`] and the per-tool [`ToolPolicyLayer`].
 //!
 //! The rules a token must pass are listed on [`TokenValidator`].
 
@@ -12,10 +12,12 @@ mod claims;
 mod clock;
 mod error;
 mod extractor;
+mod jsonrpc;
 mod jwks;
 mod jwt;
 mod layer;
 mod requirements;
+mod tool_policy;
 mod validator;
 mod verify;
 
@@ -26,6 +28,7 @@ pub use error::{AuthError, InsufficientScope, InvalidRequest, InvalidToken};
 pub(crate) use extractor::not_set_up;
 pub use layer::{AuthFuture, AuthLayer, AuthService};
 pub use requirements::Requirements;
+pub use tool_policy::{ToolPolicyFuture, ToolPolicyLayer, ToolPolicyService};
 pub use validator::{TokenValidator, ValidatorStats};
 
 /// Not public API: entry points for the cargo-fuzz targets (`cfg(fuzzing)`, which cargo-fuzz sets).

@@ -135,7 +135,12 @@ impl Verifier {
                     if self.config.required_roles().is_empty() {
                         return Err(AuthError::InsufficientScope(InsufficientScope::AppOnly));
                     }
+                    if claims.roles().next().is_none() {
+                        return Err(AuthError::InsufficientScope(InsufficientScope::NoAppRole));
+                    }
                     self.config.required_roles().iter().any(|r| claims.has_role(r))
+                } else if claims.roles().next().is_none() {
+                    return Err(AuthError::InsufficientScope(InsufficientScope::NoAppRole));
                 } else {
                     req.required_roles().iter().any(|r| claims.has_role(r))
                 };
@@ -187,20 +192,36 @@ fn seconds(v: &Value) -> Option<u64> {
 /// or `idtyp=app`). Access tokens always name the client they were issued to (`azp` in v2, `appid`
 /// in v1); ID tokens never do. An ID token may lack `nonce` (the authorize request had none) and
 /// carry `roles` (the user's app roles), so the client claim is what tells them apart.
+///
+/// An access token with neither `scp` nor `roles` is an app-only token of an app that holds no
+/// application permission when it says it is app-only: `idtyp` = `app`, or (v1, and v2 without
+/// that optional claim) `oid` equal to `sub`, which only app-only tokens have — both are then the
+/// service principal's object id
+/// (<https://learn.microsoft.com/entra/identity-platform/access-token-claims-reference>,
+/// <https://learn.microsoft.com/entra/identity-platform/claims-validation>). It is then refused
+/// for the missing app role (403), not as an ID token.
 fn token_kind(
     claims: &serde_json::Map<String, Value>,
     version: TokenVersion,
 ) -> Result<TokenKind, AuthError> {
-    let has_scp = claims.get("scp").and_then(Value::as_str).is_some_and(|s| !s.trim().is_empty());
+    let str_claim = |name: &str| claims.get(name).and_then(Value::as_str).filter(|c| !c.trim().is_empty());
+    let has_scp = str_claim("scp").is_some();
     let has_roles = claims.get("roles").and_then(Value::as_array).is_some_and(|r| !r.is_empty());
     let app_idtyp = claims.get("idtyp").and_then(Value::as_str) == Some("app");
     let client_claim = match version {
         TokenVersion::V1 => "appid",
         TokenVersion::V2 => "azp",
     };
-    let has_client = claims.get(client_claim).and_then(Value::as_str).is_some_and(|c| !c.trim().is_empty());
-    if !has_client || claims.contains_key("nonce") || (!has_scp && !has_roles) {
+    if str_claim(client_claim).is_none() || claims.contains_key("nonce") {
         return Err(AuthError::InvalidToken(InvalidToken::IdToken));
+    }
+    if !has_scp && !has_roles {
+        let service_principal = str_claim("oid").is_some_and(|oid| str_claim("sub") == Some(oid));
+        return if app_idtyp || service_principal {
+            Ok(TokenKind::AppOnly)
+        } else {
+            Err(AuthError::InvalidToken(InvalidToken::IdToken))
+        };
     }
     Ok(if app_idtyp || !has_scp { TokenKind::AppOnly } else { TokenKind::Delegated })
 }
@@ -241,6 +262,42 @@ mod tests {
         ] {
             assert_eq!(i.audience_accepted(aud, version), ok, "{aud} {version:?}");
         }
+    }
+
+    #[test]
+    fn app_only_tokens_without_roles_are_app_only_not_id_tokens() {
+        let kind = |v: Value, version| {
+            let Value::Object(map) = v else { panic!("an object") };
+            token_kind(&map, version)
+        };
+        let id_token = Err(AuthError::InvalidToken(InvalidToken::IdToken));
+        let v2 = TokenVersion::V2;
+        assert_eq!(
+            kind(serde_json::json!({"azp": "c", "idtyp": "app", "oid": "s", "sub": "s"}), v2),
+            Ok(TokenKind::AppOnly)
+        );
+        assert_eq!(kind(serde_json::json!({"azp": "c", "idtyp": "app"}), v2), Ok(TokenKind::AppOnly));
+        assert_eq!(
+            kind(serde_json::json!({"appid": "c", "oid": "s", "sub": "s"}), TokenVersion::V1),
+            Ok(TokenKind::AppOnly),
+            "v1: oid = sub is the service principal"
+        );
+        assert_eq!(
+            kind(serde_json::json!({"azp": "c", "oid": "u", "sub": "pairwise"}), v2),
+            id_token,
+            "a user's"
+        );
+        assert_eq!(
+            kind(serde_json::json!({"oid": "s", "sub": "s", "idtyp": "app"}), v2),
+            id_token,
+            "no client"
+        );
+        assert_eq!(
+            kind(serde_json::json!({"azp": "c", "idtyp": "app", "nonce": "n"}), v2),
+            id_token,
+            "a nonce"
+        );
+        assert_eq!(kind(serde_json::json!({"azp": "c", "oid": "", "sub": ""}), v2), id_token, "empty ids");
     }
 
     #[test]

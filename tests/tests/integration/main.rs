@@ -33,4 +33,5 @@ mod macros;
 mod module_graph;
 mod obo;
 mod security_review;
+mod tool_policy;
 mod validator;

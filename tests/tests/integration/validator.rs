@@ -309,7 +309,19 @@ async fn id_tokens_and_app_only_tokens() {
     let body = s.accepted(&s.emu.token().app_only().roles(["Tasks.Read"]).sign(), "app role").await;
     assert_eq!(body["roles"], json!(["Tasks.Read"]));
     assert_eq!(s.call(&s.emu.token().app_only().roles(["Tasks.Write"]).sign()).await.status, 403);
-    assert_eq!(s.call(&s.emu.token().app_only().sign()).await.status, 401, "app-only without roles");
+    // An app-only token without any role: valid, but its app was granted no application
+    // permission (403, no scope to step up to), not an ID token.
+    for token in [s.emu.token().app_only().sign(), s.emu.token().v1().app_only().sign()] {
+        let a = s.call(&token).await;
+        assert_eq!(a.status, 403, "app-only without roles: {}", a.text);
+        assert_eq!(a.json()["error"], "insufficient_scope");
+        let why = a.json()["error_description"].as_str().expect("a description").to_owned();
+        assert!(why.contains("no application permission (app role) assigned"), "{why}");
+        assert!(!a.www().contains("scope=\""), "{}", a.www());
+    }
+    // Without idtyp (an optional claim in v2), oid = sub still marks the service principal.
+    let t = s.emu.token().app_only().without_claim("idtyp").sign();
+    assert_eq!(s.call(&t).await.status, 403, "app-only by oid = sub");
     // Genuine app-only tokens of both versions, with their client claim, pass.
     s.accepted(&s.emu.token().v1().app_only().roles(["Tasks.Read"]).sign(), "v1 app-only (appid)").await;
     s.accepted(&s.emu.token().v2().app_only().roles(["Tasks.Read"]).sign(), "v2 app-only (azp)").await;
