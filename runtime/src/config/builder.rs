@@ -394,7 +394,8 @@ impl AzureOAuthConfigBuilder {
         check_all(&keys::APP_ID_URIS, &self.app_id_uris)?;
         self.tool_policy.check()?;
         check_credential_settings(&self.credential)?;
-        let credential = self.credential.build(&authority_host)?;
+        let credential =
+            self.credential.build(&authority_host, self.http_timeout.unwrap_or(DEFAULT_HTTP_TIMEOUT))?;
         // What the mode needs, once every value is known to be valid.
         let mode = self.mode.unwrap_or_default();
         check_mode(mode, credential.as_ref(), state_keys.is_some(), base_url.is_some())?;

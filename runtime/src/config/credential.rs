@@ -59,7 +59,11 @@ impl CredentialSettings {
 
     /// The credential these settings choose (`None` when none is set), loaded and checked: a
     /// certificate read and not expired, a token file present.
-    pub(super) fn build(self, authority_host: &str) -> Result<Option<AppCredential>, ConfigError> {
+    pub(super) fn build(
+        self,
+        authority_host: &str,
+        http_timeout: std::time::Duration,
+    ) -> Result<Option<AppCredential>, ConfigError> {
         if let [first, second, ..] = self.kinds_set()[..] {
             return Err(ConfigError::TwoCredentials {
                 first: ConfigError::named(first),
@@ -90,7 +94,8 @@ impl CredentialSettings {
                     thumbprint_sha256 = certificate.thumbprint_sha256(),
                     days_left = left.as_secs() / 86_400,
                     "the app's certificate expires soon: upload its successor to the app registration and point \
-                     AZURE_CLIENT_CERTIFICATE_PATH at it before it does"
+                     AZURE_CLIENT_CERTIFICATE_PATH at it before it does (then restart; without AZURE_OAUTH_STATE_KEY \
+                     the new key also changes the sealing key, and registered clients register again)"
                 );
             }
             return Ok(Some(AppCredential::certificate(certificate, self.send_certificate_chain)));
@@ -109,7 +114,8 @@ impl CredentialSettings {
             };
             let audience =
                 self.token_exchange_audience.unwrap_or_else(|| exchange_audience(authority_host).to_owned());
-            let identity = ManagedIdentity::new(client_id.to_ascii_lowercase(), source, audience);
+            let identity =
+                ManagedIdentity::new(client_id.to_ascii_lowercase(), source, audience, http_timeout);
             return Ok(Some(AppCredential::managed_identity(identity)));
         }
         Ok(None)

@@ -92,8 +92,10 @@ impl ClientCertificate {
             path: name.clone(),
             detail: e.to_string(),
         })?;
-        let text_start = bytes.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(0);
-        if bytes[text_start..].starts_with(b"-----BEGIN") {
+        // A byte-order mark or white space may come before the first PEM line.
+        let text = bytes.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap_or(&bytes);
+        let text_start = text.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(0);
+        if text[text_start..].starts_with(b"-----BEGIN") {
             Self::pem(&bytes, &name)
         } else {
             Self::pkcs12(&bytes, password.unwrap_or_default(), &name)
@@ -177,7 +179,9 @@ impl ClientCertificate {
         let leaf = certs.iter().position(|der| public_key_of(der).is_some_and(|p| p == public)).ok_or_else(
             || unusable(source, "its private key does not belong to any of its certificates".into()),
         )?;
-        certs.swap(0, leaf);
+        // The leaf first, the rest in the order given (the chain as the file lists it).
+        let leaf = certs.remove(leaf);
+        certs.insert(0, leaf);
         let (_, cert) = x509_parser::parse_x509_certificate(&certs[0])
             .map_err(|e| unusable(source, format!("the certificate cannot be read: {e}")))?;
         let not_after_secs = u64::try_from(cert.validity().not_after.timestamp()).unwrap_or(0);

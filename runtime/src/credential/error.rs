@@ -19,8 +19,9 @@ pub enum CredentialError {
     },
     /// A PKCS#12 file that does not open with the password given (or is no PKCS#12 file).
     #[error(
-        "the certificate {source_name} does not open with the password given: set AZURE_CLIENT_CERTIFICATE_PASSWORD \
-         to the password it was exported with (or export it again as PEM with its key)"
+        "the certificate {source_name} does not open with the password given, or is not a PKCS#12 file: set \
+         AZURE_CLIENT_CERTIFICATE_PASSWORD to the password it was exported with, or give a PEM file with the \
+         certificate and its unencrypted key"
     )]
     WrongPassword {
         /// The file (or `bytes given to the builder`).

@@ -6,7 +6,8 @@
 //! <https://learn.microsoft.com/azure/app-service/overview-managed-identity#rest-endpoint-reference>)
 //! when both are set, else from the VM's instance metadata service
 //! (<https://learn.microsoft.com/entra/identity/managed-identities-azure-resources/how-to-use-vm-token#get-a-token-using-http>).
-//! Cached until five minutes before it expires (half its life when shorter); one fetch at a time.
+//! Cached until five minutes before it expires (half its life when shorter); one fetch at a time,
+//! never through a proxy (the identity header and the token stay on the host's own link).
 
 use std::fmt;
 use std::sync::Mutex;
@@ -44,6 +45,9 @@ pub(crate) struct ManagedIdentity {
     pub(crate) source: Source,
     /// `api://AzureADTokenExchange` (or the sovereign cloud's).
     pub(crate) audience: String,
+    /// Its own client: no proxy (the identity header and token stay on this host or link), no
+    /// redirects, the configured timeout.
+    http: reqwest::Client,
     cached: Mutex<Option<(String, Instant)>>,
     flight: SingleFlight<(), Result<String, CredentialError>>,
 }
@@ -69,13 +73,21 @@ struct TokenAnswer {
 }
 
 impl ManagedIdentity {
-    pub(crate) fn new(client_id: String, source: Source, audience: String) -> Self {
-        Self { client_id, source, audience, cached: Mutex::new(None), flight: SingleFlight::default() }
+    pub(crate) fn new(client_id: String, source: Source, audience: String, timeout: Duration) -> Self {
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            // Building fails only when the TLS backend cannot initialise, which no request could survive.
+            .unwrap_or_else(|e| panic!("axum-mcp-azure-oauth: cannot build the HTTP client: {e}"));
+        Self { client_id, source, audience, http, cached: Mutex::new(None), flight: SingleFlight::default() }
     }
 
     /// The identity's token: the cached one while fresh, else one fetch shared by every caller
     /// waiting for it.
-    pub(crate) async fn token(&self, http: &reqwest::Client) -> Result<String, CredentialError> {
+    pub(crate) async fn token(&self) -> Result<String, CredentialError> {
         if let Some(token) = self.fresh() {
             return Ok(token);
         }
@@ -85,7 +97,7 @@ impl ManagedIdentity {
                 if let Some(token) = self.fresh() {
                     return Ok(token);
                 }
-                let (token, lifetime) = self.fetch(http).await?;
+                let (token, lifetime) = self.fetch().await?;
                 let margin = Duration::from_secs(300).min(lifetime / 2);
                 *lock(&self.cached) = Some((token.clone(), Instant::now() + (lifetime - margin)));
                 Ok(token)
@@ -97,7 +109,8 @@ impl ManagedIdentity {
         lock(&self.cached).as_ref().filter(|(_, renew)| Instant::now() < *renew).map(|(t, _)| t.clone())
     }
 
-    async fn fetch(&self, http: &reqwest::Client) -> Result<(String, Duration), CredentialError> {
+    async fn fetch(&self) -> Result<(String, Duration), CredentialError> {
+        let http = &self.http;
         let endpoint = self.source.endpoint();
         let query = |version: &'static str| {
             [

@@ -118,10 +118,9 @@ impl AppCredential {
     /// The form parameters that authenticate app `app_id` to the token endpoint `token_endpoint`
     /// (the assertion's audience): `client_secret`, or `client_assertion_type` and
     /// `client_assertion`. A managed identity's token is fetched (or taken from its cache) with
-    /// `http`.
+    /// its own client.
     pub(crate) async fn form(
         &self,
-        http: &reqwest::Client,
         app_id: &str,
         token_endpoint: &str,
     ) -> Result<Vec<(&'static str, String)>, CredentialError> {
@@ -134,7 +133,7 @@ impl AppCredential {
                 certificate.assertion(app_id, token_endpoint, secs, *send_chain)
             }
             Inner::FederatedTokenFile(path) => read_token_file(path).await?,
-            Inner::ManagedIdentity(identity) => identity.token(http).await?,
+            Inner::ManagedIdentity(identity) => identity.token().await?,
         };
         Ok(vec![("client_assertion_type", JWT_BEARER_ASSERTION.to_owned()), ("client_assertion", assertion)])
     }

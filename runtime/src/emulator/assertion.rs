@@ -69,7 +69,11 @@ fn check_certificate(
         let m = state.lock();
         m.certificates
             .iter()
-            .find(|c| Some(c.x5t_s256.as_str()) == s256 || Some(c.x5t.as_str()) == sha1)
+            // `x5t#S256` when sent (the SHA-1 `x5t` only in its absence).
+            .find(|c| match s256 {
+                Some(s256) => c.x5t_s256 == s256,
+                None => Some(c.x5t.as_str()) == sha1,
+            })
             .cloned()
     };
     let thumbprint = s256.or(sha1).unwrap_or_default();
@@ -122,6 +126,14 @@ fn check_certificate(
             format!("Client assertion audience claim does not match Realm issuer. Expected '{token_url}'."),
         ));
     }
+    for claim in ["jti", "nbf", "exp"] {
+        if claims.get(claim).is_none() {
+            return Err(invalid(
+                700_027,
+                format!("Client assertion failed validation. [Reason - The claim '{claim}' is required.]"),
+            ));
+        }
+    }
     check_time(claims)
 }
 
@@ -162,7 +174,7 @@ fn check_time(claims: &Map<String, Value>) -> Result<(), EntraError> {
     let now = unix_now();
     let exp = claims.get("exp").and_then(Value::as_u64).unwrap_or(0);
     let nbf = claims.get("nbf").and_then(Value::as_u64).unwrap_or(0);
-    if exp + CLOCK_SKEW_SECS < now || nbf > now + CLOCK_SKEW_SECS {
+    if exp.saturating_add(CLOCK_SKEW_SECS) < now || nbf > now.saturating_add(CLOCK_SKEW_SECS) {
         return Err(invalid(
             700_024,
             format!(

@@ -158,10 +158,8 @@ impl Inner {
                 let url =
                     format!("{}/{}/oauth2/v2.0/token", self.config.authority_host(), self.config.tenant_id());
                 let scope = format!("{}/.default", self.config.graph_endpoint());
-                let proof = credential
-                    .form(&self.http, self.config.app_id(), &url)
-                    .await
-                    .map_err(EnrolError::Credential)?;
+                let proof =
+                    credential.form(self.config.app_id(), &url).await.map_err(EnrolError::Credential)?;
                 let mut form: Vec<(&str, String)> = vec![
                     ("client_id", self.config.app_id().to_owned()),
                     ("grant_type", "client_credentials".to_owned()),

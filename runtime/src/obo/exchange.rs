@@ -69,7 +69,7 @@ pub(crate) async fn exchange(
     let mut backoff = Backoff::new(budget);
     loop {
         // Each try proves the app anew: an assertion is for one request.
-        let proof = credential.form(http, config.app_id(), &url).await.map_err(OboError::Credential)?;
+        let proof = credential.form(config.app_id(), &url).await.map_err(OboError::Credential)?;
         let mut form: Vec<(&str, &str)> = vec![
             ("grant_type", JWT_BEARER),
             ("client_id", config.app_id()),

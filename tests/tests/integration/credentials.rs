@@ -348,3 +348,110 @@ async fn no_key_password_or_identity_header_shows_in_debug_and_replicas_derive_o
     let refused = reqwest::get(authorize.replace(&other.base, &stranger.base)).await.expect("GET /authorize");
     assert_eq!(refused.status(), 400, "another key does not open it");
 }
+
+/// The emulator refuses the assertions Entra would: no `jti`, a SHA-256 thumbprint of a
+/// certificate it does not have (even with the SHA-1 thumbprint of one it has), an audience that is
+/// another token endpoint, a signature by another key.
+#[tokio::test]
+async fn the_emulator_refuses_client_assertions_entra_would() {
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    let emu = Emulator::start().await.expect("emulator");
+    let cert = emu.issue_certificate();
+    let stranger = TestCertificate::generate("CN=stranger");
+    let token_url = format!("{}/{}/oauth2/v2.0/token", emu.authority_host(), emu.home_tenant());
+    let sha = |alg: &'static aws_lc_rs::digest::Algorithm, der: &[u8]| {
+        URL_SAFE_NO_PAD.encode(aws_lc_rs::digest::digest(alg, der))
+    };
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("now").as_secs();
+    // RS256 by hand with the certificate's PKCS#8 key, so that each header and claim is the test's.
+    let sign = |key_of: &TestCertificate, s256: Option<String>, sha1: Option<String>, claims: Value| {
+        let pem = key_of.pem();
+        let body: String = pem
+            .lines()
+            .skip_while(|l| !l.contains("BEGIN PRIVATE KEY"))
+            .skip(1)
+            .take_while(|l| !l.starts_with("-----"))
+            .collect();
+        let pkcs8 = base64::engine::general_purpose::STANDARD.decode(body).expect("PKCS#8");
+        let key = aws_lc_rs::signature::RsaKeyPair::from_pkcs8(&pkcs8).expect("an RSA key");
+        let mut header = serde_json::json!({"alg": "RS256", "typ": "JWT"});
+        if let Some(t) = s256 {
+            header["x5t#S256"] = t.into();
+        }
+        if let Some(t) = sha1 {
+            header["x5t"] = t.into();
+        }
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let mut sig = vec![0; key.public_modulus_len()];
+        key.sign(
+            &aws_lc_rs::signature::RSA_PKCS1_SHA256,
+            &aws_lc_rs::rand::SystemRandom::new(),
+            input.as_bytes(),
+            &mut sig,
+        )
+        .expect("signed");
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(sig))
+    };
+    let claims = |aud: &str, jti: bool| {
+        let mut c = serde_json::json!({"aud": aud, "iss": emu.app_id(), "sub": emu.app_id(), "nbf": now, "exp": now + 600});
+        if jti {
+            c["jti"] = "j-1".into();
+        }
+        c
+    };
+    let ours = Some(sha(&aws_lc_rs::digest::SHA256, cert.certificate_der()));
+    let cases = [
+        ("a good assertion", sign(&cert, ours.clone(), None, claims(&token_url, true)), None),
+        ("no jti", sign(&cert, ours.clone(), None, claims(&token_url, false)), Some(700_027)),
+        (
+            "another certificate's SHA-256 thumbprint beside ours in SHA-1",
+            sign(
+                &cert,
+                Some(sha(&aws_lc_rs::digest::SHA256, stranger.certificate_der())),
+                Some(sha(&aws_lc_rs::digest::SHA1_FOR_LEGACY_USE_ONLY, cert.certificate_der())),
+                claims(&token_url, true),
+            ),
+            Some(700_027),
+        ),
+        (
+            "another token endpoint as audience",
+            sign(
+                &cert,
+                ours.clone(),
+                None,
+                claims(&format!("{}/common/oauth2/v2.0/token", emu.authority_host()), true),
+            ),
+            Some(700_027),
+        ),
+        ("signed by another key", sign(&stranger, ours, None, claims(&token_url, true)), Some(700_027)),
+    ];
+    for (what, assertion, refused) in cases {
+        let answer = reqwest::Client::new()
+            .post(&token_url)
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("client_id", emu.app_id().as_str()),
+                ("scope", "https://graph.microsoft.com/.default"),
+                ("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"),
+                ("client_assertion", assertion.as_str()),
+            ])
+            .send()
+            .await
+            .expect("sent");
+        let status = answer.status().as_u16();
+        let body: Value = answer.json().await.expect("json");
+        match refused {
+            None => assert_eq!(status, 200, "{what}: {body}"),
+            Some(code) => {
+                assert_eq!(status, 401, "{what}: {body}");
+                assert_eq!(body["error_codes"][0], code, "{what}: {body}");
+            }
+        }
+    }
+}

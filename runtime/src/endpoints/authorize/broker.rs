@@ -485,9 +485,7 @@ async fn entra_token(
     let credential = state.config.credential().ok_or_else(|| {
         OAuthError::server_error("the broker has no app credential (AZURE_CLIENT_SECRET or another kind)")
     })?;
-    form.extend(
-        credential.form(&state.http, state.config.app_id(), &url).await.map_err(|e| credential_failed(&e))?,
-    );
+    form.extend(credential.form(state.config.app_id(), &url).await.map_err(|e| credential_failed(&e))?);
     let response = state
         .http
         .post(&url)

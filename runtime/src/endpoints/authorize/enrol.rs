@@ -134,10 +134,7 @@ async fn send_as(
     if platform == Some(RedirectPlatform::Web)
         && let Some(credential) = state.config.credential()
     {
-        let proof = credential
-            .form(&state.http, state.config.app_id(), &url)
-            .await
-            .map_err(|e| credential_failed(&e))?;
+        let proof = credential.form(state.config.app_id(), &url).await.map_err(|e| credential_failed(&e))?;
         form.extend(proof.into_iter().map(|(k, v)| (k.to_owned(), v)));
     }
     let origin = origin.filter(|_| platform == Some(RedirectPlatform::Spa));
