@@ -4,12 +4,10 @@
 //! (<https://learn.microsoft.com/entra/workload-id/workload-identity-federation>).
 
 use aws_lc_rs::signature::{self, UnparsedPublicKey};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
 use super::errors::{EntraError, unauthorized};
-use super::jws::{self, CLOCK_SKEW_SECS, str_claim};
+use super::jws::{self, CLOCK_SKEW_SECS, Parsed, str_claim};
 use super::state::State;
 use super::time::unix_now;
 use crate::credential::JWT_BEARER_ASSERTION;
@@ -28,28 +26,14 @@ pub(crate) fn check(
             format!("Client assertion type is not '{JWT_BEARER_ASSERTION}' or the assertion is missing."),
         ));
     }
-    let (header, claims, signing_input, sig) =
-        parts(assertion).ok_or_else(|| invalid(50_027, "JWT token is invalid or malformed.".into()))?;
+    let Parsed { header, claims, signing_input, signature } =
+        jws::parse(assertion).ok_or_else(|| invalid(50_027, "JWT token is invalid or malformed.".into()))?;
     let app_id = &state.app.app_id;
     if str_claim(&claims, "iss").eq_ignore_ascii_case(app_id) {
-        check_certificate(state, &header, &claims, signing_input.as_bytes(), &sig, token_url)
+        check_certificate(state, &header, &claims, signing_input.as_bytes(), &signature, token_url)
     } else {
         check_federated(state, assertion, &claims)
     }
-}
-
-type Parts = (Map<String, Value>, Map<String, Value>, String, Vec<u8>);
-
-fn parts(jwt: &str) -> Option<Parts> {
-    let mut it = jwt.split('.');
-    let (h, p, s) = (it.next()?, it.next()?, it.next()?);
-    if it.next().is_some() {
-        return None;
-    }
-    let object = |part: &str| -> Option<Map<String, Value>> {
-        serde_json::from_slice::<Value>(&URL_SAFE_NO_PAD.decode(part).ok()?).ok()?.as_object().cloned()
-    };
-    Some((object(h)?, object(p)?, format!("{h}.{p}"), URL_SAFE_NO_PAD.decode(s).ok()?))
 }
 
 /// A self-signed assertion: a registered certificate's signature, `iss` = `sub` = the app,

@@ -25,19 +25,37 @@ pub(crate) enum JwsError {
     BadSignature,
 }
 
+/// A compact JWS taken apart, nothing verified.
+pub(crate) struct Parsed {
+    pub(crate) header: Map<String, Value>,
+    pub(crate) claims: Map<String, Value>,
+    /// `header.payload`, the bytes the signature covers.
+    pub(crate) signing_input: String,
+    pub(crate) signature: Vec<u8>,
+}
+
+/// Three base64url parts, the first two JSON objects; `None` otherwise.
+pub(crate) fn parse(token: &str) -> Option<Parsed> {
+    let mut parts = token.split('.');
+    let (h, p, sig) = (parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() {
+        return None;
+    }
+    let object = |part: &str| -> Option<Map<String, Value>> {
+        serde_json::from_slice::<Value>(&URL_SAFE_NO_PAD.decode(part).ok()?).ok()?.as_object().cloned()
+    };
+    Some(Parsed {
+        header: object(h)?,
+        claims: object(p)?,
+        signing_input: format!("{h}.{p}"),
+        signature: URL_SAFE_NO_PAD.decode(sig).ok()?,
+    })
+}
+
 /// Parses `token` and checks its signature with a key listed for its `tid`: the shared keys or the
 /// tenant's own (never an app's custom keys, nor retired keys). Returns the claims.
 pub(crate) fn verify(state: &State, token: &str) -> Result<Map<String, Value>, JwsError> {
-    let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(sig), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
-        return Err(JwsError::Malformed);
-    };
-    let decode = |s: &str| -> Option<Map<String, Value>> {
-        serde_json::from_slice::<Value>(&URL_SAFE_NO_PAD.decode(s).ok()?).ok()?.as_object().cloned()
-    };
-    let (Some(header), Some(claims), Ok(sig)) = (decode(h), decode(p), URL_SAFE_NO_PAD.decode(sig)) else {
-        return Err(JwsError::Malformed);
-    };
+    let Parsed { header, claims, signing_input, signature: sig } = parse(token).ok_or(JwsError::Malformed)?;
     if header.get("alg").and_then(Value::as_str) != Some("RS256") {
         return Err(JwsError::KeyNotFound);
     }
@@ -52,7 +70,7 @@ pub(crate) fn verify(state: &State, token: &str) -> Result<Map<String, Value>, J
         m.shared.listed.iter().chain(own).find(|k| k.kid == kid).cloned()
     };
     let Some(key) = key else { return Err(JwsError::KeyNotFound) };
-    if !verify_rs256(&key, format!("{h}.{p}").as_bytes(), &sig) {
+    if !verify_rs256(&key, signing_input.as_bytes(), &sig) {
         return Err(JwsError::BadSignature);
     }
     Ok(claims)
