@@ -142,23 +142,22 @@ impl AppCredential {
 /// The federated token file's current token: read at every use, since the kubelet replaces it
 /// (hourly, well before it expires) and a copy kept here would outlive it.
 async fn read_token_file(path: &std::path::Path) -> Result<String, CredentialError> {
-    let error = |detail: String| CredentialError::TokenFile { path: path.display().to_string(), detail };
-    let text = tokio::fs::read_to_string(path).await.map_err(|e| error(e.to_string()))?;
-    let token = text.trim();
-    if token.is_empty() {
-        return Err(error("the file is empty".into()));
-    }
-    Ok(token.to_owned())
+    token_in(path, tokio::fs::read_to_string(path).await)
 }
 
 /// Checks at start-up that the federated token file is there.
 pub(crate) fn check_token_file(path: &std::path::Path) -> Result<(), CredentialError> {
+    token_in(path, std::fs::read_to_string(path)).map(drop)
+}
+
+/// The token in the federated token file's `read` text: trimmed, not empty.
+fn token_in(path: &std::path::Path, read: std::io::Result<String>) -> Result<String, CredentialError> {
     let error = |detail: String| CredentialError::TokenFile { path: path.display().to_string(), detail };
-    let text = std::fs::read_to_string(path).map_err(|e| error(e.to_string()))?;
-    if text.trim().is_empty() {
-        return Err(error("the file is empty".into()));
+    let text = read.map_err(|e| error(e.to_string()))?;
+    match text.trim() {
+        "" => Err(error("the file is empty".into())),
+        token => Ok(token.to_owned()),
     }
-    Ok(())
 }
 
 impl fmt::Debug for AppCredential {
