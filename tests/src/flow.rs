@@ -318,9 +318,16 @@ pub fn assert_no_resource(emu: &Emulator) {
 
 /// The payload of a JWT, decoded (no verification: the server did that).
 pub fn jwt_payload(token: &str) -> Value {
-    let payload = token.split('.').nth(1).expect("a JWT");
-    serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).expect("base64url"),
-    )
-    .expect("JSON payload")
+    jwt_part(token, 1)
+}
+
+/// The header of a JWT, decoded.
+pub fn jwt_header(token: &str) -> Value {
+    jwt_part(token, 0)
+}
+
+fn jwt_part(token: &str, n: usize) -> Value {
+    let part = token.split('.').nth(n).expect("a JWT");
+    serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).expect("base64url"))
+        .expect("a JSON part")
 }

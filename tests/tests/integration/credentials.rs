@@ -19,17 +19,9 @@ use support::UNSERVED_BASE;
 use support::credentials::{
     EXCHANGE_AUDIENCE, Kind, PFX_PASSWORD, STATE_KEY, WORKLOAD_SUBJECT, with_credential,
 };
-use support::flow::{jwt_payload, refresh_as, run_broker_flow, run_flow};
+use support::flow::{jwt_header, jwt_payload, refresh_as, run_broker_flow, run_flow};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-/// The header of a compact JWS.
-fn jwt_header(token: &str) -> Value {
-    use base64::Engine as _;
-    let part = token.split('.').next().unwrap_or_default();
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(part).unwrap_or_default();
-    serde_json::from_slice(&bytes).unwrap_or(Value::Null)
-}
 
 /// Asserts `sent` proved the app with an assertion of `kind`, never a secret; returns the assertion.
 fn assert_assertion(sent: &RecordedRequest, kind: Kind, emu: &Emulator) -> String {
