@@ -54,6 +54,72 @@ pub(crate) enum StrValue {
     Runtime(Expr),
 }
 
+/// A string value and the rule it must follow; literals are already checked.
+pub(crate) struct Checked {
+    pub(crate) value: StrValue,
+    pub(crate) rule: Rule,
+}
+
+/// One string value: literals checked now, everything else left to a `const` check (the handler's
+/// requirements are `const` items, so a value computed at run time is a type error anyway).
+pub(crate) fn string(expr: &Expr, field: &str, rule: Rule, errors: &mut Errors) -> Option<Checked> {
+    let value = str_value(expr, field, errors)?;
+    match &value {
+        StrValue::Literal(lit) => {
+            if !check_literal(lit, field, rule, errors) {
+                return None;
+            }
+        }
+        StrValue::Const(_) => {}
+        StrValue::Runtime(e) => {
+            // Still a `const` check: a run-time value fails to compile there with rustc's own error.
+            return Some(Checked { value: StrValue::Const(e.clone()), rule });
+        }
+    }
+    Some(Checked { value, rule })
+}
+
+/// A `[a, b, …]` list; `what` names one element in messages, `example` shows one.
+pub(crate) fn list(
+    key: &Ident,
+    expr: &Expr,
+    rule: Rule,
+    what: &str,
+    example: &str,
+    errors: &mut Errors,
+) -> Vec<Checked> {
+    let field = key.to_string();
+    let Expr::Array(array) = peel(expr) else {
+        errors.at(expr, format_args!("`{field}` takes a list such as `{field} = [\"{example}\"]`"));
+        return Vec::new();
+    };
+    if array.elems.is_empty() {
+        errors.at(array, format_args!("`{field}` is empty: list at least {what}, or remove `{field}`"));
+        return Vec::new();
+    }
+    array.elems.iter().filter_map(|e| string(e, &field, rule, errors)).collect()
+}
+
+/// The value as written (a literal or a constant expression), to emit.
+pub(crate) fn expr_of(checked: &Checked) -> TokenStream {
+    match &checked.value {
+        StrValue::Literal(lit) => lit.to_token_stream(),
+        StrValue::Const(e) | StrValue::Runtime(e) => e.to_token_stream(),
+    }
+}
+
+/// `const` checks for values that are not literals (literals were checked by the macro).
+pub(crate) fn checked_const_checks(field: &str, values: &[Checked]) -> TokenStream {
+    let values: Vec<(&syn::Expr, Rule)> = values
+        .iter()
+        .filter_map(|c| match &c.value {
+            StrValue::Literal(_) => None,
+            StrValue::Const(e) | StrValue::Runtime(e) => Some((e, c.rule)),
+        })
+        .collect();
+    const_checks(field, &values)
+}
+
 /// Strips the invisible groups `macro_rules!` wraps around `$e:expr` fragments, and parentheses.
 pub(crate) fn peel(expr: &Expr) -> &Expr {
     match expr {

@@ -26,6 +26,7 @@ mod routes;
     reason = "the runtime crate's file, under the runtime's lints"
 )]
 mod rules;
+mod tool_attr;
 
 use proc_macro::TokenStream;
 
@@ -117,9 +118,71 @@ use proc_macro::TokenStream;
 ///     .merge(auth.router());
 /// # Ok(()) }
 /// ```
+///
+/// # On rmcp tools: least privilege per tool
+/// On the `impl` block of an rmcp `#[tool_router]` server, `#[azure_mcp_auth]` (no arguments)
+/// collects what each `#[tool]` method's own `#[azure_mcp_auth(…)]` requires into
+/// `Self::tool_policy()`, an `axum_mcp_azure_oauth::config::ToolPolicy`. Give it to the
+/// configuration (`.tool_policy(Server::tool_policy())`): the protected resource metadata then
+/// lists the scopes, and `AzureOAuth::mcp_layer()` checks every `tools/call` before the tool runs,
+/// answering a caller who lacks a scope with the 403 `insufficient_scope` challenge that MCP
+/// clients step up from.
+///
+/// ```
+/// use axum_mcp_azure_oauth::azure_mcp_auth;
+/// use rmcp::handler::server::router::tool::ToolRouter;
+/// use rmcp::model::CallToolResult;
+/// use rmcp::{tool, tool_router};
+///
+/// struct Files {
+///     tool_router: ToolRouter<Self>,
+/// }
+///
+/// #[azure_mcp_auth]
+/// #[tool_router]
+/// impl Files {
+///     #[tool(description = "Lists files")] // needs only what the MCP route needs
+///     async fn list(&self) -> CallToolResult { CallToolResult::success(vec![]) }
+///
+///     #[azure_mcp_auth(scope = "Files.ReadWrite")]
+///     #[tool(description = "Deletes a file")]
+///     async fn delete(&self) -> CallToolResult { CallToolResult::success(vec![]) }
+///
+///     #[azure_mcp_auth(any_scope = ["Files.Read", "Files.ReadWrite"], roles = "Files.Admin")]
+///     #[tool(name = "export", description = "Exports every file")]
+///     async fn export_all(&self) -> CallToolResult { CallToolResult::success(vec![]) }
+/// }
+///
+/// let policy = Files::tool_policy();
+/// assert!(policy.requirement("list").is_none());
+/// assert_eq!(policy.requirement("delete").unwrap().scopes_all(), ["Files.ReadWrite"]);
+/// assert_eq!(policy.requirement("export").unwrap().roles_any(), ["Files.Admin"]);
+/// # let _ = Files { tool_router: Files::tool_router() };
+/// ```
+///
+/// A tool's keys, each value a string literal or a constant expression checked by the same rules:
+/// - `scope = "…"`: a delegated scope the signed-in user's token must hold (a bare name the app
+///   exposes, as `access_as_user`);
+/// - `all_scopes = ["…", "…"]`: every one of them; `any_scope = ["…", "…"]`: at least one of them
+///   (both may be given: every scope of the first and one of the second);
+/// - `roles = "…"` or `roles = ["…", "…"]`: one of these app roles. An app-only caller (client
+///   credentials) must hold one; a tool that names no scope checks a signed-in user's roles instead.
+///   A tool without `roles` refuses app-only callers.
+///
+/// A tool's name is the one rmcp lists it under: `#[tool(name = "…")]`, else the method's name.
 #[proc_macro_attribute]
 pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
-    expand_with((args.into(), item.into()), auth_attr::try_expand, auth_attr::fallback).into()
+    let (args, item): (proc_macro2::TokenStream, proc_macro2::TokenStream) = (args.into(), item.into());
+    // On an `impl` block: the rmcp tools' requirements; on a function: an axum handler.
+    match syn::parse2::<syn::ItemImpl>(item.clone()) {
+        Ok(block) => expand_with(
+            (args, block),
+            |(a, b)| tool_attr::try_expand(a, b.clone()),
+            |(_, b), e| tool_attr::fallback(b, e),
+        )
+        .into(),
+        Err(_) => expand_with((args, item), auth_attr::try_expand, auth_attr::fallback).into(),
+    }
 }
 
 /// The OAuth endpoints (protected resource metadata, authorization server metadata, registration,

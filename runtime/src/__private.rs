@@ -120,6 +120,19 @@ pub fn azure_oauth_routes<S: Clone + Send + Sync + 'static>(builder: AzureOAuthC
     AzureOAuth::new(config).install().router()
 }
 
+/// `#[azure_mcp_auth]` on a tool `impl` block: the policy of its tools, each as (name, every
+/// scope of, one scope of, one role of).
+pub fn tool_policy(tools: &[(&str, &[&str], &[&str], &[&str])]) -> crate::config::ToolPolicy {
+    use crate::config::{ToolPolicy, ToolRequirement};
+    tools.iter().fold(ToolPolicy::new(), |policy, (name, all, any, roles)| {
+        let mut requirement = ToolRequirement::new().all_scopes(all.iter().copied());
+        if !any.is_empty() {
+            requirement = requirement.any_scope(any.iter().copied());
+        }
+        policy.tool(*name, requirement.any_role(roles.iter().copied()))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use http::StatusCode;

@@ -44,6 +44,10 @@ const RUNTIME: &str = "axum_mcp_azure_oauth";
 /// so that their types are the runtime's.
 const ALSO: &[&str] = &["axum", "serde_json"];
 
+/// Crates the cases use that the runtime does not link (this package's dev-dependencies too):
+/// their library as this `cargo build` made it, with this package's profile.
+const BESIDE: &[&str] = &["rmcp"];
+
 /// The edition of the cases: the workspace's.
 const EDITION: &str = "2024";
 
@@ -179,6 +183,7 @@ fn workspace_build() -> Result<Build, String> {
     // proc-macro crate's tests (with the host's profile and features). The cases want the former:
     // the build with this package's own profile (both are workspace members).
     let mut runtimes: Vec<(Value, PathBuf)> = Vec::new();
+    let mut beside: Vec<(String, Value, PathBuf)> = Vec::new();
     let mut own_profile = None;
     let mut native = BTreeSet::new();
     let mut rebuilt = Vec::new();
@@ -195,11 +200,16 @@ fn workspace_build() -> Result<Build, String> {
                 }
                 if name == env!("CARGO_CRATE_NAME") {
                     own_profile = Some(message["profile"].clone());
-                } else if name == RUNTIME {
+                } else if name == RUNTIME || BESIDE.contains(&name.as_str()) {
                     let files =
                         message["filenames"].as_array().into_iter().flatten().filter_map(Value::as_str);
                     let rlibs = files.filter(|f| f.ends_with(".rlib")).map(PathBuf::from);
-                    runtimes.extend(rlibs.map(|rlib| (message["profile"].clone(), rlib)));
+                    let profile = message["profile"].clone();
+                    if name == RUNTIME {
+                        runtimes.extend(rlibs.map(|rlib| (profile.clone(), rlib)));
+                    } else {
+                        beside.extend(rlibs.map(|rlib| (name.clone(), profile.clone(), rlib)));
+                    }
                 }
             }
             Some("build-script-executed") => {
@@ -238,6 +248,23 @@ fn workspace_build() -> Result<Build, String> {
             format!("`{RUNTIME}` does not link `{name}`: the cases cannot use the runtime's build")
         })?;
         build.externs.push(((*name).to_owned(), rlib.clone()));
+    }
+    for name in BESIDE {
+        let mut built = beside.iter().filter(|(n, ..)| n == name).collect::<Vec<_>>();
+        if built.len() > 1 {
+            // A dependency has the profile's dependency settings (opt-level), so the host's
+            // build (for the proc-macro crate's tests: no debug info) is told apart by debug info.
+            let debuginfo = own_profile.as_ref().map(|p| &p["debuginfo"]);
+            built.retain(|(_, profile, _)| Some(&profile["debuginfo"]) == debuginfo);
+        }
+        match built.as_slice() {
+            [(_, _, rlib)] => build.externs.push(((*name).to_owned(), rlib.clone())),
+            [] => return Err(format!("cargo built no library `{name}` with the profile of this package")),
+            several => {
+                let paths: Vec<String> = several.iter().map(|(_, _, p)| p.display().to_string()).collect();
+                return Err(format!("cargo built `{name}` several times alike: {}", paths.join(", ")));
+            }
+        }
     }
     Ok(build)
 }

@@ -18,3 +18,10 @@ fn azure_oauth_routes() {
     cases.pass("cases/routes/pass");
     cases.compile_fail("cases/routes/fail");
 }
+
+#[test]
+fn azure_mcp_auth_on_tools() {
+    let mut cases = TestCases::new();
+    cases.pass("cases/tool_attr/pass");
+    cases.compile_fail("cases/tool_attr/fail");
+}

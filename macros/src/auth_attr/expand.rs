@@ -3,32 +3,13 @@
 //! requirements as associated `const`s.
 
 use proc_macro2::{Span, TokenStream};
-use quote::{ToTokens, format_ident, quote, quote_spanned};
+use quote::{format_ident, quote, quote_spanned};
 use syn::ext::IdentExt;
 use syn::spanned::Spanned;
 use syn::{FnArg, Pat, PatType};
 
-use super::valid::{Checked, Handler};
-use crate::common::{self, StrValue};
-
-fn expr_of(checked: &Checked) -> TokenStream {
-    match &checked.value {
-        StrValue::Literal(lit) => lit.to_token_stream(),
-        StrValue::Const(e) | StrValue::Runtime(e) => e.to_token_stream(),
-    }
-}
-
-/// `const` checks for values that are not literals (literals were checked by the macro).
-fn const_checks(field: &str, values: &[Checked]) -> TokenStream {
-    let values: Vec<(&syn::Expr, crate::keys::Rule)> = values
-        .iter()
-        .filter_map(|c| match &c.value {
-            StrValue::Literal(_) => None,
-            StrValue::Const(e) | StrValue::Runtime(e) => Some((e, c.rule)),
-        })
-        .collect();
-    common::const_checks(field, &values)
-}
+use super::valid::Handler;
+use crate::common::{checked_const_checks as const_checks, expr_of};
 
 /// The handler with its auth extractor, its marker type and the `const` checks.
 pub(crate) fn expand(handler: Handler) -> TokenStream {

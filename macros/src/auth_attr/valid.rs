@@ -6,20 +6,14 @@ use syn::spanned::Spanned;
 use syn::{Expr, FnArg, Ident, ItemFn, PatType, Type};
 
 use super::parse::{Arg, Args};
-use crate::common::{self, Errors, StrValue};
-use crate::keys::{GUID_RULE, Rule, SCOPE_NAME_RULE, SCOPE_TOKEN_RULE};
+use crate::common::{self, Checked, Errors, list, string};
+use crate::keys::{GUID_RULE, SCOPE_NAME_RULE, SCOPE_TOKEN_RULE};
 
 /// The keys the attribute accepts.
 const KEYS: &[&str] = &["app_id", "scope", "scopes", "roles", "tenants"];
 
 /// axum implements `Handler` for functions of up to 16 extractors.
 const MAX_EXTRACTORS: usize = 16;
-
-/// A string value and the rule it must follow; literals are already checked.
-pub(crate) struct Checked {
-    pub(crate) value: StrValue,
-    pub(crate) rule: Rule,
-}
 
 /// What the handler requires.
 pub(crate) struct AuthSpec {
@@ -49,46 +43,6 @@ pub(crate) fn validate(args: syn::Result<Args>, function: ItemFn) -> syn::Result
         // Only reachable with an error already reported.
         _ => Err(syn::Error::new(Span::call_site(), "invalid `#[azure_mcp_auth]` arguments")),
     }
-}
-
-/// One string value: literals checked now, everything else left to a `const` check (the handler's
-/// requirements are `const` items, so a value computed at run time is a type error anyway).
-fn string(expr: &Expr, field: &str, rule: Rule, errors: &mut Errors) -> Option<Checked> {
-    let value = common::str_value(expr, field, errors)?;
-    match &value {
-        StrValue::Literal(lit) => {
-            if !common::check_literal(lit, field, rule, errors) {
-                return None;
-            }
-        }
-        StrValue::Const(_) => {}
-        StrValue::Runtime(e) => {
-            // Still a `const` check: a run-time value fails to compile there with rustc's own error.
-            return Some(Checked { value: StrValue::Const(e.clone()), rule });
-        }
-    }
-    Some(Checked { value, rule })
-}
-
-/// A `[a, b, …]` list; `what` names one element in messages, `example` shows one.
-fn list(
-    key: &Ident,
-    expr: &Expr,
-    rule: Rule,
-    what: &str,
-    example: &str,
-    errors: &mut Errors,
-) -> Vec<Checked> {
-    let field = key.to_string();
-    let Expr::Array(array) = common::peel(expr) else {
-        errors.at(expr, format_args!("`{field}` takes a list such as `{field} = [\"{example}\"]`"));
-        return Vec::new();
-    };
-    if array.elems.is_empty() {
-        errors.at(array, format_args!("`{field}` is empty: list at least {what}, or remove `{field}`"));
-        return Vec::new();
-    }
-    array.elems.iter().filter_map(|e| string(e, &field, rule, errors)).collect()
 }
 
 impl Args {
