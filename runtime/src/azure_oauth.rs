@@ -4,13 +4,14 @@
 use std::sync::{Arc, RwLock};
 
 use axum::Router;
+use tower::layer::util::Stack;
 
 use crate::config::{AzureOAuthConfig, ConfigError, DEFAULT_GRAPH_RETRY_BUDGET};
 use crate::endpoints::OAuthEndpoints;
 use crate::graph::GraphClient;
 use crate::obo::OnBehalfOf;
 use crate::primitives::lock::{read, write};
-use crate::validate::{AuthLayer, Clock, Requirements, TokenValidator};
+use crate::validate::{AuthLayer, Clock, Requirements, TokenValidator, ToolPolicyLayer};
 
 /// Everything one Entra app needs to protect an axum MCP server: the validated
 /// [`AzureOAuthConfig`], the [`TokenValidator`] (one signing-key cache) and the
@@ -107,6 +108,36 @@ impl AzureOAuth {
     /// request extensions. Use [`AuthLayer::requirements`] for stricter ones.
     pub fn layer(&self) -> AuthLayer {
         AuthLayer::new(self.validator.clone()).requirements(Requirements::CONFIG)
+    }
+
+    /// The layer for the MCP route: [`layer`](Self::layer) (authentication, the configuration's
+    /// requirements), then the configuration's [`ToolPolicy`](crate::config::ToolPolicy) on each
+    /// `tools/call` ([`ToolPolicyLayer`]): the scopes and roles the tools declare are the ones the
+    /// protected resource metadata lists and the ones enforced. With no tool policy it is the
+    /// plain [`layer`](Self::layer) (the policy layer reads no body).
+    ///
+    /// ```
+    /// use axum::Router;
+    /// use axum_mcp_azure_oauth::AzureOAuth;
+    /// use axum_mcp_azure_oauth::config::{AzureOAuthConfig, Mode, ToolPolicy, ToolRequirement};
+    ///
+    /// # fn main() -> Result<(), axum_mcp_azure_oauth::ConfigError> {
+    /// let auth = AzureOAuth::new(
+    ///     AzureOAuthConfig::builder()
+    ///         .app_id("11111111-2222-3333-4444-555555555555")
+    ///         .tenant_id("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
+    ///         .mode(Mode::Direct)
+    ///         .tool_policy(ToolPolicy::new().tool("purge", ToolRequirement::new().any_role(["Files.Admin"])))
+    ///         .build()?,
+    /// );
+    /// # let mcp_service = tower::service_fn(|_req: axum::extract::Request| async {
+    /// #     Ok::<_, std::convert::Infallible>(axum::response::Response::new(axum::body::Body::empty()))
+    /// # });
+    /// let app: Router = Router::new().route_service("/mcp", mcp_service).layer(auth.mcp_layer()).merge(auth.router());
+    /// # Ok(()) }
+    /// ```
+    pub fn mcp_layer(&self) -> Stack<ToolPolicyLayer, AuthLayer> {
+        Stack::new(ToolPolicyLayer::new(self.validator.clone()), self.layer())
     }
 
     /// Makes this the app `#[azure_mcp_auth]` handlers of this app id use (replacing one
