@@ -31,7 +31,9 @@ use std::time::Duration;
 use axum::Router;
 use axum_mcp_azure_oauth::{AzureOAuth, AzureOAuthConfig, azure_oauth_routes};
 use examples::demo::{Demo, REAL_APP_VARIABLES};
-use examples::{API_SCOPE, DEFAULT_BIND_ADDR, RESOURCE_PATH, ServerOptions, app_with_routes, serve};
+use examples::{
+    API_SCOPE, DEFAULT_BIND_ADDR, RESOURCE_PATH, ServerOptions, WeatherServer, app_with_routes, serve,
+};
 use tracing_subscriber::EnvFilter;
 
 /// The log filter unless `RUST_LOG` says otherwise (rmcp logs every stateless request at info).
@@ -104,6 +106,8 @@ async fn run() -> Result<(), String> {
         env: lookup,
         api_scope: API_SCOPE,
         resource_path: RESOURCE_PATH,
+        // What each tool requires, from its `#[azure_mcp_auth(…)]` (examples/src/tools.rs).
+        tool_policy: WeatherServer::tool_policy(),
     };
     // ... whose layer protects the MCP service: routes, layer (and any `#[azure_mcp_auth]`
     // handler) share one validator and one signing-key cache.

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum_mcp_azure_oauth::config::Mode;
-use axum_mcp_azure_oauth::emulator::{Emulator, Platform};
+use axum_mcp_azure_oauth::emulator::{Emulator, EmulatorBuilder, Platform};
 use axum_mcp_azure_oauth::{AzureOAuthConfig, ConfigError};
 
 /// MCP Inspector's OAuth callback (`npx @modelcontextprotocol/inspector`).
@@ -23,6 +23,15 @@ pub const WHOAMI_CALL: &str =
 pub const MCP_ACCEPT: &str = "application/json, text/event-stream";
 /// How long the printed token is valid.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// The emulator's app as the example needs it: it exposes the API scope and `Locations.ReadWrite`
+/// (Expose an API) and grants itself the app role `Weather.Admin` (App roles; client-credentials
+/// tokens carry it). The signed-in user has no app role, so `clear_locations` refuses them.
+pub fn emulator() -> EmulatorBuilder {
+    Emulator::builder()
+        .exposed_scopes([crate::API_SCOPE, crate::LOCATIONS_SCOPE])
+        .app_roles([crate::ADMIN_ROLE])
+}
 
 /// Reads one environment variable.
 type Lookup = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
@@ -53,7 +62,7 @@ impl Demo {
         lookup: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
     ) -> Result<Self, String> {
         let emulator =
-            Emulator::start().await.map_err(|e| format!("cannot start the Entra ID emulator: {e}"))?;
+            emulator().start().await.map_err(|e| format!("cannot start the Entra ID emulator: {e}"))?;
         emulator.set_redirect_uris(
             Platform::PublicClient,
             vec![LOOPBACK_REDIRECT_URI.to_owned(), INSPECTOR_REDIRECT_URI.to_owned()],
@@ -84,7 +93,7 @@ impl Demo {
 
     /// The configuration [`var`](Self::var) gives, with nothing else set.
     pub fn config(&self) -> Result<AzureOAuthConfig, ConfigError> {
-        AzureOAuthConfig::builder().env(|name| self.var(name))?.build()
+        crate::with_tool_policy(AzureOAuthConfig::builder().env(|name| self.var(name))?).build()
     }
 
     /// A delegated access token of the emulator's user with `config`'s API scope, valid for
@@ -124,7 +133,9 @@ Call a tool (the server is stateless, so no initialize is needed first):
 
 Tools: whoami, graph_me (your Microsoft Graph profile, fetched on your behalf through the on-behalf-of
 flow), heat_index, get_forecast and get_alerts (these two need api.weather.gov). Call graph_me the
-same way with "name":"graph_me".
+same way with "name":"graph_me". Least privilege per tool: save_location needs the scope
+Locations.ReadWrite, which this token lacks (403 insufficient_scope; an MCP client signs in again for
+it), and clear_locations the app role Weather.Admin, which this user lacks (403 naming the role).
 
 Without the token you get 401 and the challenge MCP clients start from:
 

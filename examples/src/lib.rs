@@ -1,11 +1,14 @@
 //! The weather MCP server of `cargo run -p examples --example weather_server`, as a library so
 //! that the end-to-end tests and the benchmark build exactly the router the example serves.
 //!
-//! - [`tools::WeatherServer`]: an rmcp 3 server with five tools (`whoami`, `graph_me`: the
+//! - [`tools::WeatherServer`]: an rmcp 3 server with seven tools (`whoami`, `graph_me`: the
 //!   caller's Microsoft Graph profile through the on-behalf-of flow, `get_forecast`, `get_alerts`,
-//!   `heat_index`).
+//!   `heat_index`, and two with their own requirements declared by `#[azure_mcp_auth(…)]`:
+//!   `save_location` needs the delegated scope `Locations.ReadWrite`, `clear_locations` the app
+//!   role `Weather.Admin`).
 //! - [`app`]: the axum router: the OAuth routes of `axum-mcp-azure-oauth` (discovery,
-//!   registration, the authorize/token bridge) and the MCP endpoint behind the crate's `AuthLayer`.
+//!   registration, the authorize/token bridge) and the MCP endpoint behind the crate's
+//!   `mcp_layer()` (authentication, then the tools' requirements).
 //! - [`demo::Demo`]: the zero-configuration run against the built-in Entra ID emulator.
 //! - [`unprotected_app`]: the same MCP endpoint without authentication (the benchmark's baseline).
 
@@ -20,15 +23,18 @@ use axum::Router;
 use axum::extract::Request;
 use axum::middleware::Next;
 use axum::response::Response;
+use axum_mcp_azure_oauth::config::AzureOAuthConfigBuilder;
+use axum_mcp_azure_oauth::validate::ToolPolicyLayer;
 use axum_mcp_azure_oauth::{AuthLayer, AzureClaims, AzureOAuth};
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use tokio_util::sync::CancellationToken;
+use tower::layer::util::Stack;
 use tower::{Layer, ServiceBuilder};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
-pub use tools::{GraphAccess, WeatherServer};
+pub use tools::{ADMIN_ROLE, GraphAccess, LOCATIONS_SCOPE, Locations, WeatherServer};
 pub use weather::NwsClient;
 
 /// The API scope the weather server is built for (its tools read the caller's delegated token):
@@ -37,6 +43,14 @@ pub const API_SCOPE: &str = "access_as_user";
 /// Where the MCP endpoint is served: fixed in code, checked at compile time by
 /// `azure_oauth_routes!`.
 pub const RESOURCE_PATH: &str = "/mcp";
+
+/// `builder` with what the example's tools require ([`WeatherServer::tool_policy`], from their
+/// `#[azure_mcp_auth(…)]`): its protected resource metadata then lists `Locations.ReadWrite`
+/// and [`app`]'s `mcp_layer()` enforces each tool's requirement. `main` gives the same policy to
+/// `azure_oauth_routes!` (its `tool_policy` key).
+pub fn with_tool_policy(builder: AzureOAuthConfigBuilder) -> AzureOAuthConfigBuilder {
+    builder.tool_policy(WeatherServer::tool_policy())
+}
 
 /// Where the server listens unless `BIND_ADDR` says otherwise.
 pub const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8000";
@@ -96,6 +110,7 @@ pub fn mcp_service(
     graph: Option<GraphAccess>,
 ) -> StreamableHttpService<WeatherServer, NeverSessionManager> {
     let nws = NwsClient::new(options.nws_api_base.clone());
+    let locations = Locations::default();
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true)
@@ -103,7 +118,7 @@ pub fn mcp_service(
         .with_allowed_hosts(options.allowed_hosts.clone())
         .with_cancellation_token(options.shutdown.child_token());
     StreamableHttpService::new(
-        move || Ok(WeatherServer::new(nws.clone(), graph.clone())),
+        move || Ok(WeatherServer::with_locations(nws.clone(), graph.clone(), locations.clone())),
         Arc::default(),
         config,
     )
@@ -112,16 +127,17 @@ pub fn mcp_service(
 /// The example's whole router for `auth`: its OAuth routes (protected resource metadata,
 /// authorization server metadata, `/register`, the `/authorize` + `/token` bridge to Entra ID,
 /// `/oauth/callback`) and the MCP endpoint at the configured resource path (`/mcp`) behind
-/// `auth.layer()`, which answers 401/403 with an RFC 6750 challenge and hands the caller's
-/// [`AzureClaims`] to the tools. `main` builds the same router from `azure_oauth_routes!`
+/// `auth.mcp_layer()`, which answers 401/403 with an RFC 6750 challenge, hands the caller's
+/// [`AzureClaims`] to the tools and checks each `tools/call` against the configuration's tool
+/// policy ([`with_tool_policy`]). `main` builds the same router from `azure_oauth_routes!`
 /// ([`app_with_routes`]); the tests and the benchmark build it from an [`AzureOAuth`].
 ///
 /// ```no_run
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-/// use axum_mcp_azure_oauth::AzureOAuth;
+/// use axum_mcp_azure_oauth::{AzureOAuth, AzureOAuthConfig};
 /// use examples::{ServerOptions, app, serve};
 ///
-/// let auth = AzureOAuth::from_env()?.install();
+/// let auth = AzureOAuth::new(examples::with_tool_policy(AzureOAuthConfig::builder().env(|k| std::env::var(k).ok())?).build()?).install();
 /// let options = ServerOptions::new(auth.config().base_url());
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:8000").await?;
 /// serve(listener, app(&auth, &options), options.shutdown.clone()).await?;
@@ -136,7 +152,7 @@ pub fn app(auth: &AzureOAuth, options: &ServerOptions) -> Router {
 /// layer share one validator and one signing-key cache.
 pub fn app_with_routes(oauth_routes: Router, auth: &AzureOAuth, options: &ServerOptions) -> Router {
     let graph = GraphAccess::new(auth.on_behalf_of().clone(), auth.config().graph_endpoint());
-    let mcp = mcp_router(auth.config().resource_path(), options, Some((auth.layer(), graph)));
+    let mcp = mcp_router(auth.config().resource_path(), options, Some((auth.mcp_layer(), graph)));
     with_tracing(oauth_routes.merge(mcp))
 }
 
@@ -150,7 +166,11 @@ pub fn unprotected_app(options: &ServerOptions) -> Router {
 /// wrap the service itself (not the router's route), so only the MCP endpoint is protected,
 /// unknown paths still get 404, and a request passes through no more boxed services than
 /// without authentication.
-fn mcp_router(path: &str, options: &ServerOptions, auth: Option<(AuthLayer, GraphAccess)>) -> Router {
+fn mcp_router(
+    path: &str,
+    options: &ServerOptions,
+    auth: Option<(Stack<ToolPolicyLayer, AuthLayer>, GraphAccess)>,
+) -> Router {
     let (auth, graph) = auth.unzip();
     let logged = ServiceBuilder::new()
         .layer(axum::middleware::from_fn(log_authenticated))

@@ -1,7 +1,10 @@
 //! The weather MCP server: its tools and how they read the caller's identity.
 
-use axum_mcp_azure_oauth::AzureClaims;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
 use axum_mcp_azure_oauth::obo::{OboError, OnBehalfOf};
+use axum_mcp_azure_oauth::{AzureClaims, azure_mcp_auth};
 use rmcp::handler::server::{router::tool::ToolRouter, wrapper::Parameters};
 use rmcp::model::{CallToolResult, ContentBlock, Implementation, ServerCapabilities, ServerConfig};
 use rmcp::service::RequestContext;
@@ -78,6 +81,51 @@ impl GraphAccess {
     }
 }
 
+/// The delegated scope `save_location` needs beyond the MCP route's `access_as_user`: the app
+/// registration exposes it (Expose an API), and a client signs in again for it when the tool
+/// answers 403 (step-up).
+pub const LOCATIONS_SCOPE: &str = "Locations.ReadWrite";
+
+/// The app role `clear_locations` needs: the app registration defines it (App roles, for users and
+/// applications) and an administrator assigns it; signing in again cannot grant it.
+pub const ADMIN_ROLE: &str = "Weather.Admin";
+
+/// Most locations one caller may save (the store lives in memory).
+const MAX_SAVED: usize = 20;
+
+/// A location the caller saved.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SavedLocation {
+    /// The caller's name for it.
+    pub name: String,
+    /// Latitude.
+    pub latitude: f64,
+    /// Longitude.
+    pub longitude: f64,
+}
+
+/// Every caller's saved locations, by the caller's object id (or subject): in memory, shared by
+/// the server instances of one process.
+#[derive(Debug, Clone, Default)]
+pub struct Locations(Arc<Mutex<HashMap<String, Vec<SavedLocation>>>>);
+
+impl Locations {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<SavedLocation>>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// `save_location` arguments.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct SaveLocationArgs {
+    /// A short name for the location, e.g. "home" (1 to 64 characters).
+    pub name: String,
+    /// Latitude, from -90 to 90.
+    pub latitude: f64,
+    /// Longitude, from -180 to 180.
+    pub longitude: f64,
+}
+
 /// `get_forecast` arguments.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct ForecastArgs {
@@ -104,11 +152,14 @@ pub struct HeatIndexArgs {
 }
 
 /// The weather MCP server (the Python original's demo, in Rust): `whoami`, `graph_me`,
-/// `get_forecast`, `get_alerts` and `heat_index`.
+/// `get_forecast`, `get_alerts` and `heat_index`; and, to show least privilege per tool,
+/// `save_location` (needs the delegated scope [`LOCATIONS_SCOPE`]) and `clear_locations` (needs
+/// the app role [`ADMIN_ROLE`]), whose requirements [`WeatherServer::tool_policy`] collects.
 #[derive(Debug, Clone)]
 pub struct WeatherServer {
     nws: NwsClient,
     graph: Option<GraphAccess>,
+    locations: Locations,
     tool_router: ToolRouter<Self>,
 }
 
@@ -126,12 +177,65 @@ fn weather_result(r: Result<String, WeatherError>) -> CallToolResult {
     }
 }
 
+#[azure_mcp_auth]
 #[tool_router]
 impl WeatherServer {
     /// A server that asks the NWS API through `nws`, and Microsoft Graph as the caller through
-    /// `graph` (`None` without authentication: `graph_me` then says so).
+    /// `graph` (`None` without authentication: `graph_me` then says so), with its own location
+    /// store.
     pub fn new(nws: NwsClient, graph: Option<GraphAccess>) -> Self {
-        Self { nws, graph, tool_router: Self::tool_router() }
+        Self::with_locations(nws, graph, Locations::default())
+    }
+
+    /// [`new`](Self::new), saving locations in `locations` (shared by the instances a stateless
+    /// service creates per request).
+    pub fn with_locations(nws: NwsClient, graph: Option<GraphAccess>, locations: Locations) -> Self {
+        Self { nws, graph, locations, tool_router: Self::tool_router() }
+    }
+
+    /// Saves a location for the caller: needs the delegated scope `Locations.ReadWrite`.
+    #[azure_mcp_auth(scope = LOCATIONS_SCOPE)]
+    #[tool(
+        description = "Saves a named location (latitude, longitude) for the caller and returns the caller's saved locations. Needs the delegated permission Locations.ReadWrite: a client that signed in without it is asked to sign in again for it. Works offline."
+    )]
+    pub async fn save_location(
+        &self,
+        ctx: RequestContext<RoleServer>,
+        Parameters(args): Parameters<SaveLocationArgs>,
+    ) -> CallToolResult {
+        let Some(owner) = caller(&ctx).and_then(|c| c.user_id().or(c.oid()).map(str::to_owned)) else {
+            return tool_error("no authenticated caller: saved locations belong to a signed-in user");
+        };
+        let SaveLocationArgs { name, latitude, longitude } = args;
+        let name = name.trim().to_owned();
+        if name.is_empty() || name.chars().count() > 64 {
+            return tool_error("name must be 1 to 64 characters, e.g. \"home\"");
+        }
+        if !(-90.0..=90.0).contains(&latitude) || !(-180.0..=180.0).contains(&longitude) {
+            return tool_error("latitude must be from -90 to 90 and longitude from -180 to 180");
+        }
+        let mut all = self.locations.lock();
+        let saved = all.entry(owner).or_default();
+        saved.retain(|l| l.name != name);
+        if saved.len() >= MAX_SAVED {
+            return tool_error(format!(
+                "at most {MAX_SAVED} locations can be saved: ask an administrator to clear them"
+            ));
+        }
+        saved.push(SavedLocation { name, latitude, longitude });
+        CallToolResult::structured(json!({ "saved": saved.clone() }))
+    }
+
+    /// Clears every caller's saved locations: needs the app role `Weather.Admin`.
+    #[azure_mcp_auth(roles = ADMIN_ROLE)]
+    #[tool(
+        description = "Clears the saved locations of every caller. Needs the app role Weather.Admin, assigned by an administrator to the user or the calling app (signing in again does not grant it)."
+    )]
+    pub async fn clear_locations(&self) -> CallToolResult {
+        let mut all = self.locations.lock();
+        let cleared: usize = all.values().map(Vec::len).sum();
+        all.clear();
+        CallToolResult::structured(json!({ "cleared": cleared }))
     }
 
     /// Who is calling, from the validated token.
@@ -223,7 +327,9 @@ impl ServerHandler for WeatherServer {
             .with_server_info(Implementation::new("weather-server", env!("CARGO_PKG_VERSION")))
             .with_instructions(
                 "US weather from the National Weather Service (get_forecast, get_alerts), the heat index \
-                 (heat_index, offline) and the caller's Microsoft Entra ID identity (whoami).",
+                 (heat_index, offline), the caller's Microsoft Entra ID identity (whoami) and saved \
+                 locations (save_location, which needs the Locations.ReadWrite permission; \
+                 clear_locations, for administrators).",
             )
     }
 }

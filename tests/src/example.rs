@@ -30,15 +30,17 @@ pub struct Server {
     _served: Served,
 }
 
-/// The example server against `emu`, with the emulator's preset configuration (`base_url` set)
-/// changed by `configure`.
+/// The example server against `emu`, with the emulator's preset configuration (`base_url` set,
+/// the example's tool policy) changed by `configure`.
 pub async fn serve(
     emu: Emulator,
     configure: impl FnOnce(AzureOAuthConfigBuilder) -> AzureOAuthConfigBuilder,
 ) -> Server {
     let preset = emu.clone();
     serve_config(emu, move |base| {
-        configure(preset.config().base_url(base)).build().expect("a valid test configuration")
+        configure(examples::with_tool_policy(preset.config().base_url(base)))
+            .build()
+            .expect("a valid test configuration")
     })
     .await
 }
