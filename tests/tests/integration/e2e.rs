@@ -13,6 +13,11 @@
 //! which sends the client a code of its own with RFC 9207 `iss`, which rmcp checks), with no
 //! allow-list: any loopback port, any https redirect URI. A test whose point exists only in the
 //! enrol mode (Entra redirects straight to the client) says so in its name.
+//!
+//! The emulator's app is the example's (`examples::demo::emulator()`): rmcp's client asks at its
+//! first sign-in for every scope the protected resource metadata lists (SEP-2350's accumulation),
+//! the tools' `Locations.ReadWrite` included, so the app must expose it, as the example's app
+//! registration does.
 
 use std::time::Duration;
 
@@ -130,7 +135,7 @@ fn app_registration(emu: &Emulator) -> Vec<String> {
 async fn loopback_public_client_signs_in_and_calls_tools() {
     let redirect = unused_loopback_redirect();
     let redirect = redirect.as_str();
-    let server = serve(Emulator::start().await.expect("emulator"), |c| c).await;
+    let server = serve(examples::demo::emulator().start().await.expect("emulator"), |c| c).await;
     assert_eq!(server.mode, Mode::Broker, "the default");
 
     let challenge = unauthenticated_challenge(&server.mcp_url).await;
@@ -167,7 +172,9 @@ async fn loopback_public_client_signs_in_and_calls_tools() {
     let tools = client.list_all_tools().await.expect("tools/list");
     let mut names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
     names.sort();
-    assert_eq!(names, ["get_alerts", "get_forecast", "graph_me", "heat_index", "whoami"]);
+    // `clear_locations` needs the app role Weather.Admin, which the user lacks: not listed (signing
+    // in again cannot grant a role); `save_location` needs a scope the user holds: listed.
+    assert_eq!(names, ["get_alerts", "get_forecast", "graph_me", "heat_index", "save_location", "whoami"]);
 
     let me = whoami(&client).await;
     let user = server.emu.user();
@@ -194,7 +201,7 @@ async fn loopback_public_client_signs_in_and_calls_tools() {
 #[tokio::test]
 async fn https_redirect_is_never_sent_to_entra_and_redeemed_at_the_brokers_callback_with_the_secret() {
     let redirect = "https://client.example.com/oauth/callback";
-    let server = serve(Emulator::start().await.expect("emulator"), |c| c).await;
+    let server = serve(examples::demo::emulator().start().await.expect("emulator"), |c| c).await;
 
     let challenge = unauthenticated_challenge(&server.mcp_url).await;
     let store = InMemoryCredentialStore::new();
@@ -230,7 +237,7 @@ async fn https_redirect_is_never_sent_to_entra_and_redeemed_at_the_brokers_callb
 #[tokio::test]
 async fn enrol_mode_https_redirect_is_redeemed_with_the_secret_added_by_the_bridge() {
     let redirect = "https://client.example.com/oauth/callback";
-    let server = serve(Emulator::start().await.expect("emulator"), |c| {
+    let server = serve(examples::demo::emulator().start().await.expect("emulator"), |c| {
         c.mode(Mode::Enrol).allowed_redirect_uris([redirect])
     })
     .await;
@@ -265,7 +272,7 @@ async fn enrol_mode_https_redirect_is_redeemed_with_the_secret_added_by_the_brid
 async fn v1_token_app_signs_in() {
     let redirect = unused_loopback_redirect();
     let redirect = redirect.as_str();
-    let emu = Emulator::builder().access_token_version(1).start().await.expect("emulator");
+    let emu = examples::demo::emulator().access_token_version(1).start().await.expect("emulator");
     let server = serve(emu, |c| c).await;
 
     let challenge = unauthenticated_challenge(&server.mcp_url).await;
@@ -288,7 +295,7 @@ async fn v1_token_app_signs_in() {
 async fn token_without_the_scope_gets_a_step_up_challenge() {
     let redirect = unused_loopback_redirect();
     let redirect = redirect.as_str();
-    let server = serve(Emulator::start().await.expect("emulator"), |c| c).await;
+    let server = serve(examples::demo::emulator().start().await.expect("emulator"), |c| c).await;
 
     let narrow = server.emu.token().scopes("User.Read").sign();
     let transport = StreamableHttpClientTransport::from_config(
@@ -316,7 +323,7 @@ async fn token_without_the_scope_gets_a_step_up_challenge() {
 async fn expired_token_is_refreshed_through_the_broker() {
     let redirect = unused_loopback_redirect();
     let redirect = redirect.as_str();
-    let server = serve(Emulator::start().await.expect("emulator"), |c| c).await;
+    let server = serve(examples::demo::emulator().start().await.expect("emulator"), |c| c).await;
     let challenge = unauthenticated_challenge(&server.mcp_url).await;
     let store = InMemoryCredentialStore::new();
     let manager = sign_in(&server, &challenge, redirect, &store).await;
@@ -361,7 +368,7 @@ async fn expired_token_is_refreshed_through_the_broker() {
 #[tokio::test]
 async fn configured_from_environment_variables() {
     // Two tenants need a multi-tenant app: Entra refuses `/organizations` for a single-tenant one.
-    let emu = Emulator::builder().multi_tenant(true).start().await.expect("emulator");
+    let emu = examples::demo::emulator().multi_tenant(true).start().await.expect("emulator");
     let other = emu.add_tenant();
     let redirect = "http://127.0.0.1:33418/callback";
     let vars = emu.clone();
