@@ -88,4 +88,4 @@ pub use model::AzureOAuthConfig;
 pub(crate) use model::SealingSource;
 pub use resolver::{HostResolver, Resolving};
 pub use secret::StateKeys;
-pub use tools::{DEFAULT_TOOL_CALL_MAX_BODY, ToolPolicy, ToolRequirement};
+pub use tools::{DEFAULT_TOOL_CALL_MAX_BODY, ToolListing, ToolPolicy, ToolRequirement};

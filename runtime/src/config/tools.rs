@@ -11,6 +11,48 @@ use super::rules::{self, RuleError};
 /// the tools a `POST` calls, unless [`ToolPolicy::max_body_bytes`] says otherwise: 1 MiB.
 pub const DEFAULT_TOOL_CALL_MAX_BODY: usize = 1024 * 1024;
 
+/// Which tools a `tools/list` answer shows the caller, when [`ToolPolicyLayer`](crate::validate::ToolPolicyLayer)
+/// filters it (set with [`ToolPolicy::listing`]). Tools outside the policy are always listed, and
+/// `tools/call` is enforced whatever the listing: hiding a tool is a courtesy to the client, not
+/// the check.
+///
+/// The MCP specification lets a server list only the tools a client may use
+/// (<https://modelcontextprotocol.io/specification/2025-11-25/server/tools#listing-tools>); what a
+/// caller "may use" depends on whether signing in again can change it. A missing delegated scope
+/// can be granted by a new authorization (the step-up of
+/// <https://modelcontextprotocol.io/specification/2025-11-25/basic/authorization#scope-challenge-handling>);
+/// an app role cannot: an administrator assigns it
+/// (<https://learn.microsoft.com/entra/identity-platform/howto-add-app-roles-in-apps>).
+///
+/// ```
+/// use axum_mcp_azure_oauth::config::{ToolListing, ToolPolicy, ToolRequirement};
+///
+/// let policy = ToolPolicy::new()
+///     .tool("delete_file", ToolRequirement::new().all_scopes(["Files.ReadWrite"]))
+///     .tool("purge", ToolRequirement::new().any_role(["Files.Admin"]));
+/// // By default, a user without Files.Admin does not see `purge`, but sees `delete_file` (and
+/// // is asked to sign in again for Files.ReadWrite when calling it).
+/// assert_eq!(policy.tool_listing(), ToolListing::Reachable);
+/// // Show only what the current token can call:
+/// let strict = policy.listing(ToolListing::CallableNow);
+/// assert_eq!(strict.tool_listing(), ToolListing::CallableNow);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ToolListing {
+    /// The default: hide the tools the caller cannot reach by signing in again: those needing an
+    /// app role it lacks, and, for an app-only caller, those acting for a signed-in user only
+    /// (a requirement that names no role). A tool that needs a delegated scope the token lacks
+    /// stays listed, so that the client can call it, get the step-up challenge and sign in again.
+    #[default]
+    Reachable,
+    /// Hide every tool the caller cannot call with its current token, scope-gated ones included
+    /// (a client then discovers them only after signing in with their scopes).
+    CallableNow,
+    /// List every tool: `tools/list` answers pass unchanged.
+    All,
+}
+
 /// What one MCP tool requires of its caller, as Entra expresses permissions
 /// (<https://learn.microsoft.com/entra/identity-platform/scenario-protected-web-api-verification-scope-app-roles>):
 ///
@@ -151,11 +193,16 @@ impl ToolRequirement {
 pub struct ToolPolicy {
     tools: BTreeMap<String, ToolRequirement>,
     max_body_bytes: usize,
+    listing: ToolListing,
 }
 
 impl Default for ToolPolicy {
     fn default() -> Self {
-        Self { tools: BTreeMap::new(), max_body_bytes: DEFAULT_TOOL_CALL_MAX_BODY }
+        Self {
+            tools: BTreeMap::new(),
+            max_body_bytes: DEFAULT_TOOL_CALL_MAX_BODY,
+            listing: ToolListing::default(),
+        }
     }
 }
 
@@ -178,6 +225,25 @@ impl ToolPolicy {
     /// The body limit in force.
     pub fn body_limit(&self) -> usize {
         self.max_body_bytes
+    }
+    /// Which of the policy's tools `tools/list` answers show each caller (default
+    /// [`ToolListing::Reachable`]).
+    ///
+    /// ```
+    /// use axum_mcp_azure_oauth::config::{ToolListing, ToolPolicy, ToolRequirement};
+    ///
+    /// let policy = ToolPolicy::new()
+    ///     .tool("purge", ToolRequirement::new().any_role(["Files.Admin"]))
+    ///     .listing(ToolListing::All);
+    /// assert_eq!(policy.tool_listing(), ToolListing::All);
+    /// ```
+    pub fn listing(mut self, listing: ToolListing) -> Self {
+        self.listing = listing;
+        self
+    }
+    /// The listing in force.
+    pub fn tool_listing(&self) -> ToolListing {
+        self.listing
     }
     /// What the tool `name` requires beyond the route, if anything.
     pub fn requirement(&self, name: &str) -> Option<&ToolRequirement> {

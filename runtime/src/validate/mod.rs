@@ -17,6 +17,8 @@ mod jwks;
 mod jwt;
 mod layer;
 mod requirements;
+mod sse;
+mod tool_list;
 mod tool_policy;
 mod validator;
 mod verify;

@@ -16,8 +16,9 @@ use super::challenge;
 use super::claims::{AzureClaims, TokenKind};
 use super::extractor::not_set_up;
 use super::jsonrpc;
+use super::tool_list;
 use super::validator::TokenValidator;
-use crate::config::{AzureOAuthConfig, ToolPolicy, ToolRequirement};
+use crate::config::{AzureOAuthConfig, ToolListing, ToolPolicy, ToolRequirement};
 use crate::oauth_error::{ErrorCode, OAuthError};
 
 /// The `Mcp-Name` request header (MCP 2026-07-28, SEP-2243): the tool a `tools/call` names, for
@@ -33,7 +34,7 @@ const MCP_NAME: &str = "mcp-name";
 /// - The tool's name is `params.name` of each `tools/call`. When the request carries an
 ///   `Mcp-Name` header it must equal that name (400 `invalid_request` otherwise).
 /// - The body is read up to [`ToolPolicy::max_body_bytes`] (default 1 MiB): a larger one gets 413,
-///   a body that is not JSON-RPC 400; only `method` and `params.name` are parsed, and the bytes
+///   a body that is not JSON-RPC 400; only `method`, `id` and `params.name` are parsed, and the bytes
 ///   are handed on unchanged.
 /// - A batch is refused as a whole when any call in it is.
 /// - A missing scope gets 403 `WWW-Authenticate: Bearer error="insufficient_scope",
@@ -41,6 +42,19 @@ const MCP_NAME: &str = "mcp-name";
 ///   can sign in again for all of them (step-up); a missing app role gets 403
 ///   `insufficient_scope` naming the role in `error_description` and no scope (a new sign-in
 ///   cannot add a role).
+///
+/// The answers to `tools/list` requests show each caller the tools of the policy's
+/// [`ToolListing`] (set with [`ToolPolicy::listing`]): by default not those needing an app role
+/// the caller lacks, nor, to an app-only caller, those acting for a signed-in user only; a tool
+/// that needs a wider delegated scope stays listed, so that the client can call it and step up.
+/// Tools outside the policy are always listed. The layer remembers the `id` of each `tools/list`
+/// in the body (a batch too) and takes the hidden tools out of `result.tools` of the answer with
+/// that `id`, in a JSON body (`application/json`, held back whole) or in the event of an event
+/// stream (`text/event-stream`, the streamable HTTP transport) that carries it; every other
+/// byte passes on unchanged and in order, each other event as soon as it is complete, and
+/// `Content-Length` is dropped. An answer (or event) over 4 MiB, a compressed one, one in another
+/// media type or one that is not JSON-RPC passes unchanged: the listing is a convenience, while
+/// `tools/call` is checked whatever the client saw.
 ///
 /// With an empty policy the layer reads nothing and only passes requests on.
 ///
@@ -128,16 +142,30 @@ where
         let validator = self.validator.clone();
         Box::pin(async move {
             match admit(validator.config(), req).await {
-                Ok(req) => inner.call(req).await.map(|r| r.map(Body::new)),
+                Ok((req, None)) => inner.call(req).await.map(|r| r.map(Body::new)),
+                Ok((req, Some(listing))) => {
+                    let response = inner.call(req).await?.map(Body::new);
+                    Ok(tool_list::filter(response, listing.ids, listing.hidden))
+                }
                 Err(refusal) => Ok(refusal),
             }
         })
     }
 }
 
-/// The request, its body read and put back, when every tool it calls admits the caller; else the
-/// answer to send.
-async fn admit(config: &AzureOAuthConfig, req: Request<Body>) -> Result<Request<Body>, Response> {
+/// The `tools/list` requests of a body, and the tools to take out of their answers.
+#[derive(Debug)]
+struct Listing {
+    ids: Vec<serde_json::Value>,
+    hidden: Vec<String>,
+}
+
+/// The request, its body read and put back, when every tool it calls admits the caller, with the
+/// listing to filter if it asks for one that hides something; else the answer to send.
+async fn admit(
+    config: &AzureOAuthConfig,
+    req: Request<Body>,
+) -> Result<(Request<Body>, Option<Listing>), Response> {
     let policy = config.tool_policy();
     let Some(claims) = req.extensions().get::<AzureClaims>().cloned() else {
         return Err(not_set_up(
@@ -149,27 +177,29 @@ async fn admit(config: &AzureOAuthConfig, req: Request<Body>) -> Result<Request<
     };
     let (parts, body) = req.into_parts();
     let bytes = read_bounded(&parts.headers, body, policy.body_limit()).await?;
-    match refusal(config, &parts.headers, &claims, &bytes) {
-        Some(refusal) => Err(refusal),
-        None => Ok(Request::from_parts(parts, Body::from(bytes))),
+    match verdict(config, &parts.headers, &claims, &bytes) {
+        Verdict::Refuse(refusal) => Err(refusal),
+        Verdict::Pass(listing) => Ok((Request::from_parts(parts, Body::from(bytes)), listing)),
     }
 }
 
-/// The policy's verdict on one body: the answer to send, or `None` when every tool it calls
-/// admits `claims`.
-fn refusal(
-    config: &AzureOAuthConfig,
-    headers: &HeaderMap,
-    claims: &AzureClaims,
-    body: &[u8],
-) -> Option<Response> {
+/// The policy's verdict on one body.
+enum Verdict {
+    /// The answer to send instead of calling the service.
+    Refuse(Response),
+    /// Every tool called admits the caller; the listing to filter, if any.
+    Pass(Option<Listing>),
+}
+
+/// The policy's verdict on one body.
+fn verdict(config: &AzureOAuthConfig, headers: &HeaderMap, claims: &AzureClaims, body: &[u8]) -> Verdict {
     let policy = config.tool_policy();
     let calls = match jsonrpc::tool_calls(body) {
         Ok(calls) => calls,
-        Err(e) => return Some(bad_request(e.message())),
+        Err(e) => return Verdict::Refuse(bad_request(e.message())),
     };
     if let Some(problem) = mcp_name_problem(headers, &calls.names) {
-        return Some(bad_request(problem));
+        return Verdict::Refuse(bad_request(problem));
     }
     let mut refused: Vec<(&str, &ToolRequirement, Missing)> = Vec::new();
     for name in &calls.names {
@@ -180,10 +210,40 @@ fn refusal(
             refused.push((tool, requirement, missing));
         }
     }
-    if refused.is_empty() {
-        return None;
+    if !refused.is_empty() {
+        return Verdict::Refuse(insufficient(
+            config,
+            headers,
+            claims,
+            &calls.names,
+            policy,
+            &refused,
+            calls.batch,
+        ));
     }
-    Some(insufficient(config, headers, claims, &calls.names, policy, &refused, calls.batch))
+    if calls.list_ids.is_empty() {
+        return Verdict::Pass(None);
+    }
+    let hidden = hidden_tools(policy, claims);
+    if hidden.is_empty() {
+        return Verdict::Pass(None);
+    }
+    Verdict::Pass(Some(Listing { ids: calls.list_ids, hidden }))
+}
+
+/// The tools of `policy` that its [`ToolListing`] hides from `claims`.
+fn hidden_tools(policy: &ToolPolicy, claims: &AzureClaims) -> Vec<String> {
+    let hides = |missing: Missing| match policy.tool_listing() {
+        // Signing in again can add a scope, never a role nor a user.
+        ToolListing::Reachable => missing != Missing::Scope,
+        ToolListing::CallableNow => true,
+        ToolListing::All => false,
+    };
+    policy
+        .tools()
+        .filter(|(_, requirement)| permits(requirement, claims).is_err_and(hides))
+        .map(|(tool, _)| tool.to_owned())
+        .collect()
 }
 
 /// What a caller lacks for one tool.

@@ -1,15 +1,21 @@
 //! Per-tool permissions over real HTTP on 127.0.0.1: an MCP route behind `AuthLayer` and
 //! `ToolPolicyLayer`, the Entra emulator's tokens, and a stand-in MCP service that answers with
-//! the body it received (so a test sees what reached it, and that it was reached at all).
+//! the body it received (so a test sees what reached it, and that it was reached at all), or one
+//! that answers `tools/list` (in JSON or as an event stream) to see what the caller is shown;
+//! and the weather example's rmcp service behind the same layers, listed by rmcp's client.
 
+use std::convert::Infallible;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::Router;
-use axum::body::Bytes;
+use axum::body::{Body, Bytes};
 use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
-use axum_mcp_azure_oauth::config::{ToolPolicy, ToolRequirement};
+use axum_mcp_azure_oauth::config::{ToolListing, ToolPolicy, ToolRequirement};
 use axum_mcp_azure_oauth::emulator::Emulator;
 use axum_mcp_azure_oauth::validate::ToolPolicyLayer;
 use axum_mcp_azure_oauth::{AuthLayer, AzureOAuth};
@@ -17,6 +23,8 @@ use serde_json::{Value, json};
 use support::UNSERVED_BASE;
 use support::http::{Answer, send};
 use support::serve::Served;
+use tokio::sync::{Notify, mpsc};
+use tower::Layer as _;
 
 const PRM: &str = "https://mcp.example.com/.well-known/oauth-protected-resource/mcp";
 
@@ -35,32 +43,44 @@ struct Server {
     app: String,
     /// Requests the stand-in MCP service received.
     reached: Arc<AtomicUsize>,
+    /// Lets the streaming stand-in send the rest of its answer.
+    release: Arc<Notify>,
     http: reqwest::Client,
     _served: Served,
 }
 
 async fn server() -> Server {
+    // The stand-in MCP service: answers 200 with the method, the Mcp-Name header and the body.
+    serve_mcp(policy(), |req, _release| async move {
+        let method = req.method().to_string();
+        let body: Bytes = axum::body::to_bytes(req.into_body(), usize::MAX).await.expect("the body");
+        ([("x-received-method", method)], body).into_response()
+    })
+    .await
+}
+
+/// The route behind both layers, with `policy`, around the stand-in MCP service `answer`.
+async fn serve_mcp<F, Fut>(policy: ToolPolicy, answer: F) -> Server
+where
+    F: Fn(Request, Arc<Notify>) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response> + Send + 'static,
+{
     let emu = Emulator::start().await.expect("the emulator starts");
     let config = emu
         .config()
         .base_url(UNSERVED_BASE)
         .required_roles(["Files.Admin", "Files.Reader"])
-        .tool_policy(policy())
+        .tool_policy(policy)
         .build()
         .expect("a valid configuration");
     let auth = AzureOAuth::new(config);
     let reached = Arc::new(AtomicUsize::new(0));
-    let count = Arc::clone(&reached);
-    // The stand-in MCP service: answers 200 with the method, the Mcp-Name header and the body.
+    let release = Arc::new(Notify::new());
+    let (count, notify) = (Arc::clone(&reached), Arc::clone(&release));
     let mcp = tower::service_fn(move |req: Request| {
-        let count = Arc::clone(&count);
-        async move {
-            count.fetch_add(1, Ordering::SeqCst);
-            let method = req.method().to_string();
-            let body: Bytes = axum::body::to_bytes(req.into_body(), usize::MAX).await.expect("the body");
-            let answer: Response = ([("x-received-method", method)], body).into_response();
-            Ok::<_, std::convert::Infallible>(answer)
-        }
+        count.fetch_add(1, Ordering::SeqCst);
+        let answer = answer(req, Arc::clone(&notify));
+        async move { Ok::<_, Infallible>(answer.await) }
     });
     let app = Router::new()
         .route_service("/mcp", mcp)
@@ -69,7 +89,15 @@ async fn server() -> Server {
         .merge(auth.router());
     let served = support::serve::serve(app).await;
     let app = emu.app_id().to_owned();
-    Server { emu, url: served.base.clone(), app, reached, http: reqwest::Client::new(), _served: served }
+    Server {
+        emu,
+        url: served.base.clone(),
+        app,
+        reached,
+        release,
+        http: reqwest::Client::new(),
+        _served: served,
+    }
 }
 
 fn call(id: u64, tool: &str) -> Value {
@@ -317,4 +345,312 @@ async fn protected_resource_metadata_lists_the_policys_scopes() {
         json!([s.scope("access_as_user"), s.scope("Files.ReadWrite"), s.scope("Files.Read")])
     );
     assert!(!a.text.contains("offline_access"), "{}", a.text);
+}
+
+// ---- tools/list: what each caller is shown ----
+
+/// The tools the listing stand-in offers: the policy's three and one outside it.
+const TOOLS: [&str; 4] = ["delete_file", "search", "purge", "echo"];
+
+/// A tool as the stand-in lists it.
+fn tool(name: &str) -> Value {
+    json!({"name": name, "inputSchema": {"type": "object"}})
+}
+
+/// `answer` with `purge` (listed between two tools) taken out, every other byte kept.
+fn without_purge(answer: &str) -> String {
+    let purge = format!("{},", tool("purge"));
+    assert!(answer.contains(&purge), "purge is listed: {answer}");
+    answer.replace(&purge, "")
+}
+
+/// The stand-in's answer to one message: `tools/list` gets every tool of [`TOOLS`], another
+/// request an empty result, a notification nothing.
+fn answer_to(message: &Value) -> Option<Value> {
+    let id = message.get("id")?.clone();
+    Some(if message["method"] == "tools/list" {
+        let tools: Vec<Value> = TOOLS.iter().map(|t| tool(t)).collect();
+        json!({"jsonrpc": "2.0", "id": id, "result": {"tools": tools}})
+    } else {
+        json!({"jsonrpc": "2.0", "id": id, "result": {}})
+    })
+}
+
+/// The JSON answer to a body: one answer, or a batch of them.
+fn json_answer(body: &Value) -> String {
+    match body {
+        Value::Array(messages) => Value::Array(messages.iter().filter_map(answer_to).collect()).to_string(),
+        message => answer_to(message).expect("a request").to_string(),
+    }
+}
+
+/// The first event the streaming stand-in sends: rmcp's priming event (an id, a retry, no data).
+const PRIMING: &str = "id: 0\r\nretry: 3000\r\ndata:\r\n\r\n";
+/// The second: a notification, before the answer.
+const NOTIFICATION: &str = "id: 1\r\nevent: message\r\ndata: {\"jsonrpc\":\"2.0\",\"method\":\"notifications/message\",\"params\":{\"level\":\"info\",\"data\":\"listing tools; purge is for admins\"}}\r\n\r\n";
+
+/// The listing stand-in: answers in JSON, or, for a request with `x-answer: sse`, as an event
+/// stream: [`PRIMING`] and [`NOTIFICATION`] at once, then (once released) the answer as the
+/// third event, cut into chunks at awkward places.
+async fn lister(req: Request, release: Arc<Notify>) -> Response {
+    let sse = req.headers().get("x-answer").is_some_and(|v| v == "sse");
+    let body = axum::body::to_bytes(req.into_body(), usize::MAX).await.expect("the body");
+    let body: Value = serde_json::from_slice(&body).expect("a JSON body");
+    let answer = json_answer(&body);
+    if !sse {
+        return ([("content-type", "application/json")], answer).into_response();
+    }
+    let (tx, rx) = mpsc::unbounded_channel::<Bytes>();
+    tokio::spawn(async move {
+        for chunk in [&PRIMING[..9], &PRIMING[9..], NOTIFICATION] {
+            tx.send(Bytes::from(chunk.to_owned())).expect("the body is read");
+        }
+        release.notified().await;
+        for chunk in cut_event(&format!("id: 2\r\nevent: message\r\ndata: {answer}\r\n\r\n")) {
+            // The client may have gone; nothing to do then.
+            let _ = tx.send(Bytes::from(chunk));
+        }
+    });
+    ([("content-type", "text/event-stream"), ("cache-control", "no-cache")], Body::new(Chunks(rx)))
+        .into_response()
+}
+
+/// `event` in chunks cut mid `data:`, inside the name "purge", between a CR and its LF, and
+/// between the CRLF of the last line and the closing one.
+fn cut_event(event: &str) -> Vec<String> {
+    let data = event.find("data:").expect("a data line") + 2;
+    let purge = event.find("\"purge\"").expect("purge listed") + 3;
+    let last = event.len() - 3;
+    let mut cuts = vec![data, purge, last, event.len() - 1, event.len() - 2];
+    cuts.sort_unstable();
+    let mut chunks = Vec::new();
+    let mut at = 0;
+    for cut in cuts.into_iter().chain([event.len()]) {
+        chunks.push(event[at..cut].to_owned());
+        at = cut;
+    }
+    chunks
+}
+
+/// A body of the chunks sent on a channel, one frame each, as they come.
+struct Chunks(mpsc::UnboundedReceiver<Bytes>);
+
+impl http_body::Body for Chunks {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        self.0.poll_recv(cx).map(|chunk| chunk.map(|c| Ok(http_body::Frame::data(c))))
+    }
+}
+
+async fn listing_server(listing: ToolListing) -> Server {
+    serve_mcp(policy().listing(listing), lister).await
+}
+
+fn list(id: u64) -> Value {
+    json!({"jsonrpc": "2.0", "id": id, "method": "tools/list"})
+}
+
+/// The names in an answer's `result.tools`.
+fn names(answer: &Value) -> Vec<String> {
+    let tools = answer["result"]["tools"].as_array().unwrap_or_else(|| panic!("a tool list: {answer}"));
+    tools.iter().map(|t| t["name"].as_str().expect("a name").to_owned()).collect()
+}
+
+impl Server {
+    /// The tools a `tools/list` with `token` shows, in JSON.
+    async fn listed(&self, token: &str) -> Vec<String> {
+        let a = self.post(token, &list(1)).await;
+        assert_eq!(a.status, 200, "{}", a.text);
+        assert_eq!(a.json()["id"], 1);
+        names(&a.json())
+    }
+}
+
+#[tokio::test]
+async fn by_default_a_tool_needing_a_role_is_hidden_and_one_needing_a_scope_stays_listed() {
+    let s = listing_server(ToolListing::default()).await;
+    // The user may step up to Files.ReadWrite (delete_file, search) but cannot get Files.Admin.
+    assert_eq!(s.listed(&s.delegated("access_as_user")).await, ["delete_file", "search", "echo"]);
+    // A user with the role assigned sees the role's tool.
+    let admin = s.emu.token().roles(["Files.Admin"]).sign();
+    assert_eq!(s.listed(&admin).await, TOOLS);
+    // Nothing is hidden from this caller: the answer passes byte for byte.
+    let a = s.post(&admin, &list(1)).await;
+    assert_eq!(a.text, json_answer(&list(1)));
+}
+
+#[tokio::test]
+async fn callable_now_hides_a_scope_gated_tool_until_the_token_carries_the_scope() {
+    let s = listing_server(ToolListing::CallableNow).await;
+    assert_eq!(s.listed(&s.delegated("access_as_user")).await, ["echo"]);
+    assert_eq!(s.listed(&s.delegated("access_as_user Files.Read")).await, ["search", "echo"]);
+    assert_eq!(
+        s.listed(&s.delegated("access_as_user Files.ReadWrite")).await,
+        ["delete_file", "search", "echo"]
+    );
+}
+
+#[tokio::test]
+async fn listing_all_shows_every_tool_unchanged() {
+    let s = listing_server(ToolListing::All).await;
+    let a = s.post(&s.delegated("access_as_user"), &list(1)).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert_eq!(a.text, json_answer(&list(1)), "the answer passes byte for byte");
+    assert_eq!(
+        a.header("content-length").map(str::to_owned),
+        Some(a.text.len().to_string()),
+        "nothing to filter: the length is kept"
+    );
+    assert_eq!(names(&a.json()), TOOLS);
+}
+
+#[tokio::test]
+async fn an_app_sees_the_role_tools_it_holds_and_no_tool_acting_for_a_user() {
+    let s = listing_server(ToolListing::default()).await;
+    let admin = s.emu.token().app_only().roles(["Files.Admin"]).sign();
+    assert_eq!(s.listed(&admin).await, ["purge", "echo"]);
+    let reader = s.emu.token().app_only().roles(["Files.Reader"]).sign();
+    assert_eq!(s.listed(&reader).await, ["echo"]);
+}
+
+#[tokio::test]
+async fn a_batch_has_only_its_tool_list_filtered() {
+    let s = listing_server(ToolListing::default()).await;
+    let token = s.delegated("access_as_user");
+    let batch = json!([call(1, "echo"), list(2), {"jsonrpc": "2.0", "method": "notifications/initialized"}]);
+    let a = s.post(&token, &batch).await;
+    assert_eq!(a.status, 200, "{}", a.text);
+    assert!(a.header("content-length").is_none(), "the length changed: {:?}", a.header("content-length"));
+    assert_eq!(a.text, without_purge(&json_answer(&batch)), "only purge is taken out, every other byte kept");
+    // A request without tools/list is not looked at: its answer keeps its length.
+    let a = s.post(&token, &call(3, "echo")).await;
+    let expected = json_answer(&call(3, "echo"));
+    assert_eq!(a.text, expected);
+    assert_eq!(a.header("content-length").map(str::to_owned), Some(expected.len().to_string()));
+}
+
+#[tokio::test]
+async fn an_event_stream_answer_is_filtered_and_the_notification_before_it_passes_at_once() {
+    let s = listing_server(ToolListing::default()).await;
+    let mut response = s
+        .http
+        .post(format!("{}/mcp", s.url))
+        .bearer_auth(s.delegated("access_as_user"))
+        .header("accept", "application/json, text/event-stream")
+        .header("x-answer", "sse")
+        .json(&list(5))
+        .send()
+        .await
+        .expect("the answer's head");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    // The stand-in sends the rest only once the test has both first events: a layer that held
+    // them back would stall here (and the timeout fail the test).
+    let first = format!("{PRIMING}{NOTIFICATION}");
+    let mut received = Vec::new();
+    while received.len() < first.len() {
+        let chunk = tokio::time::timeout(Duration::from_secs(10), response.chunk())
+            .await
+            .expect("the notification is not held back")
+            .expect("the stream")
+            .expect("more of the stream");
+        received.extend_from_slice(&chunk);
+    }
+    assert_eq!(String::from_utf8_lossy(&received), first, "byte for byte, before the answer");
+    s.release.notify_one();
+    while let Some(chunk) = tokio::time::timeout(Duration::from_secs(10), response.chunk())
+        .await
+        .expect("the answer")
+        .expect("the stream")
+    {
+        received.extend_from_slice(&chunk);
+    }
+    let answer = without_purge(&json_answer(&list(5)));
+    let expected = format!("{first}id: 2\r\nevent: message\r\ndata: {answer}\r\n\r\n");
+    assert_eq!(String::from_utf8_lossy(&received), expected);
+}
+
+/// The weather example's rmcp service (stateless with JSON answers, as the example serves it,
+/// or with sessions and event streams, rmcp's default) behind `AuthLayer` and `ToolPolicyLayer`:
+/// `heat_index` needs the app role `Weather.Admin`, `get_alerts` the scope `Weather.Alerts`.
+async fn weather_server(listing: ToolListing, json: bool) -> (Emulator, String, Served) {
+    use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+    use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+
+    let emu = Emulator::start().await.expect("the emulator starts");
+    let port = support::serve::Port::bind().await;
+    let policy = ToolPolicy::new()
+        .tool("heat_index", ToolRequirement::new().any_role(["Weather.Admin"]))
+        .tool("get_alerts", ToolRequirement::new().all_scopes(["Weather.Alerts"]))
+        .listing(listing);
+    let config = emu.config().base_url(port.base()).tool_policy(policy).build().expect("valid");
+    let auth = AzureOAuth::new(config);
+    let mut options =
+        examples::ServerOptions::new(Some(port.base())).with_nws_api_base(support::offline::CLOSED);
+    options.shutdown = port.shutdown();
+    let policy = ToolPolicyLayer::new(auth.validator().clone());
+    let mcp = if json {
+        let mcp = policy.layer(examples::mcp_service(&options, None));
+        Router::new().nest_service("/mcp", auth.layer().layer(mcp))
+    } else {
+        let nws = examples::NwsClient::new(support::offline::CLOSED.to_owned());
+        let config = StreamableHttpServerConfig::default()
+            .with_sse_keep_alive(None)
+            .with_cancellation_token(port.shutdown().child_token());
+        let service = StreamableHttpService::new(
+            move || Ok(examples::WeatherServer::new(nws.clone(), None)),
+            Arc::new(LocalSessionManager::default()),
+            config,
+        );
+        Router::new().nest_service("/mcp", auth.layer().layer(policy.layer(service)))
+    };
+    let url = format!("{}/mcp", port.base());
+    let served = port.serve(mcp.merge(auth.router()));
+    (emu, url, served)
+}
+
+/// The tools rmcp's client lists at `url` with `token`, sorted.
+async fn rmcp_listed(url: &str, token: String) -> Vec<String> {
+    use rmcp::ServiceExt as _;
+    use rmcp::transport::StreamableHttpClientTransport;
+    use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
+
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(url).auth_header(token),
+    );
+    let client = ().serve(transport).await.expect("initialize");
+    let tools = client.list_all_tools().await.expect("tools/list");
+    client.cancel().await.expect("close");
+    let mut names: Vec<String> = tools.iter().map(|t| t.name.to_string()).collect();
+    names.sort();
+    names
+}
+
+#[tokio::test]
+async fn rmcp_lists_the_weather_tools_the_caller_may_use_in_json_and_event_streams() {
+    for json in [true, false] {
+        let (emu, url, _served) = weather_server(ToolListing::default(), json).await;
+        let user = emu.token().scopes("access_as_user").sign();
+        assert_eq!(
+            rmcp_listed(&url, user).await,
+            ["get_alerts", "get_forecast", "graph_me", "whoami"],
+            "json answers: {json}"
+        );
+        let admin = emu.token().scopes("access_as_user").roles(["Weather.Admin"]).sign();
+        assert_eq!(
+            rmcp_listed(&url, admin).await,
+            ["get_alerts", "get_forecast", "graph_me", "heat_index", "whoami"],
+            "json answers: {json}"
+        );
+    }
+    let (emu, url, _served) = weather_server(ToolListing::CallableNow, false).await;
+    let user = emu.token().scopes("access_as_user").sign();
+    assert_eq!(rmcp_listed(&url, user).await, ["get_forecast", "graph_me", "whoami"]);
+    let alerts = emu.token().scopes("access_as_user Weather.Alerts").sign();
+    assert_eq!(rmcp_listed(&url, alerts).await, ["get_alerts", "get_forecast", "graph_me", "whoami"]);
 }
