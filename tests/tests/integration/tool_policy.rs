@@ -577,7 +577,8 @@ async fn an_event_stream_answer_is_filtered_and_the_notification_before_it_passe
 
 /// The weather example's rmcp service (stateless with JSON answers, as the example serves it,
 /// or with sessions and event streams, rmcp's default) behind `AuthLayer` and `ToolPolicyLayer`:
-/// `heat_index` needs the app role `Weather.Admin`, `get_alerts` the scope `Weather.Alerts`.
+/// `heat_index` needs the app role `Weather.Admin`, `get_alerts` the scope `Weather.Alerts` (this
+/// policy, not the example's own: `save_location` and `clear_locations` need nothing here).
 async fn weather_server(listing: ToolListing, json: bool) -> (Emulator, String, Served) {
     use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
     use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
@@ -638,19 +639,33 @@ async fn rmcp_lists_the_weather_tools_the_caller_may_use_in_json_and_event_strea
         let user = emu.token().scopes("access_as_user").sign();
         assert_eq!(
             rmcp_listed(&url, user).await,
-            ["get_alerts", "get_forecast", "graph_me", "whoami"],
+            ["clear_locations", "get_alerts", "get_forecast", "graph_me", "save_location", "whoami"],
             "json answers: {json}"
         );
         let admin = emu.token().scopes("access_as_user").roles(["Weather.Admin"]).sign();
         assert_eq!(
             rmcp_listed(&url, admin).await,
-            ["get_alerts", "get_forecast", "graph_me", "heat_index", "whoami"],
+            [
+                "clear_locations",
+                "get_alerts",
+                "get_forecast",
+                "graph_me",
+                "heat_index",
+                "save_location",
+                "whoami"
+            ],
             "json answers: {json}"
         );
     }
     let (emu, url, _served) = weather_server(ToolListing::CallableNow, false).await;
     let user = emu.token().scopes("access_as_user").sign();
-    assert_eq!(rmcp_listed(&url, user).await, ["get_forecast", "graph_me", "whoami"]);
+    assert_eq!(
+        rmcp_listed(&url, user).await,
+        ["clear_locations", "get_forecast", "graph_me", "save_location", "whoami"]
+    );
     let alerts = emu.token().scopes("access_as_user Weather.Alerts").sign();
-    assert_eq!(rmcp_listed(&url, alerts).await, ["get_alerts", "get_forecast", "graph_me", "whoami"]);
+    assert_eq!(
+        rmcp_listed(&url, alerts).await,
+        ["clear_locations", "get_alerts", "get_forecast", "graph_me", "save_location", "whoami"]
+    );
 }
