@@ -120,9 +120,12 @@ pub fn azure_oauth_routes<S: Clone + Send + Sync + 'static>(builder: AzureOAuthC
     AzureOAuth::new(config).install().router()
 }
 
-/// `#[azure_mcp_auth]` on a tool `impl` block: the policy of its tools, each as (name, every
-/// scope of, one scope of, one role of).
-pub fn tool_policy(tools: &[(&str, &[&str], &[&str], &[&str])]) -> crate::config::ToolPolicy {
+/// One tool of a `#[azure_mcp_auth]` tool `impl` block: (name, every scope of, one scope of, one
+/// role of).
+pub type ToolEntry<'a> = (&'a str, &'a [&'a str], &'a [&'a str], &'a [&'a str]);
+
+/// `#[azure_mcp_auth]` on a tool `impl` block: the policy of its tools.
+pub fn tool_policy(tools: &[ToolEntry<'_>]) -> crate::config::ToolPolicy {
     use crate::config::{ToolPolicy, ToolRequirement};
     tools.iter().fold(ToolPolicy::new(), |policy, (name, all, any, roles)| {
         let mut requirement = ToolRequirement::new().all_scopes(all.iter().copied());
