@@ -1,8 +1,9 @@
-//! Every key of the configuration's key table, literals where the key allows them; the keys that
+//! Every key of the configuration's key table (and `tool_policy`), literals where the key allows them; the keys that
 //! choose the app's credential one per invocation (it has one).
 #![deny(unused, nonstandard_style, warnings)]
 use axum::Router;
 use axum_mcp_azure_oauth::azure_oauth_routes;
+use axum_mcp_azure_oauth::config::{ToolPolicy, ToolRequirement};
 
 fn secret_from_vault() -> String {
     "from-the-vault".to_owned()
@@ -56,6 +57,7 @@ fn main() {
         obo_cache_capacity: 100,
         key_refresh_interval: std::time::Duration::from_secs(3600),
         http_timeout: 5,
+        tool_policy: ToolPolicy::new().tool("purge", ToolRequirement::new().any_role(["Files.Admin"])),
     };
     // Type-checked, not run: the files they name are not on this machine.
     let _ = other_credential_kinds as fn() -> [Router; 3];
