@@ -21,7 +21,10 @@
 // `transport.finishAuth(code)` and a new connection, or the failed request again.
 //
 // Stdout, one JSON object a line: the authorize lines, then {"step": i, "result": …} or
-// {"step": i, "error": "…"} per step, {"authorizations": N}, {"done": true}. A failure outside a step:
+// {"step": i, "error": "…"} per step, each also with "authorizations" (how many the SDK had asked for
+// by the end of the step) and "refusals" (the MCP endpoint's 401 and 403 answers during the step:
+// [{"status", "www_authenticate", "body"}], seen through the transport's `fetch`),
+// {"authorizations": N}, {"done": true}. A failure outside a step:
 // {"fatal": "…"} and exit status 1. The SDK's own diagnostics go to stderr.
 //
 // The SDK version is pinned in package.json: @modelcontextprotocol/sdk 1.32.2, the newest release.
@@ -53,6 +56,25 @@ function describe(error) {
     }
     const cause = error.cause === undefined ? '' : ` (${describe(error.cause)})`;
     return `${error.name}: ${error.message}${cause}`;
+}
+
+/** The MCP endpoint's 401 and 403 answers since the current step began. */
+let refusals = [];
+
+/** `fetch`, keeping the MCP endpoint's 401 and 403 answers in `refusals`. */
+function recordingFetch(mcpUrl) {
+    return async (input, init) => {
+        const response = await fetch(input, init);
+        const url = input instanceof Request ? input.url : String(input);
+        if (url === mcpUrl && (response.status === 401 || response.status === 403)) {
+            refusals.push({
+                status: response.status,
+                www_authenticate: response.headers.get('www-authenticate'),
+                body: await response.clone().text()
+            });
+        }
+        return response;
+    };
 }
 
 function fatal(error) {
@@ -218,13 +240,18 @@ async function main() {
         () => transport,
         async () => {
             await client.close();
-            transport = new StreamableHTTPClientTransport(new URL(mcpUrl), { authProvider: provider });
+            transport = new StreamableHTTPClientTransport(new URL(mcpUrl), {
+                authProvider: provider,
+                fetch: recordingFetch(new URL(mcpUrl).href)
+            });
             await client.connect(transport);
         }
     );
 
     const steps = plan.steps ?? [];
     for (const [step, spec] of steps.entries()) {
+        refusals = [];
+        const seen = () => ({ authorizations: provider.authorizations, refusals });
         try {
             const result = await withSignIn(provider, () => transport, () => {
                 if (spec.list) {
@@ -239,9 +266,9 @@ async function main() {
                 }
                 throw new Error(`step ${step}: not "call", "list" nor "tokens": ${JSON.stringify(spec)}`);
             });
-            emit({ step, result });
+            emit({ step, result, ...seen() });
         } catch (error) {
-            emit({ step, error: describe(error) });
+            emit({ step, error: describe(error), ...seen() });
         }
     }
     await client.close();

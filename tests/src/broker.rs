@@ -62,12 +62,23 @@ impl Broker {
     /// The authorization request a client sends: `response_type=code`, PKCE, `state`, the API
     /// scope, `resource`.
     pub fn authorize_url(&self, client_id: &str, redirect_uri: &str, pkce: &Pkce) -> url::Url {
+        self.authorize_url_for(client_id, redirect_uri, pkce, "access_as_user offline_access")
+    }
+
+    /// [`authorize_url`](Self::authorize_url) asking for `scope`.
+    pub fn authorize_url_for(
+        &self,
+        client_id: &str,
+        redirect_uri: &str,
+        pkce: &Pkce,
+        scope: &str,
+    ) -> url::Url {
         let mut url = url::Url::parse(&format!("{}/authorize", self.base)).expect("a URL");
         url.query_pairs_mut().extend_pairs([
             ("response_type", "code"),
             ("client_id", client_id),
             ("redirect_uri", redirect_uri),
-            ("scope", "access_as_user offline_access"),
+            ("scope", scope),
             ("state", "st4te"),
             ("code_challenge", pkce.challenge.as_str()),
             ("code_challenge_method", "S256"),

@@ -214,11 +214,20 @@ impl Drop for Chromium {
 
 /// An HTTP client that keeps cookies, follows redirects by hand and approves or denies consent pages:
 /// the browser of the sign-in flows where no rendering is needed.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct HttpBrowser {
     http: reqwest::Client,
     /// Cookies by name (every server here is 127.0.0.1, and cookies ignore the port).
     pub cookies: BTreeMap<String, String>,
+}
+
+/// One sign-in as [`HttpBrowser::walk`] went through it.
+#[derive(Debug)]
+pub struct Walk {
+    /// The redirect to the client's redirect URI, with its query.
+    pub landing: url::Url,
+    /// The consent pages answered on the way (none when a remembered approval skipped the page).
+    pub consent_pages: Vec<Page>,
 }
 
 /// What the browser saw last.
@@ -253,6 +262,14 @@ impl Page {
     pub fn location(&self) -> Option<url::Url> {
         let location = self.headers.get(reqwest::header::LOCATION)?.to_str().ok()?;
         self.url.join(location).ok()
+    }
+}
+
+/// [`HttpBrowser::new`]: a derived `Default` would hold reqwest's default client, which follows
+/// redirects itself (and drops the cookies they set).
+impl Default for HttpBrowser {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
@@ -340,10 +357,21 @@ impl HttpBrowser {
     /// # Panics
     /// When a page is neither a redirect nor a consent page.
     pub async fn sign_in(&mut self, url: &str, redirect_uri: &str) -> url::Url {
+        self.walk(url, redirect_uri, false).await.landing
+    }
+
+    /// [`sign_in`](Self::sign_in), ticking "remember my choice" on each consent page when
+    /// `remember`, and keeping every consent page it answered.
+    ///
+    /// # Panics
+    /// When a page is neither a redirect nor a consent page.
+    pub async fn walk(&mut self, url: &str, redirect_uri: &str, remember: bool) -> Walk {
+        let mut consent_pages = Vec::new();
         let mut page = self.get(&url::Url::parse(url).expect("a URL")).await;
         for _ in 0..10 {
             if page.status == 200 && page.consent_request().is_some() {
-                page = self.answer(&page, "allow", false).await;
+                let answered = self.answer(&page, "allow", remember).await;
+                consent_pages.push(std::mem::replace(&mut page, answered));
                 continue;
             }
             let Some(next) = page.location() else {
@@ -353,7 +381,7 @@ impl HttpBrowser {
                 );
             };
             if next.as_str().starts_with(redirect_uri) {
-                return next;
+                return Walk { landing: next, consent_pages };
             }
             page = self.get(&next).await;
         }

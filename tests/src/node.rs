@@ -78,7 +78,9 @@ pub struct SignIn {
 #[derive(Debug)]
 pub struct TsRun {
     /// One line per step of the plan, in order: `{"step": i, "result": …}` (a `CallToolResult`, or
-    /// the `tools/list` result) or `{"step": i, "error": "…"}`.
+    /// the `tools/list` result) or `{"step": i, "error": "…"}`, each with `authorizations` (the
+    /// count at the end of the step) and `refusals` (the MCP endpoint's 401 and 403 answers during
+    /// the step).
     pub results: Vec<Value>,
     /// How many times the SDK called `redirectToAuthorization`, as the script counted.
     pub authorizations: usize,
@@ -102,6 +104,26 @@ impl TsRun {
     /// The error of step `step`, if it failed.
     pub fn error(&self, step: usize) -> Option<&str> {
         self.results.get(step)?.get("error")?.as_str()
+    }
+
+    /// How many authorizations the SDK had asked for by the end of step `step` (the first sign-in,
+    /// at `connect`, included).
+    ///
+    /// # Panics
+    /// When the plan has no such step.
+    pub fn authorizations_by(&self, step: usize) -> usize {
+        let line = self.results.get(step).unwrap_or_else(|| panic!("no step {step}: {:?}", self.results));
+        line["authorizations"].as_u64().and_then(|n| usize::try_from(n).ok()).expect("a count")
+    }
+
+    /// The MCP endpoint's 401 and 403 answers during step `step`, in order: `{"status",
+    /// "www_authenticate", "body"}`.
+    ///
+    /// # Panics
+    /// When the plan has no such step.
+    pub fn refusals(&self, step: usize) -> &[Value] {
+        let line = self.results.get(step).unwrap_or_else(|| panic!("no step {step}: {:?}", self.results));
+        line["refusals"].as_array().map_or(&[], Vec::as_slice)
     }
 }
 

@@ -13,11 +13,6 @@
 //! which sends the client a code of its own with RFC 9207 `iss`, which rmcp checks), with no
 //! allow-list: any loopback port, any https redirect URI. A test whose point exists only in the
 //! enrol mode (Entra redirects straight to the client) says so in its name.
-//!
-//! The emulator's app is the example's (`examples::demo::emulator()`): rmcp's client asks at its
-//! first sign-in for every scope the protected resource metadata lists (SEP-2350's accumulation),
-//! the tools' `Locations.ReadWrite` included, so the app must expose it, as the example's app
-//! registration does.
 
 use std::time::Duration;
 
@@ -25,6 +20,7 @@ use axum_mcp_azure_oauth::config::Mode;
 use axum_mcp_azure_oauth::emulator::{Emulator, Endpoint, Platform, RecordedRequest};
 use oauth2::TokenResponse as _;
 use rmcp::ServiceExt as _;
+use rmcp::model::CallToolRequestParams;
 use rmcp::service::{RoleClient, RunningService};
 use rmcp::transport::auth::{AuthorizationMetadataSource, AuthorizationRequest};
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
@@ -50,6 +46,17 @@ async fn sign_in(
     redirect_uri: &str,
     store: &InMemoryCredentialStore,
 ) -> AuthorizationManager {
+    sign_in_with(server, challenge, redirect_uri, store, |request| request).await
+}
+
+/// [`sign_in`] with the authorization request changed by `configure` (its scope selection).
+async fn sign_in_with(
+    server: &Server,
+    challenge: &str,
+    redirect_uri: &str,
+    store: &InMemoryCredentialStore,
+    configure: impl FnOnce(AuthorizationRequest) -> AuthorizationRequest,
+) -> AuthorizationManager {
     let mut manager = AuthorizationManager::new(server.mcp_url.as_str()).await.expect("manager");
     manager.set_credential_store(store.clone());
     let resolution = manager.resolve_metadata_from_challenge(Some(challenge)).await.expect("discovery");
@@ -64,9 +71,11 @@ async fn sign_in(
     );
     manager.set_metadata(resolution.metadata);
 
-    let request = AuthorizationRequest::new(redirect_uri)
-        .with_client_name("rmcp end-to-end test")
-        .with_challenge(challenge);
+    let request = configure(
+        AuthorizationRequest::new(redirect_uri)
+            .with_client_name("rmcp end-to-end test")
+            .with_challenge(challenge),
+    );
     let session = AuthorizationSession::new(manager, request)
         .await
         .map_err(|(_, e)| e)
@@ -110,6 +119,14 @@ async fn connect(server: &Server, manager: AuthorizationManager) -> RunningServi
     ().serve(transport).await.expect("initialize with the token")
 }
 
+/// The emulator with the example's app registration (`examples::demo::emulator`): it exposes
+/// `Locations.ReadWrite` beside the API scope, as the example's protected resource metadata says.
+/// rmcp's default scope selection asks for every scope that metadata lists, and Entra refuses a
+/// scope the app does not expose.
+fn example_emulator() -> axum_mcp_azure_oauth::emulator::EmulatorBuilder {
+    examples::demo::emulator()
+}
+
 fn token_requests(emu: &Emulator, grant_type: &str) -> Vec<RecordedRequest> {
     emu.requests()
         .into_iter()
@@ -135,7 +152,7 @@ fn app_registration(emu: &Emulator) -> Vec<String> {
 async fn loopback_public_client_signs_in_and_calls_tools() {
     let redirect = unused_loopback_redirect();
     let redirect = redirect.as_str();
-    let server = serve(examples::demo::emulator().start().await.expect("emulator"), |c| c).await;
+    let server = serve(example_emulator().start().await.expect("emulator"), |c| c).await;
     assert_eq!(server.mode, Mode::Broker, "the default");
 
     let challenge = unauthenticated_challenge(&server.mcp_url).await;
@@ -201,7 +218,7 @@ async fn loopback_public_client_signs_in_and_calls_tools() {
 #[tokio::test]
 async fn https_redirect_is_never_sent_to_entra_and_redeemed_at_the_brokers_callback_with_the_secret() {
     let redirect = "https://client.example.com/oauth/callback";
-    let server = serve(examples::demo::emulator().start().await.expect("emulator"), |c| c).await;
+    let server = serve(example_emulator().start().await.expect("emulator"), |c| c).await;
 
     let challenge = unauthenticated_challenge(&server.mcp_url).await;
     let store = InMemoryCredentialStore::new();
@@ -237,7 +254,7 @@ async fn https_redirect_is_never_sent_to_entra_and_redeemed_at_the_brokers_callb
 #[tokio::test]
 async fn enrol_mode_https_redirect_is_redeemed_with_the_secret_added_by_the_bridge() {
     let redirect = "https://client.example.com/oauth/callback";
-    let server = serve(examples::demo::emulator().start().await.expect("emulator"), |c| {
+    let server = serve(example_emulator().start().await.expect("emulator"), |c| {
         c.mode(Mode::Enrol).allowed_redirect_uris([redirect])
     })
     .await;
@@ -272,7 +289,7 @@ async fn enrol_mode_https_redirect_is_redeemed_with_the_secret_added_by_the_brid
 async fn v1_token_app_signs_in() {
     let redirect = unused_loopback_redirect();
     let redirect = redirect.as_str();
-    let emu = examples::demo::emulator().access_token_version(1).start().await.expect("emulator");
+    let emu = example_emulator().access_token_version(1).start().await.expect("emulator");
     let server = serve(emu, |c| c).await;
 
     let challenge = unauthenticated_challenge(&server.mcp_url).await;
@@ -295,7 +312,7 @@ async fn v1_token_app_signs_in() {
 async fn token_without_the_scope_gets_a_step_up_challenge() {
     let redirect = unused_loopback_redirect();
     let redirect = redirect.as_str();
-    let server = serve(examples::demo::emulator().start().await.expect("emulator"), |c| c).await;
+    let server = serve(example_emulator().start().await.expect("emulator"), |c| c).await;
 
     let narrow = server.emu.token().scopes("User.Read").sign();
     let transport = StreamableHttpClientTransport::from_config(
@@ -323,7 +340,7 @@ async fn token_without_the_scope_gets_a_step_up_challenge() {
 async fn expired_token_is_refreshed_through_the_broker() {
     let redirect = unused_loopback_redirect();
     let redirect = redirect.as_str();
-    let server = serve(examples::demo::emulator().start().await.expect("emulator"), |c| c).await;
+    let server = serve(example_emulator().start().await.expect("emulator"), |c| c).await;
     let challenge = unauthenticated_challenge(&server.mcp_url).await;
     let store = InMemoryCredentialStore::new();
     let manager = sign_in(&server, &challenge, redirect, &store).await;
@@ -440,4 +457,114 @@ async fn zero_configuration_run_serves_mcp_inspector_and_loopback_clients() {
         assert_eq!(whoami(&client).await["oid"], server.emu.user().oid.as_str(), "{redirect}");
         client.cancel().await.expect("close");
     }
+}
+
+/// The scopes of an access token's `scp`.
+fn scp_of(token: &str) -> Vec<String> {
+    jwt_payload(token)["scp"].as_str().expect("scp").split(' ').map(str::to_owned).collect()
+}
+
+/// The `scope` parameter of a `WWW-Authenticate` challenge, if it has one.
+fn challenge_scope(challenge: &str) -> Option<&str> {
+    let start = challenge.find(" scope=\"")? + " scope=\"".len();
+    let end = challenge[start..].find('"')? + start;
+    Some(&challenge[start..end])
+}
+
+/// Per-tool step-up with rmcp's client, which does not step up by itself: its transport turns the
+/// 403 into `StreamableHttpError::InsufficientScope` (the challenge and its `scope`) and the call
+/// fails with it; `AuthClient` does not re-authorize. The application steps up by hand with rmcp's
+/// own API: `AuthorizationManager::request_scope_upgrade` with the challenge's scope (the union
+/// with the scopes it holds), the browser through the broker's consent page (shown again: the new
+/// permission was never approved), the code exchanged on the same manager, and the call, sent
+/// again on the same session, saves the location. `clear_locations` then fails the same way for
+/// the missing app role, with a challenge that names no scope: nothing to step up to.
+#[tokio::test]
+async fn rmcp_reports_a_per_tool_403_and_the_application_steps_up_by_hand() {
+    let redirect = unused_loopback_redirect();
+    let redirect = redirect.as_str();
+    let emu = examples::demo::emulator().access_token_version(2).start().await.expect("emulator");
+    let server = serve(emu, |c| c).await;
+    let app = server.emu.app_id();
+    let locations = format!("api://{app}/Locations.ReadWrite");
+    let api = format!("api://{app}/access_as_user");
+
+    let challenge = unauthenticated_challenge(&server.mcp_url).await;
+    let store = InMemoryCredentialStore::new();
+    // rmcp's default scope selection adds the protected resource metadata's `scopes_supported`
+    // (which lists Locations.ReadWrite) to the challenge's: sign in with the challenge's only.
+    let manager =
+        sign_in_with(&server, &challenge, redirect, &store, |r| r.with_initial_scope_selection()).await;
+    let first = manager.get_access_token().await.expect("a token");
+    assert!(!scp_of(&first).contains(&"Locations.ReadWrite".to_owned()), "{:?}", scp_of(&first));
+    let auth = AuthClient::new(reqwest::Client::default(), manager);
+    let manager = std::sync::Arc::clone(&auth.auth_manager);
+    let transport = StreamableHttpClientTransport::with_client(
+        auth,
+        StreamableHttpClientTransportConfig::with_uri(server.mcp_url.as_str()),
+    );
+    let client = ().serve(transport).await.expect("initialize with the token");
+    whoami(&client).await;
+
+    let save = || {
+        let args = json!({"name": "home", "latitude": 47.64, "longitude": -122.13});
+        let serde_json::Value::Object(args) = args else { unreachable!("an object") };
+        CallToolRequestParams::new("save_location").with_arguments(args)
+    };
+    let error = client.call_tool(save()).await.expect_err("403: the token lacks Locations.ReadWrite");
+    assert!(!error.is_authorization_required(), "a 403, not a 401: {error:?}");
+    let challenge = error.auth_challenge().expect("the error carries the 403's challenge").to_owned();
+    assert!(challenge.contains("error=\"insufficient_scope\""), "{challenge}");
+    let required = challenge_scope(&challenge).expect("the challenge names the scopes").to_owned();
+    assert_eq!(required, format!("{locations} {api}"), "{challenge}");
+    assert_eq!(server.emu.request_count(Endpoint::Authorize), 1, "rmcp did not sign in again by itself");
+    assert_eq!(manager.lock().await.get_scope_upgrade_attempts().await, 0, "nor started a step-up");
+
+    // By hand: rmcp's step-up URL, through the broker's consent page, exchanged on the same manager.
+    let url = manager.lock().await.request_scope_upgrade(&required).await.expect("a step-up URL");
+    let url = url::Url::parse(&url).expect("a URL");
+    let asked = param(&url, "scope").expect("a scope");
+    let asked: Vec<&str> = asked.split(' ').collect();
+    assert!(asked.contains(&locations.as_str()) && asked.contains(&api.as_str()), "the union: {asked:?}");
+    let walk = HttpBrowser::new().walk(url.as_str(), redirect, false).await;
+    assert_eq!(walk.consent_pages.len(), 1, "the consent page again");
+    let page = &walk.consent_pages[0].body;
+    assert!(page.contains("with the permission Locations.ReadWrite"), "{page}");
+    let entra = server.emu.requests().into_iter().rfind(|r| r.endpoint == Endpoint::Authorize);
+    let entra_scope = entra.expect("Entra's /authorize").query_param("scope").unwrap_or_default().to_owned();
+    assert!(entra_scope.contains(&locations) && entra_scope.contains(&api), "{entra_scope}");
+    let code = param(&walk.landing, "code").expect("a code");
+    let state = param(&walk.landing, "state").expect("a state");
+    let iss = param(&walk.landing, "iss");
+    manager
+        .lock()
+        .await
+        .exchange_code_for_token_with_issuer(&code, &state, iss.as_deref())
+        .await
+        .expect("the code exchanged");
+    let token = manager.lock().await.get_access_token().await.expect("a token");
+    let scp = scp_of(&token);
+    assert!(
+        scp.contains(&"Locations.ReadWrite".to_owned()) && scp.contains(&"access_as_user".to_owned()),
+        "{scp:?}"
+    );
+
+    let saved = client.call_tool(save()).await.expect("the retried call goes through");
+    assert_eq!(saved.is_error, Some(false), "{saved:?}");
+    assert_eq!(
+        saved.structured_content,
+        Some(json!({"saved": [{"name": "home", "latitude": 47.64, "longitude": -122.13}]}))
+    );
+
+    // A missing app role: the same kind of error, with no scope to step up to.
+    let error = client
+        .call_tool(CallToolRequestParams::new("clear_locations"))
+        .await
+        .expect_err("403: the user has no app role");
+    let challenge = error.auth_challenge().expect("the 403's challenge").to_owned();
+    assert!(challenge.contains("error=\"insufficient_scope\""), "{challenge}");
+    assert_eq!(challenge_scope(&challenge), None, "no scope: {challenge}");
+    assert!(challenge.contains("Weather.Admin"), "the role is named: {challenge}");
+    assert_eq!(server.emu.request_count(Endpoint::Authorize), 2, "no sign-in of rmcp's own");
+    client.cancel().await.expect("close");
 }

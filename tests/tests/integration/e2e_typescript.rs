@@ -11,11 +11,13 @@
 //! Skipped, with one line saying how to run them, without Node.js or `npm ci --prefix tests/e2e-ts`
 //! (`.ci/run` does both and sets `REQUIRE_NODE_TESTS`, so there they fail instead).
 
+use std::sync::Arc;
+
 use axum_mcp_azure_oauth::config::Mode;
 use axum_mcp_azure_oauth::emulator::Endpoint;
 use examples::demo::MCP_ACCEPT;
 use serde_json::{Value, json};
-use support::browser::HttpBrowser;
+use support::browser::{HttpBrowser, Page};
 use support::credentials::{Kind, with_credential};
 use support::example::{Server, serve, serve_config};
 use support::flow::emulator;
@@ -93,7 +95,18 @@ async fn typescript_sdk_client_signs_in_through_the_broker_and_calls_tools() {
     let tools = run.result(0)["tools"].as_array().expect("tools/list's tools");
     let mut names: Vec<_> = tools.iter().filter_map(|t| t["name"].as_str()).collect();
     names.sort_unstable();
-    assert_eq!(names, ["get_alerts", "get_forecast", "graph_me", "heat_index", "whoami"]);
+    assert_eq!(
+        names,
+        [
+            "clear_locations",
+            "get_alerts",
+            "get_forecast",
+            "graph_me",
+            "heat_index",
+            "save_location",
+            "whoami"
+        ]
+    );
 
     let user = server.emu.user();
     let whoami = run.result(1);
@@ -240,4 +253,128 @@ async fn typescript_sdk_client_steps_up_in_the_middle_of_a_session() {
         assert_eq!(me["oid"], server.emu.user().oid.as_str(), "step {step}: {me}");
         assert!(me["scopes"].as_array().expect("scopes").iter().any(|s| s == "access_as_user"), "{me}");
     }
+}
+
+/// One browser for every sign-in of a run (its cookies, and so its remembered approvals, kept),
+/// ticking "remember my choice": each sign-in's consent pages (none when a remembered approval
+/// skipped the page), in order.
+#[derive(Clone, Default)]
+struct RememberingBrowser {
+    inner: Arc<tokio::sync::Mutex<(HttpBrowser, Vec<Vec<Page>>)>>,
+}
+
+impl RememberingBrowser {
+    async fn sign_in(&self, authorize: url::Url, redirect_uri: String) -> url::Url {
+        let mut inner = self.inner.lock().await;
+        let walk = inner.0.walk(authorize.as_str(), &redirect_uri, true).await;
+        inner.1.push(walk.consent_pages);
+        walk.landing
+    }
+
+    /// The consent pages of each sign-in, in order.
+    async fn consent_pages(&self) -> Vec<Vec<Page>> {
+        std::mem::take(&mut self.inner.lock().await.1)
+    }
+}
+
+/// Per-tool step-up with the TypeScript SDK's client, through the broker's consent page. The
+/// user signs in with the API scope (the 401's challenge) and calls `whoami`; `save_location`,
+/// which needs `Locations.ReadWrite`, answers 403 `insufficient_scope` naming it with the API scope,
+/// and the SDK signs in again for exactly those: the approval the browser remembered from the
+/// first sign-in does not cover the new permission, so the consent page is shown again and names
+/// it; Entra is asked for both qualified scopes, and the call, sent again, saves the location.
+/// Then `clear_locations`, which needs the app role `Weather.Admin` the user does not have: 403
+/// `insufficient_scope` naming the role and no scope. The SDK 1.32.2 tries once more: its
+/// transport steps up on any `insufficient_scope` 403 (`send`, the `response.status === 403`
+/// branch), here with the scope it last held (the challenge names none), so one more authorization
+/// (the consent page skipped: that scope set was approved and remembered) and the same request
+/// again; the same challenge a second time ends it ("Server returned 403 after trying upscoping"),
+/// with no further authorization: no loop.
+#[tokio::test]
+async fn typescript_sdk_client_steps_up_per_tool_through_the_consent_page_and_stops_at_a_missing_role() {
+    let Some(node) = TsClient::if_installed("typescript_sdk_client_steps_up_per_tool") else {
+        return;
+    };
+    let emu = examples::demo::emulator().access_token_version(2).start().await.expect("the emulator starts");
+    let server = serve(emu, |c| c).await;
+    let app = server.emu.app_id();
+    let api = format!("api://{app}/access_as_user");
+    let locations = format!("api://{app}/Locations.ReadWrite");
+
+    let plan = json!({"steps": [
+        {"call": "whoami", "args": {}},
+        {"call": "save_location", "args": {"name": "home", "latitude": 47.64, "longitude": -122.13}},
+        {"call": "clear_locations", "args": {}},
+    ]});
+    let browser = RememberingBrowser::default();
+    let walker = browser.clone();
+    let run = node
+        .run(&server.mcp_url, &plan, move |authorize, redirect_uri| {
+            let walker = walker.clone();
+            async move { walker.sign_in(authorize, redirect_uri).await }
+        })
+        .await;
+    let consent = browser.consent_pages().await;
+
+    // The sign-in, with the API scope only; whoami works without stepping up.
+    assert_eq!(run.authorizations_by(0), 1, "{:?}", run.sign_ins);
+    let first = &run.sign_ins[0].authorize;
+    assert_eq!(param(first, "scope").as_deref(), Some(api.as_str()), "the 401's scope");
+    assert_eq!(consent[0].len(), 1, "the first sign-in shows the consent page");
+    assert!(!consent[0][0].body.contains("Locations.ReadWrite"), "{}", consent[0][0].body);
+    let me = &run.result(0)["structuredContent"];
+    assert_eq!(me["oid"], server.emu.user().oid.as_str(), "{me}");
+    assert!(run.refusals(0).is_empty(), "{:?}", run.refusals(0));
+
+    // save_location: the 403 names both scopes, the SDK signs in again for them.
+    let refusals = run.refusals(1);
+    assert_eq!(refusals.len(), 1, "one 403, then the call went through: {refusals:?}");
+    assert_eq!(refusals[0]["status"], 403);
+    let challenge = refusals[0]["www_authenticate"].as_str().expect("a challenge");
+    assert!(challenge.contains("error=\"insufficient_scope\""), "{challenge}");
+    assert!(challenge.contains(&format!("scope=\"{locations} {api}\"")), "{challenge}");
+    assert_eq!(run.authorizations_by(1), 2, "one step-up: {:?}", run.sign_ins);
+    let second = &run.sign_ins[1].authorize;
+    assert_eq!(param(first, "client_id"), param(second, "client_id"), "the registered client is kept");
+    let asked = param(second, "scope").expect("the step-up names a scope");
+    let asked: Vec<&str> = asked.split(' ').collect();
+    assert!(asked.contains(&locations.as_str()) && asked.contains(&api.as_str()), "{asked:?}");
+    assert_eq!(consent[1].len(), 1, "the remembered approval does not cover the new scope: the page again");
+    let page = &consent[1][0].body;
+    assert!(page.contains("with the permission Locations.ReadWrite"), "the new permission in words: {page}");
+    assert!(page.contains("(access_as_user)"), "{page}");
+    let at_entra: Vec<_> =
+        server.emu.requests().into_iter().filter(|r| r.endpoint == Endpoint::Authorize).collect();
+    assert!(at_entra.len() >= 2, "{at_entra:?}");
+    let entra_scope: Vec<&str> = at_entra[1].query_param("scope").expect("a scope").split(' ').collect();
+    assert!(
+        entra_scope.contains(&locations.as_str()) && entra_scope.contains(&api.as_str()),
+        "Entra is asked for both qualified scopes: {entra_scope:?}"
+    );
+    let saved = run.result(1);
+    assert_eq!(saved["isError"], false, "{saved}");
+    assert_eq!(
+        saved["structuredContent"],
+        json!({"saved": [{"name": "home", "latitude": 47.64, "longitude": -122.13}]})
+    );
+
+    // clear_locations: a role no sign-in grants. One more try by the SDK, then an error.
+    let error = run.error(2).unwrap_or_else(|| panic!("clear_locations must fail: {}", run.results[2]));
+    assert!(error.contains("403") && error.contains("after trying upscoping"), "{error}");
+    let refusals = run.refusals(2);
+    assert_eq!(refusals.len(), 2, "the refusal, the same after the SDK's one retry: {refusals:?}");
+    for refusal in refusals {
+        assert_eq!(refusal["status"], 403);
+        let challenge = refusal["www_authenticate"].as_str().expect("a challenge");
+        assert!(challenge.contains("error=\"insufficient_scope\""), "{challenge}");
+        assert!(!challenge.contains("scope=\"api:"), "no scope to step up to: {challenge}");
+        assert!(challenge.contains("Weather.Admin"), "the role is named: {challenge}");
+        assert!(refusal["body"].as_str().expect("a body").contains("Weather.Admin"), "{refusal}");
+    }
+    assert_eq!(run.authorizations_by(2), 3, "at most one more authorization, no loop: {:?}", run.sign_ins);
+    assert_eq!(run.authorizations, 3);
+    let third = &run.sign_ins[2].authorize;
+    assert_eq!(param(third, "scope"), param(second, "scope"), "the scope the SDK last held");
+    assert!(consent[2].is_empty(), "that scope set was approved and remembered: no page");
+    assert_eq!(server.emu.request_count(Endpoint::Authorize), 3, "three sign-ins at Entra");
 }

@@ -29,6 +29,7 @@ mod graph;
 mod hardening_faults;
 mod hardening_instances;
 mod hardening_limits;
+mod incremental_consent;
 mod macros;
 mod module_graph;
 mod obo;
