@@ -13,8 +13,9 @@
 
 use std::sync::Arc;
 
-use axum_mcp_azure_oauth::config::Mode;
+use axum_mcp_azure_oauth::config::{Mode, ToolListing};
 use axum_mcp_azure_oauth::emulator::Endpoint;
+use examples::WeatherServer;
 use examples::demo::MCP_ACCEPT;
 use serde_json::{Value, json};
 use support::browser::{HttpBrowser, Page};
@@ -368,4 +369,54 @@ async fn typescript_sdk_client_steps_up_per_tool_through_the_consent_page_and_st
     assert_eq!(param(third, "scope"), param(second, "scope"), "the scope the SDK last held");
     assert!(consent[2].is_empty(), "that scope set was approved and remembered: no page");
     assert_eq!(server.emu.request_count(Endpoint::Authorize), 3, "three sign-ins at Entra");
+}
+
+/// With the stricter listing (`ToolListing::CallableNow`), the TypeScript SDK's client does not see
+/// `save_location` in `tools/list` while its token lacks `Locations.ReadWrite`; it calls the tool
+/// all the same (a client may know it), steps up through the consent page, and then lists it.
+#[tokio::test]
+async fn typescript_sdk_client_sees_a_scope_gated_tool_only_after_stepping_up_under_the_strict_listing() {
+    let Some(node) = TsClient::if_installed("typescript_sdk_client_strict_listing") else {
+        return;
+    };
+    let emu = examples::demo::emulator().access_token_version(2).start().await.expect("the emulator starts");
+    let strict = WeatherServer::tool_policy().listing(ToolListing::CallableNow);
+    let server = serve(emu, move |c| c.tool_policy(strict)).await;
+    let plan = json!({"steps": [
+        {"list": true},
+        {"call": "save_location", "args": {"name": "office", "latitude": 40.71, "longitude": -74.0}},
+        {"list": true},
+    ]});
+    let browser = RememberingBrowser::default();
+    let walker = browser.clone();
+    let run = node
+        .run(&server.mcp_url, &plan, move |authorize, redirect_uri| {
+            let walker = walker.clone();
+            async move { walker.sign_in(authorize, redirect_uri).await }
+        })
+        .await;
+    let listed = |step: usize| -> Vec<String> {
+        let tools = run.result(step)["tools"]
+            .as_array()
+            .unwrap_or_else(|| panic!("step {step}: {}", run.result(step)));
+        let mut names: Vec<String> =
+            tools.iter().filter_map(|t| t["name"].as_str().map(str::to_owned)).collect();
+        names.sort_unstable();
+        names
+    };
+
+    assert_eq!(
+        listed(0),
+        ["get_alerts", "get_forecast", "graph_me", "heat_index", "whoami"],
+        "before the step-up"
+    );
+    assert_eq!(run.authorizations_by(0), 1, "{:?}", run.sign_ins);
+    assert_eq!(run.result(1)["isError"], false, "{}", run.result(1));
+    assert_eq!(run.authorizations_by(1), 2, "one step-up: {:?}", run.sign_ins);
+    assert_eq!(
+        listed(2),
+        ["get_alerts", "get_forecast", "graph_me", "heat_index", "save_location", "whoami"],
+        "after the step-up"
+    );
+    assert_eq!(run.authorizations, 2, "listing needed no sign-in of its own");
 }
