@@ -1,35 +1,56 @@
 //! What authentication costs: `tools/call` on the weather server over loopback, with a
-//! keep-alive load generator, in four configurations of the same router:
+//! keep-alive load generator, in six configurations:
 //!
-//! 1. authenticated, verified-token cache warm (the default configuration);
-//! 2. authenticated, verified-token cache off (`token_cache_capacity(0)`: every request pays the
-//!    RS256 signature check);
-//! 3. unauthenticated (`examples::unprotected_app`: the same MCP route and layers, no `AuthLayer`),
-//!    the baseline;
-//! 4. the same unauthenticated server sent the same `Authorization` header, which it ignores:
+//! 1. authenticated, verified-token cache warm (the default configuration), calling
+//!    `heat_index`. The server is configured as the example serves it, with the tools' policy
+//!    (`examples::with_tool_policy`), so `mcp_layer()`'s `ToolPolicyLayer` reads and parses the
+//!    body of every `POST` even though `heat_index` needs nothing beyond the route;
+//! 2. the same with the verified-token cache off (`token_cache_capacity(0)`: every request pays
+//!    the RS256 signature check);
+//! 3. **authenticated, per-tool requirement**: the same server as 1, calling `save_location`
+//!    (which needs the delegated scope `Locations.ReadWrite`) with a token that holds the scope:
+//!    the requirement is checked and admits the call. Saving the same name replaces it, so the
+//!    caller's store stays at one entry;
+//! 4. authenticated **without a tool policy** (`mcp_layer()` with an empty policy reads no body),
+//!    the same `save_location` call with the same token: 3 against 4 is what the per-tool check
+//!    itself costs (body read, `method` and `params.name` parsed, the requirement checked), the
+//!    tool's work being the same;
+//! 5. unauthenticated (`examples::unprotected_app`: the same MCP route and layers, no
+//!    `mcp_layer()`), calling `heat_index`: the baseline of every ratio;
+//! 6. the same unauthenticated server sent the same `Authorization` header, which it ignores:
 //!    the cost of carrying a ~1.2 KB token, apart from checking it.
+//!
+//! Why 3 is compared with an unauthenticated `heat_index`: without claims `save_location`
+//! answers a tool error at once (saved locations belong to a signed-in user), which would make an
+//! unauthenticated `save_location` a cheaper request than the one it stands for. Both tools are
+//! offline and answer from memory (`save_location` also takes the store's lock and returns the
+//! saved list); 4 shows how far the tools' own work differs (4 against 1 minus the check of
+//! nothing), and 3 against 4 isolates the check.
 //!
 //! Rounds interleave the configurations (reversing the order every other round) and each
 //! configuration's ratio to the baseline is the median of its per-round ratios, so that the
 //! machine's other load cancels out. `--only` runs one configuration, for a profiler.
 //!
 //! ```text
-//! cargo run --release -p examples --example bench_auth -- [--connections 8] [--seconds 1] [--rounds 15] [--only warm|off|unauthenticated|ignored]
+//! cargo run --release -p examples --example bench_auth -- [--connections 8] [--seconds 1] [--rounds 15] [--only warm|off|per-tool|no-policy|unauthenticated|ignored]
 //! ```
 //!
-//! Tokens come from the in-process Entra ID emulator (its JWKS is fetched once, before timing).
-//! Client and servers share the machine: the figures compare configurations, they are not a
-//! capacity statement. Not a test: nothing here runs in `cargo test`.
+//! Tokens come from the in-process Entra ID emulator (`examples::demo::emulator()`, which exposes
+//! `Locations.ReadWrite`; its JWKS is fetched once, before timing). Client and servers share the
+//! machine: the figures compare configurations, they are not a capacity statement. Not a test:
+//! nothing here runs in `cargo test`.
 
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum_mcp_azure_oauth::AzureOAuth;
-use axum_mcp_azure_oauth::emulator::Emulator;
-use examples::{ServerOptions, app, unprotected_app};
+use examples::{LOCATIONS_SCOPE, ServerOptions, app, unprotected_app, with_tool_policy};
 
-const BODY: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"heat_index","arguments":{"temperature_f":90,"relative_humidity":60}}}"#;
+/// A call of `heat_index`, which needs nothing beyond the route.
+const HEAT_INDEX: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"heat_index","arguments":{"temperature_f":90,"relative_humidity":60}}}"#;
+/// A call of `save_location`, which needs the delegated scope `Locations.ReadWrite`.
+const SAVE_LOCATION: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"save_location","arguments":{"name":"home","latitude":47.6062,"longitude":-122.3321}}}"#;
 
 struct Args {
     connections: usize,
@@ -43,6 +64,8 @@ struct Args {
 enum Only {
     Warm,
     Off,
+    PerTool,
+    NoPolicy,
     Unauthenticated,
     TokenIgnored,
 }
@@ -53,6 +76,8 @@ impl Only {
         match self {
             Self::Warm => WARM,
             Self::Off => OFF,
+            Self::PerTool => PER_TOOL,
+            Self::NoPolicy => NO_POLICY,
             Self::Unauthenticated => UNAUTHENTICATED,
             Self::TokenIgnored => TOKEN_IGNORED,
         }
@@ -61,12 +86,16 @@ impl Only {
 
 const WARM: &str = "authenticated, token cache warm";
 const OFF: &str = "authenticated, token cache off";
+/// `save_location`, admitted by its requirement (`Locations.ReadWrite`).
+const PER_TOOL: &str = "authenticated, per-tool requirement (save_location)";
+/// The same call on a server without a tool policy: what the tool costs without the check.
+const NO_POLICY: &str = "authenticated, save_location, no tool policy";
 const UNAUTHENTICATED: &str = "unauthenticated (no AuthLayer)";
 /// The unauthenticated server, sent the same `Authorization` header (which it ignores): what
 /// carrying a token costs client, kernel and hyper, without checking it.
 const TOKEN_IGNORED: &str = "unauthenticated, token sent and ignored";
 
-const USAGE: &str = "usage: bench_auth [--connections N] [--seconds S] [--rounds R] [--only warm|off|unauthenticated|ignored]";
+const USAGE: &str = "usage: bench_auth [--connections N] [--seconds S] [--rounds R] [--only warm|off|per-tool|no-policy|unauthenticated|ignored]";
 
 fn args() -> Result<Args, String> {
     let mut a = Args { connections: 8, seconds: 1.0, rounds: 15, only: None };
@@ -86,9 +115,15 @@ fn args() -> Result<Args, String> {
                 a.only = Some(match it.next().as_deref() {
                     Some("warm") => Only::Warm,
                     Some("off") => Only::Off,
+                    Some("per-tool") => Only::PerTool,
+                    Some("no-policy") => Only::NoPolicy,
                     Some("unauthenticated") => Only::Unauthenticated,
                     Some("ignored") => Only::TokenIgnored,
-                    _ => return Err(format!("--only takes warm, off, unauthenticated or ignored; {USAGE}")),
+                    _ => {
+                        return Err(format!(
+                            "--only takes warm, off, per-tool, no-policy, unauthenticated or ignored; {USAGE}"
+                        ));
+                    }
                 });
             }
             "-h" | "--help" => return Err(USAGE.into()),
@@ -165,9 +200,15 @@ async fn start(router: Router) -> (SocketAddr, tokio_util::sync::CancellationTok
     (addr, stop)
 }
 
-/// `connections` workers, each with its own keep-alive connection, POST `tools/call` in a loop
-/// for `duration`.
-async fn load(url: &str, token: Option<&str>, connections: usize, duration: Duration) -> Sample {
+/// `connections` workers, each with its own keep-alive connection, POST `body` (a `tools/call`)
+/// in a loop for `duration`.
+async fn load(
+    url: &str,
+    token: Option<&str>,
+    body: &'static str,
+    connections: usize,
+    duration: Duration,
+) -> Sample {
     let deadline = Instant::now() + duration;
     let started = Instant::now();
     let mut workers = Vec::new();
@@ -189,7 +230,7 @@ async fn load(url: &str, token: Option<&str>, connections: usize, duration: Dura
                     .post(&url)
                     .header("content-type", "application/json")
                     .header("accept", "application/json, text/event-stream")
-                    .body(BODY);
+                    .body(body);
                 if let Some(auth) = &auth {
                     request = request.header(reqwest::header::AUTHORIZATION, auth.clone());
                 }
@@ -220,6 +261,48 @@ async fn load(url: &str, token: Option<&str>, connections: usize, duration: Dura
     total
 }
 
+/// One configuration: a server, and the call sent to it with or without a token.
+struct Server<'a> {
+    name: &'static str,
+    addr: SocketAddr,
+    token: Option<&'a str>,
+    body: &'static str,
+    stop: tokio_util::sync::CancellationToken,
+}
+
+impl Server<'_> {
+    fn url(&self) -> String {
+        format!("http://{}/mcp", self.addr)
+    }
+}
+
+/// One request of `server`'s call, asserting that its tool answered it (not a tool error, which
+/// is HTTP 200 too): a configuration that measures a refusal would measure nothing.
+async fn check_answer(server: &Server<'_>) {
+    let mut request = reqwest::Client::new()
+        .post(server.url())
+        .header("content-type", "application/json")
+        .header("accept", "application/json, text/event-stream")
+        .body(server.body);
+    if let Some(token) = server.token {
+        request = request.bearer_auth(token);
+    }
+    let response = request.send().await.expect("send");
+    let status = response.status();
+    let json: serde_json::Value = response.json().await.unwrap_or_default();
+    assert!(
+        status.is_success() && json["result"].is_object() && json["result"]["isError"] != true,
+        "{}: the tool did not answer: {status} {json}",
+        server.name
+    );
+}
+
+/// The median over rounds of `rounds[i] / base[i]`: each round against the baseline's round run
+/// next to it, so that the machine's other load cancels out of the ratio.
+fn median_ratio(rounds: &[f64], base: &[f64]) -> f64 {
+    median(rounds.iter().zip(base).map(|(r, b)| r / b).collect())
+}
+
 fn machine() -> String {
     let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
     let model = std::fs::read_to_string("/proc/cpuinfo")
@@ -243,19 +326,36 @@ async fn main() {
             std::process::exit(2);
         }
     };
-    let emu = Emulator::start().await.expect("start the Entra ID emulator");
-    let token = emu.token().scopes("access_as_user").expires_in(Duration::from_secs(3600)).sign();
+    // The example's emulator app: it exposes `Locations.ReadWrite` (minted tokens are not checked
+    // against it, but the servers' metadata then lists what they enforce).
+    let emu = examples::demo::emulator().start().await.expect("start the Entra ID emulator");
+    let token = emu
+        .token()
+        .scopes(&format!("{} {LOCATIONS_SCOPE}", examples::API_SCOPE))
+        .expires_in(Duration::from_secs(3600))
+        .sign();
 
-    let mut servers = Vec::new();
-    for (name, cache) in [(WARM, true), (OFF, false)] {
+    let mut servers: Vec<Server<'_>> = Vec::new();
+    // (name, token cache on, the tools' policy configured, the call)
+    let authenticated = [
+        (WARM, true, true, HEAT_INDEX),
+        (OFF, false, true, HEAT_INDEX),
+        (PER_TOOL, true, true, SAVE_LOCATION),
+        (NO_POLICY, true, false, SAVE_LOCATION),
+    ];
+    for (name, cache, policy, body) in authenticated {
         let mut builder = emu.config();
         if !cache {
             builder = builder.token_cache_capacity(0);
+        }
+        if policy {
+            builder = with_tool_policy(builder);
         }
         // The base URL must name the port, so bind first and configure after.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let config = builder.base_url(format!("http://{addr}")).build().expect("valid configuration");
+        assert_eq!(config.tool_policy().is_empty(), !policy);
         let options = ServerOptions::new(config.base_url());
         let router = app(&AzureOAuth::new(config), &options);
         let stop = options.shutdown.clone();
@@ -264,21 +364,28 @@ async fn main() {
                 .with_graceful_shutdown(stop.clone().cancelled_owned())
                 .into_future(),
         );
-        servers.push((name, addr, Some(token.as_str()), stop));
+        servers.push(Server { name, addr, token: Some(token.as_str()), body, stop });
     }
     let options = ServerOptions::new(None);
     let (addr, stop) = start(unprotected_app(&options)).await;
-    servers.push((UNAUTHENTICATED, addr, None, stop.clone()));
-    servers.push((TOKEN_IGNORED, addr, Some(token.as_str()), stop));
+    servers.push(Server { name: UNAUTHENTICATED, addr, token: None, body: HEAT_INDEX, stop: stop.clone() });
+    servers.push(Server { name: TOKEN_IGNORED, addr, token: Some(token.as_str()), body: HEAT_INDEX, stop });
 
-    // Warm-up: metadata and keys fetched, the token verified once, connections open.
     if let Some(only) = args.only {
-        servers.retain(|(name, ..)| name.starts_with(only.label()));
+        servers.retain(|s| s.name.starts_with(only.label()));
     }
-    for (name, addr, token, _) in &servers {
-        let s =
-            load(&format!("http://{addr}/mcp"), *token, args.connections, Duration::from_millis(500)).await;
-        assert!(s.failures == 0 && s.requests > 0, "{name}: warm-up failed ({} failures)", s.failures);
+    // Warm-up: metadata and keys fetched, the token verified once, connections open; and each
+    // configuration's call answered by its tool (a tool error is also HTTP 200).
+    for server in &servers {
+        check_answer(server).await;
+        let s = load(&server.url(), server.token, server.body, args.connections, Duration::from_millis(500))
+            .await;
+        assert!(
+            s.failures == 0 && s.requests > 0,
+            "{}: warm-up failed ({} failures)",
+            server.name,
+            s.failures
+        );
     }
 
     let mut samples: Vec<Sample> = servers.iter().map(|_| Sample::default()).collect();
@@ -291,9 +398,9 @@ async fn main() {
             order.reverse();
         }
         for i in order {
-            let (name, addr, token, _) = &servers[i];
+            let Server { name, token, body, .. } = &servers[i];
             let cpu_before = process_cpu();
-            let s = load(&format!("http://{addr}/mcp"), *token, args.connections, round_length).await;
+            let s = load(&servers[i].url(), *token, body, args.connections, round_length).await;
             let cpu = process_cpu().zip(cpu_before).map(|(after, before)| after.saturating_sub(before));
             eprintln!("round {round}: {name}: {:.0} req/s, {} failures", s.rps(), s.failures);
             let total = &mut samples[i];
@@ -308,23 +415,20 @@ async fn main() {
 
     println!("machine: {}", machine());
     println!(
-        "load: {} keep-alive connections, {} rounds of {} s per configuration, tools/call heat_index over loopback\n",
+        "load: {} keep-alive connections, {} rounds of {} s per configuration, tools/call over loopback\n",
         args.connections, args.rounds, args.seconds
     );
     println!(
         "| configuration | requests/s (median of rounds) | requests/s (all rounds) | p50 ms | p99 ms | failures | vs unauthenticated (median of per-round ratios) | CPU µs per request (client + server) |"
     );
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-    let baseline =
-        servers.iter().position(|(name, ..)| *name == UNAUTHENTICATED).map(|i| samples[i].round_rps.clone());
-    for ((name, ..), s) in servers.iter().zip(samples.iter_mut()) {
-        // Each round's figure against the unauthenticated one of the same round (run next to it):
-        // the other load of the machine cancels out of the ratio.
+    let rounds_of =
+        |name: &str| servers.iter().position(|s| s.name == name).map(|i| samples[i].round_rps.clone());
+    let baseline = rounds_of(UNAUTHENTICATED);
+    let (per_tool, no_policy) = (rounds_of(PER_TOOL), rounds_of(NO_POLICY));
+    for (Server { name, .. }, s) in servers.iter().zip(samples.iter_mut()) {
         let ratio = match &baseline {
-            Some(base) => {
-                let ratios = s.round_rps.iter().zip(base).map(|(r, b)| r / b).collect();
-                format!("{:.1} %", 100.0 * median(ratios))
-            }
+            Some(base) => format!("{:.1} %", 100.0 * median_ratio(&s.round_rps, base)),
             None => "-".to_owned(),
         };
         let cpu_per_request = s.cpu.as_secs_f64() * 1e6 / s.requests.max(1) as f64;
@@ -337,7 +441,13 @@ async fn main() {
             s.failures,
         );
     }
-    for (_, _, _, stop) in &servers {
-        stop.cancel();
+    if let (Some(checked), Some(unchecked)) = (per_tool, no_policy) {
+        println!(
+            "\nper-tool check alone: {PER_TOOL} vs {NO_POLICY} (median of per-round ratios): {:.1} %",
+            100.0 * median_ratio(&checked, &unchecked)
+        );
+    }
+    for server in &servers {
+        server.stop.cancel();
     }
 }
