@@ -1,5 +1,5 @@
 //! What authentication costs: `tools/call` on the weather server over loopback, with a
-//! keep-alive load generator, in six configurations:
+//! keep-alive load generator, in seven configurations:
 //!
 //! 1. authenticated, verified-token cache warm (the default configuration), calling
 //!    `heat_index`. The server is configured as the example serves it, with the tools' policy
@@ -18,7 +18,12 @@
 //! 5. unauthenticated (`examples::unprotected_app`: the same MCP route and layers, no
 //!    `mcp_layer()`), calling `heat_index`: the baseline of every ratio;
 //! 6. the same unauthenticated server sent the same `Authorization` header, which it ignores:
-//!    the cost of carrying a ~1.2 KB token, apart from checking it.
+//!    the cost of carrying a ~1.2 KB token, apart from checking it;
+//! 7. **authenticated, per-tool requirement on the baseline's own call**: `heat_index`, the
+//!    call of 1 and 5, given a requirement of its own for this run (`Locations.ReadWrite`, on top
+//!    of the example's policy) and called with a token that holds it: the issue's measure, an
+//!    authenticated `tools/call` whose requirement is checked against the same unauthenticated
+//!    call, the tool's work being equal.
 //!
 //! Why 3 is compared with an unauthenticated `heat_index`: without claims `save_location`
 //! answers a tool error at once (saved locations belong to a signed-in user), which would make an
@@ -32,7 +37,7 @@
 //! machine's other load cancels out. `--only` runs one configuration, for a profiler.
 //!
 //! ```text
-//! cargo run --release -p examples --example bench_auth -- [--connections 8] [--seconds 1] [--rounds 15] [--only warm|off|per-tool|no-policy|unauthenticated|ignored]
+//! cargo run --release -p examples --example bench_auth -- [--connections 8] [--seconds 1] [--rounds 15] [--only warm|off|per-tool|no-policy|gated|unauthenticated|ignored]
 //! ```
 //!
 //! Tokens come from the in-process Entra ID emulator (`examples::demo::emulator()`, which exposes
@@ -45,7 +50,8 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum_mcp_azure_oauth::AzureOAuth;
-use examples::{LOCATIONS_SCOPE, ServerOptions, app, unprotected_app, with_tool_policy};
+use axum_mcp_azure_oauth::config::ToolRequirement;
+use examples::{LOCATIONS_SCOPE, ServerOptions, WeatherServer, app, unprotected_app, with_tool_policy};
 
 /// A call of `heat_index`, which needs nothing beyond the route.
 const HEAT_INDEX: &str = r#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"heat_index","arguments":{"temperature_f":90,"relative_humidity":60}}}"#;
@@ -66,6 +72,7 @@ enum Only {
     Off,
     PerTool,
     NoPolicy,
+    Gated,
     Unauthenticated,
     TokenIgnored,
 }
@@ -78,6 +85,7 @@ impl Only {
             Self::Off => OFF,
             Self::PerTool => PER_TOOL,
             Self::NoPolicy => NO_POLICY,
+            Self::Gated => GATED,
             Self::Unauthenticated => UNAUTHENTICATED,
             Self::TokenIgnored => TOKEN_IGNORED,
         }
@@ -90,12 +98,15 @@ const OFF: &str = "authenticated, token cache off";
 const PER_TOOL: &str = "authenticated, per-tool requirement (save_location)";
 /// The same call on a server without a tool policy: what the tool costs without the check.
 const NO_POLICY: &str = "authenticated, save_location, no tool policy";
+/// `heat_index` given a requirement for this run, admitted by it: against `UNAUTHENTICATED`, the
+/// same call.
+const GATED: &str = "authenticated, per-tool requirement (heat_index)";
 const UNAUTHENTICATED: &str = "unauthenticated (no AuthLayer)";
 /// The unauthenticated server, sent the same `Authorization` header (which it ignores): what
 /// carrying a token costs client, kernel and hyper, without checking it.
 const TOKEN_IGNORED: &str = "unauthenticated, token sent and ignored";
 
-const USAGE: &str = "usage: bench_auth [--connections N] [--seconds S] [--rounds R] [--only warm|off|per-tool|no-policy|unauthenticated|ignored]";
+const USAGE: &str = "usage: bench_auth [--connections N] [--seconds S] [--rounds R] [--only warm|off|per-tool|no-policy|gated|unauthenticated|ignored]";
 
 fn args() -> Result<Args, String> {
     let mut a = Args { connections: 8, seconds: 1.0, rounds: 15, only: None };
@@ -117,11 +128,12 @@ fn args() -> Result<Args, String> {
                     Some("off") => Only::Off,
                     Some("per-tool") => Only::PerTool,
                     Some("no-policy") => Only::NoPolicy,
+                    Some("gated") => Only::Gated,
                     Some("unauthenticated") => Only::Unauthenticated,
                     Some("ignored") => Only::TokenIgnored,
                     _ => {
                         return Err(format!(
-                            "--only takes warm, off, per-tool, no-policy, unauthenticated or ignored; {USAGE}"
+                            "--only takes warm, off, per-tool, no-policy, gated, unauthenticated or ignored; {USAGE}"
                         ));
                     }
                 });
@@ -317,6 +329,17 @@ fn machine() -> String {
     format!("{cpus} CPUs (nproc), {model}")
 }
 
+/// The tool policy of an authenticated server.
+#[derive(Clone, Copy)]
+enum Policy {
+    /// None: `mcp_layer()` reads no body.
+    None,
+    /// The example's (`save_location` and `clear_locations` have requirements).
+    Example,
+    /// The example's, and `heat_index` needs `Locations.ReadWrite` too.
+    HeatIndexGated,
+}
+
 #[tokio::main]
 async fn main() {
     let args = match args() {
@@ -338,19 +361,26 @@ async fn main() {
     let mut servers: Vec<Server<'_>> = Vec::new();
     // (name, token cache on, the tools' policy configured, the call)
     let authenticated = [
-        (WARM, true, true, HEAT_INDEX),
-        (OFF, false, true, HEAT_INDEX),
-        (PER_TOOL, true, true, SAVE_LOCATION),
-        (NO_POLICY, true, false, SAVE_LOCATION),
+        (WARM, true, Policy::Example, HEAT_INDEX),
+        (OFF, false, Policy::Example, HEAT_INDEX),
+        (PER_TOOL, true, Policy::Example, SAVE_LOCATION),
+        (NO_POLICY, true, Policy::None, SAVE_LOCATION),
+        (GATED, true, Policy::HeatIndexGated, HEAT_INDEX),
     ];
     for (name, cache, policy, body) in authenticated {
         let mut builder = emu.config();
         if !cache {
             builder = builder.token_cache_capacity(0);
         }
-        if policy {
-            builder = with_tool_policy(builder);
-        }
+        builder = match policy {
+            Policy::None => builder,
+            Policy::Example => with_tool_policy(builder),
+            Policy::HeatIndexGated => builder.tool_policy(
+                WeatherServer::tool_policy()
+                    .tool("heat_index", ToolRequirement::new().all_scopes([LOCATIONS_SCOPE])),
+            ),
+        };
+        let policy = !matches!(policy, Policy::None);
         // The base URL must name the port, so bind first and configure after.
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
