@@ -237,10 +237,6 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 /// the broker (default) and enrol modes unless `env` reads it: their issuer and callback never
 /// come from a request's `Host` header.
 ///
-/// And `tool_policy`: a `ToolPolicy` expression, such as the `Server::tool_policy()` that
-/// [`macro@azure_mcp_auth`] generates on an rmcp tool `impl` block (what each tool requires;
-/// checked when the configuration is built).
-///
 /// And `env`: a lookup `Fn(&str) -> Option<String>` through which every variable
 /// `AzureOAuthConfig::from_env` reads (`AZURE_CLIENT_ID`, `AZURE_TENANT_ID`,
 /// `AZURE_CLIENT_SECRET`, `PUBLIC_BASE_URL`, `ALLOWED_REDIRECT_URIS`, …) is read first; the keys
@@ -262,6 +258,10 @@ pub fn azure_mcp_auth(args: TokenStream, item: TokenStream) -> TokenStream {
 ///     resource_path: "/mcp",
 /// };
 /// ```
+///
+/// And `tool_policy`: a `ToolPolicy` expression, such as the `Server::tool_policy()` that
+/// [`macro@azure_mcp_auth`] generates on an rmcp tool `impl` block (what each tool requires;
+/// checked when the configuration is built).
 ///
 /// # Protecting an MCP service (rmcp) next to the routes
 /// An rmcp `StreamableHttpService` is a tower service, not a handler: wrap it in the layer of the
